@@ -1,0 +1,411 @@
+"""Tiling a scene pair into training chips, with a manifest and spatially disjoint splits.
+
+Chips travel as a few large files, not thousands of small ones (Kaggle and DVC both suffer from
+the latter): ``before.npy`` and ``after.npy`` (N, bands, size, size) uint16, ``mask.npy``
+(N, size, size) uint8, and ``manifest.json`` with each chip's pixel offset, bounds, split and
+label statistics. The scene's CRS and transform are in the manifest, so any chip can be written
+back as a georeferenced GeoTIFF (:func:`export_chip`).
+
+The scene is read once, in full-width strips (the cheapest way to read a tiled COG), and chips are
+streamed to disk as they are cut, so memory stays bounded whatever the scene size.
+
+Splits are assigned to square blocks of the scene, never to single chips: neighbouring chips share
+texture and, with overlap, pixels, so a random per-chip split would leak test pixels into
+training. Blocks are stratified by their share of forest loss so that validation and test both
+see loss. A chip that straddles blocks of different splits is kept on disk but marked
+``buffer`` and used by no split.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field, model_validator
+
+from planet_sentinel import __version__
+from planet_sentinel.bands import MASK_UNKNOWN, NODATA
+from planet_sentinel.errors import SentinelError
+from planet_sentinel.raster import (
+    Grid,
+    atomic_directory,
+    check_mask,
+    check_scene,
+    mask_writer,
+    open_raster,
+    require_same_grid,
+    scene_writer,
+    write_text_atomic,
+)
+
+MANIFEST = "manifest.json"
+SCHEMA = "planet-sentinel/chips"
+SCHEMA_VERSION = 1
+SPLITS = ("train", "val", "test")
+BUFFER = "buffer"
+_NPY_HEADER_BYTES = 128
+
+
+class ChipConfig(BaseModel):
+    """How a scene is cut into chips (the ``chip`` section of params.yaml)."""
+
+    size: int = Field(256, ge=16, le=4096, description="chip side in pixels")
+    overlap: int = Field(0, ge=0, description="pixels shared by neighbouring chips")
+    max_invalid: float = Field(
+        0.5, ge=0, le=1, description="drop chips whose nodata-or-unknown share exceeds this"
+    )
+    split_block: int = Field(
+        512, ge=16, description="side in pixels of the blocks that splits are assigned to"
+    )
+    split_ratios: tuple[float, float, float] = Field(
+        (0.7, 0.15, 0.15), description="train, val, test shares of the blocks"
+    )
+    seed: int = Field(0, description="seed for tie-breaking in the split assignment")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChipConfig:
+        if self.overlap >= self.size:
+            raise ValueError(f"overlap ({self.overlap}) must be smaller than size ({self.size})")
+        if self.split_block < self.size:
+            raise ValueError(f"split_block ({self.split_block}) must be at least size ({self.size})")
+        if any(r < 0 for r in self.split_ratios) or abs(sum(self.split_ratios) - 1) > 1e-6:
+            raise ValueError(f"split_ratios {self.split_ratios} must be >= 0 and sum to 1")
+        return self
+
+    @property
+    def stride(self) -> int:
+        return self.size - self.overlap
+
+
+@dataclass(frozen=True)
+class ChipSummary:
+    """What :func:`chip_scene` wrote."""
+
+    out_dir: Path
+    counts: dict[str, int]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"out_dir": str(self.out_dir), "counts": self.counts, "seconds": round(self.seconds, 3)}
+
+
+def offsets(length: int, size: int, stride: int) -> list[int]:
+    """Chip start offsets along one axis; the last chip is aligned to the edge so none is lost."""
+    if size > length:
+        raise SentinelError(f"chip size {size} is larger than the scene ({length} px)")
+    starts = list(range(0, length - size + 1, stride))
+    if starts[-1] != length - size:
+        starts.append(length - size)
+    return starts
+
+
+class _NpyStream:
+    """Append fixed-shape records to a ``.npy`` file and write its header once the count is known.
+
+    The header slot is reserved up front (128 bytes, a valid NPY 1.0 header length), so the file
+    is written in one sequential pass and stays loadable with ``np.load(mmap_mode='r')``.
+    """
+
+    def __init__(self, path: Path, dtype: str, record_shape: tuple[int, ...]) -> None:
+        self.path, self.dtype, self.record_shape = path, np.dtype(dtype), record_shape
+        self.count = 0
+        self._file = path.open("wb")
+        self._file.write(b"\0" * _NPY_HEADER_BYTES)
+
+    def append(self, record: np.ndarray) -> None:
+        self._file.write(np.ascontiguousarray(record, dtype=self.dtype).tobytes())
+        self.count += 1
+
+    def close(self) -> None:
+        shape = (self.count, *self.record_shape)
+        header = repr({"descr": self.dtype.str, "fortran_order": False, "shape": shape})
+        body_len = _NPY_HEADER_BYTES - 10
+        text = header.ljust(body_len - 1) + "\n"
+        if len(text) != body_len:
+            raise RuntimeError(f"npy header too long for {shape}")
+        self._file.seek(0)
+        self._file.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", body_len) + text.encode("latin1"))
+        self._file.close()
+
+
+def _invalid_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Pixels with no observation on either date (any band at nodata)."""
+    return (before == NODATA).any(axis=0) | (after == NODATA).any(axis=0)
+
+
+def _assign_block_splits(
+    block_change: dict[tuple[int, int], float], ratios: Sequence[float], seed: int
+) -> dict[tuple[int, int], str]:
+    """Stratified block split: blocks sorted by loss share, each given to the split most behind
+    its quota at that point, so every split gets blocks from every stratum of loss. The first
+    blocks (those with the most loss) go one to each split, so that validation and test see
+    loss even when only a few blocks have any."""
+    rng = np.random.default_rng(seed)
+    blocks = list(block_change)
+    tie_break = rng.random(len(blocks))
+    order = sorted(range(len(blocks)), key=lambda i: (-block_change[blocks[i]], tie_break[i]))
+    assigned = dict.fromkeys(SPLITS, 0)
+    result: dict[tuple[int, int], str] = {}
+    for position, i in enumerate(order, start=1):
+        empty = [s for k, s in enumerate(SPLITS) if ratios[k] > 0 and assigned[s] == 0]
+        if empty:
+            split = empty[int(rng.integers(len(empty)))]
+        else:
+            deficits = [(ratios[k] * position - assigned[s], rng.random(), s) for k, s in enumerate(SPLITS)]
+            _, _, split = max(deficits)
+        assigned[split] += 1
+        result[blocks[i]] = split
+    return result
+
+
+def chip_scene(
+    before: str | Path,
+    after: str | Path,
+    mask: str | Path | None,
+    out_dir: str | Path,
+    config: ChipConfig | None = None,
+    name: str | None = None,
+    overwrite: bool = False,
+) -> ChipSummary:
+    """Cut a co-registered scene pair (and optional mask) into chips under ``out_dir``."""
+    from rasterio.windows import Window
+    from rasterio.windows import bounds as window_bounds
+
+    from planet_sentinel.progress import bar
+
+    config = config or ChipConfig()
+    start = time.perf_counter()
+    grid, bands = check_scene(before)
+    after_grid, _ = check_scene(after, expect_bands=bands)
+    require_same_grid(grid, after_grid, f"before {before}", f"after {after}")
+    if mask is not None:
+        check_mask(mask, grid)
+    rows = offsets(grid.height, config.size, config.stride)
+    cols = offsets(grid.width, config.size, config.stride)
+    size, nb = config.size, len(bands)
+
+    with atomic_directory(out_dir, overwrite=overwrite) as stage:
+        streams = {
+            "before": _NpyStream(stage / "before.npy", "uint16", (nb, size, size)),
+            "after": _NpyStream(stage / "after.npy", "uint16", (nb, size, size)),
+        }
+        if mask is not None:
+            streams["mask"] = _NpyStream(stage / "mask.npy", "uint8", (size, size))
+        chips: list[dict[str, Any]] = []
+        dropped = 0
+        sources = [open_raster(before), open_raster(after)]
+        if mask is not None:
+            sources.append(open_raster(mask))
+        try:
+            with bar(len(rows), "chip", unit="row") as progress:
+                for row in rows:
+                    strip = Window(0, row, grid.width, size)
+                    b = sources[0].read(window=strip)
+                    a = sources[1].read(window=strip)
+                    m = sources[2].read(1, window=strip) if mask is not None else None
+                    for col in cols:
+                        cb, ca = b[:, :, col : col + size], a[:, :, col : col + size]
+                        nodata = _invalid_pixels(cb, ca)
+                        cm = None
+                        if m is not None:
+                            cm = m[:, col : col + size].copy()
+                            cm[nodata] = MASK_UNKNOWN
+                            unknown = cm == MASK_UNKNOWN
+                        else:
+                            unknown = nodata
+                        if unknown.mean() > config.max_invalid:
+                            dropped += 1
+                            continue
+                        labelled = ~unknown
+                        n_labelled = int(labelled.sum())
+                        change = float((cm == 1).sum() / n_labelled) if cm is not None and n_labelled else 0.0
+                        win = Window(col, row, size, size)
+                        chips.append(
+                            {
+                                "index": len(chips),
+                                "row": row,
+                                "col": col,
+                                "bounds": [round(v, 3) for v in window_bounds(win, grid.transform)],
+                                "nodata_share": round(float(nodata.mean()), 5),
+                                "unknown_share": round(float(unknown.mean()), 5),
+                                "change_share": round(change, 5),
+                            }
+                        )
+                        streams["before"].append(cb)
+                        streams["after"].append(ca)
+                        if cm is not None:
+                            streams["mask"].append(cm)
+                    progress.update(1)
+        finally:
+            for src in sources:
+                src.close()
+            for stream in streams.values():
+                stream.close()
+        if not chips:
+            raise SentinelError(
+                f"no chip of {before} has at most {config.max_invalid:.0%} nodata/unknown pixels; "
+                "the scene is empty or fully clouded (raise max_invalid to keep such chips)"
+            )
+        counts = _split_chips(chips, config)
+        counts.update(candidates=len(rows) * len(cols), kept=len(chips), dropped_invalid=dropped)
+        manifest = {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "generator": f"planet_sentinel {__version__}",
+            "name": name or Path(out_dir).name,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "config": config.model_dump(mode="json"),
+            "scene": {
+                "before": str(before),
+                "after": str(after),
+                "mask": str(mask) if mask is not None else None,
+                "crs": grid.crs.to_string(),
+                "transform": list(grid.transform)[:6],
+                "width": grid.width,
+                "height": grid.height,
+                "bands": list(bands),
+                "nodata": NODATA,
+            },
+            "labelled": mask is not None,
+            "arrays": {k: {"file": s.path.name, "dtype": s.dtype.name, "shape": [s.count, *s.record_shape]} for k, s in streams.items()},
+            "counts": counts,
+            "chips": chips,
+        }
+        write_text_atomic(stage / MANIFEST, json.dumps(manifest, indent=1))
+    return ChipSummary(Path(out_dir), counts, time.perf_counter() - start)
+
+
+def _split_chips(chips: list[dict[str, Any]], config: ChipConfig) -> dict[str, int]:
+    """Give every chip the split of the block(s) it lies in, or ``buffer`` if they disagree."""
+    block = config.split_block
+
+    def touched(chip: dict[str, Any]) -> set[tuple[int, int]]:
+        r0, c0 = chip["row"] // block, chip["col"] // block
+        r1, c1 = (chip["row"] + config.size - 1) // block, (chip["col"] + config.size - 1) // block
+        return {(r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)}
+
+    change: dict[tuple[int, int], list[float]] = {}
+    for chip in chips:
+        home = (chip["row"] // block, chip["col"] // block)
+        change.setdefault(home, []).append(chip["change_share"])
+    block_split = _assign_block_splits(
+        {k: float(np.mean(v)) for k, v in change.items()}, config.split_ratios, config.seed
+    )
+    counts = dict.fromkeys((*SPLITS, BUFFER), 0)
+    for chip in chips:
+        splits = {block_split.get(b) for b in touched(chip)} - {None}
+        chip["split"] = splits.pop() if len(splits) == 1 else BUFFER
+        chip["block"] = [chip["row"] // block, chip["col"] // block]
+        counts[chip["split"]] += 1
+    return counts
+
+
+class ChipStore:
+    """Read access to one chips directory: manifest plus memory-mapped arrays."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        path = self.directory / MANIFEST
+        if not path.exists():
+            raise SentinelError(f"{self.directory}: no {MANIFEST}; not a chips directory (run `sentinel chip`)")
+        try:
+            self.manifest: dict[str, Any] = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise SentinelError(f"{path}: corrupt manifest ({exc})") from exc
+        if self.manifest.get("schema") != SCHEMA or self.manifest.get("schema_version") != SCHEMA_VERSION:
+            raise SentinelError(
+                f"{path}: chips schema {self.manifest.get('schema')} v{self.manifest.get('schema_version')} "
+                f"is not {SCHEMA} v{SCHEMA_VERSION}; re-run `sentinel chip`"
+            )
+        self.arrays: dict[str, np.ndarray] = {}
+        for key, meta in self.manifest["arrays"].items():
+            arr = np.load(self.directory / meta["file"], mmap_mode="r")
+            if list(arr.shape) != meta["shape"]:
+                raise SentinelError(f"{self.directory / meta['file']}: shape {arr.shape} != manifest {meta['shape']}")
+            self.arrays[key] = arr
+
+    @property
+    def bands(self) -> tuple[str, ...]:
+        return tuple(self.manifest["scene"]["bands"])
+
+    @property
+    def chips(self) -> list[dict[str, Any]]:
+        return self.manifest["chips"]
+
+    @property
+    def size(self) -> int:
+        return int(self.manifest["config"]["size"])
+
+    @property
+    def labelled(self) -> bool:
+        return "mask" in self.arrays
+
+    def indices(self, split: str | None = None) -> np.ndarray:
+        """Chip indexes of a split (``None`` or ``all``: every chip not in the buffer)."""
+        if split in (None, "all"):
+            return np.array([c["index"] for c in self.chips if c["split"] != BUFFER], dtype=np.int64)
+        if split not in (*SPLITS, BUFFER):
+            raise SentinelError(f"unknown split {split!r}; expected one of {', '.join((*SPLITS, 'all'))}")
+        return np.array([c["index"] for c in self.chips if c["split"] == split], dtype=np.int64)
+
+    def grid(self) -> Grid:
+        from affine import Affine
+        from rasterio.crs import CRS
+
+        scene = self.manifest["scene"]
+        return Grid(CRS.from_user_input(scene["crs"]), Affine(*scene["transform"]), scene["width"], scene["height"])
+
+    def batches(self, indices: np.ndarray, batch_size: int = 64) -> Iterator[dict[str, np.ndarray]]:
+        """Yield dicts of in-memory arrays for consecutive slices of ``indices``."""
+        for start in range(0, len(indices), batch_size):
+            idx = np.sort(indices[start : start + batch_size])
+            yield {key: np.asarray(arr[idx]) for key, arr in self.arrays.items()}
+
+
+def find_chip_dirs(root: str | Path) -> list[Path]:
+    """Chip directories under ``root`` (``root`` itself if it holds a manifest)."""
+    root = Path(root)
+    if not root.exists():
+        raise SentinelError(f"{root}: no such directory")
+    if (root / MANIFEST).exists():
+        return [root]
+    found = sorted(p.parent for p in root.rglob(MANIFEST))
+    if not found:
+        raise SentinelError(f"{root}: no chips found (no {MANIFEST} in it or below); run `sentinel chip` first")
+    return found
+
+
+def export_chip(chips_dir: str | Path, index: int, out_dir: str | Path, overwrite: bool = False) -> dict[str, Path]:
+    """Write one chip back as georeferenced GeoTIFFs (before, after and mask if labelled)."""
+    from rasterio.windows import Window
+    from rasterio.windows import transform as window_transform
+
+    store = ChipStore(chips_dir)
+    if not 0 <= index < len(store.chips):
+        raise SentinelError(f"chip index {index} out of range 0..{len(store.chips) - 1}")
+    chip = store.chips[index]
+    scene_grid = store.grid()
+    size = store.size
+    grid = Grid(scene_grid.crs, window_transform(Window(chip["col"], chip["row"], size, size), scene_grid.transform), size, size)
+    out_dir = Path(out_dir)
+    stem = f"{store.manifest['name']}_chip{index:05d}"
+    paths = {"before": out_dir / f"{stem}_before.tif", "after": out_dir / f"{stem}_after.tif"}
+    if store.labelled:
+        paths["mask"] = out_dir / f"{stem}_mask.tif"
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not overwrite:
+        raise SentinelError(f"{', '.join(existing)} already exist; pass --overwrite to replace")
+    tags = {"chip_index": index, "split": chip["split"], "source": str(store.directory)}
+    for key in ("before", "after"):
+        with scene_writer(paths[key], grid, store.bands, tags=tags) as writer:
+            writer.write(np.asarray(store.arrays[key][index]))
+    if store.labelled:
+        with mask_writer(paths["mask"], grid, tags=tags) as writer:
+            writer.write(np.asarray(store.arrays["mask"][index]))
+    return paths

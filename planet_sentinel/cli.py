@@ -1,0 +1,412 @@
+"""`sentinel`: one subcommand per pipeline stage.
+
+Only click is imported at module level; each command imports the library pieces it needs, so
+``sentinel --help`` stays fast. Settings follow one precedence: flag > SENTINEL_<SECTION>_<FIELD>
+environment variable > params.yaml > default (see planet_sentinel.config).
+
+Exit codes: 0 success, 1 a problem with the input or environment (the message says what),
+2 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+RAW_DIR = Path("data/raw")
+
+
+class SentinelGroup(click.Group):
+    """A click group that turns library errors into clean one-line messages and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from planet_sentinel.errors import SentinelError
+
+        try:
+            return super().invoke(ctx)
+        except SentinelError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        # Pipeline order, not alphabetical: the help reads as the flow of the data.
+        return list(self.commands)
+
+
+def _emit(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result, default=str))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key}: {value}")
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+
+
+@click.group(cls=SentinelGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="planet-sentinel")
+def cli() -> None:
+    """Planet Sentinel: find deforestation in Sentinel-2 imagery.
+
+    Stages, in pipeline order: ingest / import / simulate -> label -> chip -> baseline ->
+    train -> promote -> predict -> evaluate -> serve -> deploy -> monitor. `sentinel demo` runs
+    the local pipeline on the embedded simulated scene.
+    """
+
+
+# --------------------------------------------------------------------------- data in
+
+
+@cli.command()
+@click.option("--name", help="Scene name; files are <out-dir>/<name>_{before,after,mask}.tif.")
+@click.option("--size", type=int, help="Scene side in pixels (10 m each).")
+@click.option("--seed", type=int, help="Random seed; the same seed gives the same scene.")
+@click.option("--difficulty", type=float, help="0..1: raises clouds, haze, misregistration, noise.")
+@click.option("--cloud-cover", type=float, help="Cloud share of the scene (overrides difficulty).")
+@click.option("--haze", type=float, help="Haze strength 0..1 (overrides difficulty).")
+@click.option("--misregistration", "misregistration_px", type=float, help="After-date shift in pixels.")
+@click.option("--noise", type=float, help="Sensor noise std in reflectance x10000 units.")
+@click.option("--gain", type=float, help="Drift knob: reflectance gain on the after date.")
+@click.option("--season-shift", type=float, help="Drift knob: extra seasonal shift between dates.")
+@click.option("--forest-fraction", type=float, help="Drift knob: forest share of the land cover.")
+@click.option("--aoi", type=click.Path(dir_okay=False), help="Place the scene at this AOI's centre.")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=str(RAW_DIR), show_default=True)
+@overwrite_option
+@json_option
+def simulate(out_dir: str, overwrite: bool, as_json: bool, aoi: str | None, **options: Any) -> None:
+    """Write a realistic simulated Sentinel-2 L2A scene pair with its loss mask."""
+    from planet_sentinel.config import resolve
+    from planet_sentinel.progress import say
+    from planet_sentinel.sources.synthetic import SimulationConfig, simulate_scene
+
+    if aoi is not None:
+        from planet_sentinel.aoi import load_aoi
+
+        centre = load_aoi(aoi).geometry.centroid
+        options.update(centre_lon=centre.x, centre_lat=centre.y)
+    config = resolve(SimulationConfig, "simulate", options)
+    scene = simulate_scene(config, Path(out_dir), overwrite=overwrite, progress=say)
+    _emit(
+        {
+            "before": scene.before,
+            "after": scene.after,
+            "mask": scene.mask,
+            "quicklook": scene.quicklook,
+            "loss_share": round(scene.stats.get("loss_share", float("nan")), 4),
+            "unknown_share": round(scene.stats.get("unknown_share", float("nan")), 4),
+        },
+        as_json,
+    )
+
+
+@cli.group(name="import", cls=SentinelGroup)
+def import_() -> None:
+    """Bring real rasters into the scene contract (UTM, 10 m, uint16, named bands)."""
+
+
+@import_.command(name="files")
+@click.option("--name", required=True, help="Scene name for the outputs.")
+@click.option("--before", "before", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="Single-band rasters of the before date (repeat; band read from the file name).")
+@click.option("--after", "after", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="Single-band rasters of the after date (repeat).")
+@click.option("--mask", type=click.Path(dir_okay=False), help="Optional georeferenced loss mask.")
+@click.option("--bands", help="Comma-separated bands to stack (default B02,B03,B04,B08,B11,B12).")
+@click.option("--crs", help="Target CRS (default: the 10 m band's, or its UTM zone if geographic).")
+@click.option("--add-offset", type=int, default=0, show_default=True,
+              help="Added to every valid value, e.g. -1000 for L2A processing baseline >= 04.00.")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=str(RAW_DIR), show_default=True)
+@overwrite_option
+@json_option
+def import_files_cmd(name: str, before: tuple[str, ...], after: tuple[str, ...], mask: str | None,
+                     bands: str | None, crs: str | None, add_offset: int, out_dir: str,
+                     overwrite: bool, as_json: bool) -> None:
+    """Stack single-band rasters (any mix of 10/20/60 m) onto one 10 m grid."""
+    from planet_sentinel.bands import DEFAULT_BANDS, validate_bands
+    from planet_sentinel.progress import say
+    from planet_sentinel.sources.files import import_files
+
+    band_list = _bands(bands) if bands else DEFAULT_BANDS
+    scene = import_files(
+        [Path(p) for p in before], [Path(p) for p in after], name, Path(out_dir),
+        bands=validate_bands(band_list), mask=Path(mask) if mask else None, crs=crs,
+        add_offset=add_offset, overwrite=overwrite, progress=say,
+    )
+    _emit(_scene_result(scene), as_json)
+
+
+@import_.command(name="oscd")
+@click.argument("city_dir", type=click.Path(file_okay=False))
+@click.option("--name", help="Scene name (default: the city folder's name).")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=str(RAW_DIR), show_default=True)
+@overwrite_option
+@json_option
+def import_oscd_cmd(city_dir: str, name: str | None, out_dir: str, overwrite: bool, as_json: bool) -> None:
+    """Turn an OSCD city folder (imgs_1, imgs_2, cm) into a scene pair and mask."""
+    from planet_sentinel.progress import say
+    from planet_sentinel.sources.files import import_oscd
+
+    scene = import_oscd(Path(city_dir), Path(out_dir), name=name, overwrite=overwrite, progress=say)
+    _emit(_scene_result(scene), as_json)
+
+
+def _scene_result(scene: Any) -> dict[str, Any]:
+    return {
+        "before": scene.before,
+        "after": scene.after,
+        "mask": scene.mask,
+        "quicklook": scene.quicklook,
+        "grid": scene.grid.describe(),
+    }
+
+
+def _bands(text: str) -> tuple[str, ...]:
+    from planet_sentinel.bands import validate_bands
+
+    try:
+        return validate_bands([b for b in text.split(",") if b.strip()])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bands") from exc
+
+
+@cli.command()
+@click.option("--project", help="Google Cloud project with Earth Engine enabled.")
+def ingest(project: str | None) -> None:
+    """[planned, issue #6] Earth Engine composites and Hansen labels into data/raw."""
+    _planned("ingest", 6)
+
+
+# --------------------------------------------------------------------------- labels
+
+
+@cli.group(cls=SentinelGroup)
+def label() -> None:
+    """Make and check loss masks (uint8: 0 no loss, 1 loss, 255 unknown)."""
+
+
+@label.command(name="from-vector")
+@click.argument("vector", type=click.Path(dir_okay=False))
+@click.option("--scene", required=True, type=click.Path(dir_okay=False), help="Scene whose grid the mask takes.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Mask GeoTIFF to write.")
+@click.option("--layer", help="Layer name for multi-layer vector files (GeoPackage).")
+@click.option("--class-field", help="Attribute holding loss/unknown; without it every polygon is loss.")
+@click.option("--all-touched", is_flag=True, help="Burn every pixel a polygon touches.")
+@overwrite_option
+@json_option
+def label_from_vector(vector: str, scene: str, out: str, layer: str | None, class_field: str | None,
+                      all_touched: bool, overwrite: bool, as_json: bool) -> None:
+    """Rasterize analyst polygons (GeoJSON or any OGR vector) onto a scene's grid."""
+    from planet_sentinel.labels import mask_from_vector
+
+    summary = mask_from_vector(Path(vector), Path(scene), Path(out), layer=layer, class_field=class_field,
+                               all_touched=all_touched, overwrite=overwrite)
+    _emit(summary.to_dict(), as_json)
+
+
+@label.command(name="from-spectral")
+@click.option("--before", required=True, type=click.Path(dir_okay=False))
+@click.option("--after", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@click.option("--ndvi-drop", type=float, default=0.25, show_default=True)
+@click.option("--nbr-drop", type=float, default=0.3, show_default=True)
+@click.option("--forest-ndvi", type=float, default=0.65, show_default=True, help="Before-date NDVI that counts as forest.")
+@click.option("--mmu-ha", type=float, default=0.5, show_default=True, help="Minimum mapping unit in hectares.")
+@overwrite_option
+@json_option
+def label_from_spectral(before: str, after: str, out: str, ndvi_drop: float, nbr_drop: float,
+                        forest_ndvi: float, mmu_ha: float, overwrite: bool, as_json: bool) -> None:
+    """Pseudo-labels from NDVI and NBR drops, to bootstrap before analysts review."""
+    from planet_sentinel.labels import mask_from_spectral
+
+    summary = mask_from_spectral(Path(before), Path(after), Path(out), ndvi_drop=ndvi_drop, nbr_drop=nbr_drop,
+                                 forest_ndvi=forest_ndvi, mmu_ha=mmu_ha, overwrite=overwrite)
+    _emit(summary.to_dict(), as_json)
+
+
+@label.command(name="check")
+@click.option("--before", required=True, type=click.Path(dir_okay=False))
+@click.option("--after", required=True, type=click.Path(dir_okay=False))
+@click.option("--mask", required=True, type=click.Path(dir_okay=False))
+@click.option("--png", type=click.Path(dir_okay=False), help="Overlay quicklook to write.")
+@json_option
+def label_check(before: str, after: str, mask: str, png: str | None, as_json: bool) -> None:
+    """Check a mask against its scenes: same grid, class balance, unknown share, overlay PNG."""
+    from planet_sentinel.labels import check_labels
+
+    report = check_labels(Path(before), Path(after), Path(mask), Path(png) if png else None)
+    _emit(report.to_dict(), as_json)
+
+
+# --------------------------------------------------------------------------- chips and baseline
+
+
+@cli.group(cls=SentinelGroup, invoke_without_command=True)
+@click.option("--before", type=click.Path(dir_okay=False), help="Before-date scene.")
+@click.option("--after", type=click.Path(dir_okay=False), help="After-date scene.")
+@click.option("--mask", type=click.Path(dir_okay=False), help="Loss mask (omit for unlabelled data).")
+@click.option("--out-dir", type=click.Path(file_okay=False), help="Chips directory to create.")
+@click.option("--size", type=int, help="Chip side in pixels (default 256).")
+@click.option("--overlap", type=int, help="Pixels shared by neighbouring chips (default 0).")
+@click.option("--max-invalid", type=float, help="Drop chips with more nodata/unknown than this share.")
+@click.option("--split-block", type=int, help="Side in pixels of the blocks splits are assigned to.")
+@click.option("--seed", type=int, help="Seed for the split assignment.")
+@overwrite_option
+@json_option
+@click.pass_context
+def chip(ctx: click.Context, before: str | None, after: str | None, mask: str | None, out_dir: str | None,
+         overwrite: bool, as_json: bool, **options: Any) -> None:
+    """Tile a scene pair into chips with a manifest and spatially disjoint splits."""
+    if ctx.invoked_subcommand is not None:
+        return
+    missing = [n for n, v in (("--before", before), ("--after", after), ("--out-dir", out_dir)) if not v]
+    if missing:
+        raise click.UsageError(f"missing option(s) {', '.join(missing)}", ctx)
+    from planet_sentinel.chips import ChipConfig, chip_scene
+    from planet_sentinel.config import resolve
+
+    config = resolve(ChipConfig, "chip", options)
+    summary = chip_scene(Path(before), Path(after), Path(mask) if mask else None,  # type: ignore[arg-type]
+                         Path(out_dir), config, overwrite=overwrite)  # type: ignore[arg-type]
+    _emit(summary.to_dict(), as_json)
+
+
+@chip.command(name="export")
+@click.option("--chips-dir", required=True, type=click.Path(file_okay=False))
+@click.option("--index", required=True, type=int, help="Chip index from the manifest.")
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False))
+@overwrite_option
+@json_option
+def chip_export(chips_dir: str, index: int, out_dir: str, overwrite: bool, as_json: bool) -> None:
+    """Write one chip back as georeferenced GeoTIFFs."""
+    from planet_sentinel.chips import export_chip
+
+    _emit(export_chip(chips_dir, index, out_dir, overwrite=overwrite), as_json)
+
+
+@cli.command()
+@click.option("--chips-dir", required=True, type=click.Path(file_okay=False), help="Chips directory (searched recursively).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Baseline JSON to write.")
+@click.option("--split", help="Split the baseline describes: train (default), val, test or all.")
+@click.option("--pixel-sample", type=int, help="Pixels kept per band for two-sample tests.")
+@overwrite_option
+@json_option
+def baseline(chips_dir: str, out: str, overwrite: bool, as_json: bool, **options: Any) -> None:
+    """Per-band, NDVI and cloud statistics of the training chips, for drift monitoring."""
+    from planet_sentinel.config import resolve
+    from planet_sentinel.drift.baseline import BaselineConfig, write_baseline
+
+    config = resolve(BaselineConfig, "baseline", options)
+    data = write_baseline(chips_dir, out, config, overwrite=overwrite)
+    _emit(
+        {
+            "out": out,
+            "n_chips": data["n_chips"],
+            "bands": ",".join(data["bands"]),
+            "fingerprint": data["source"]["fingerprint"],
+            "ndvi_mean": round(data["ndvi"]["mean"], 4) if data["ndvi"]["count"] else None,
+        },
+        as_json,
+    )
+
+
+# --------------------------------------------------------------------------- model and operations
+
+
+@cli.command()
+def train() -> None:
+    """[planned, issue #3] Train the Siamese U-Net locally or on Kaggle."""
+    _planned("train", 3)
+
+
+@cli.command()
+def promote() -> None:
+    """[planned, issue #3] Move the MLflow `champion` alias to a better challenger."""
+    _planned("promote", 3)
+
+
+@cli.command()
+def predict() -> None:
+    """[planned, issue #3] Whole-scene tiled prediction to COGs and GeoJSON."""
+    _planned("predict", 3)
+
+
+@cli.command()
+def evaluate() -> None:
+    """[planned, issue #3] Precision/recall/F1/IoU against spectral baselines."""
+    _planned("evaluate", 3)
+
+
+@cli.command()
+def serve() -> None:
+    """[planned, issue #5] The FastAPI prediction service."""
+    _planned("serve", 5)
+
+
+@cli.command()
+def deploy() -> None:
+    """[planned, issue #5] Roll out the champion container with health check and roll-back."""
+    _planned("deploy", 5)
+
+
+@cli.command()
+def monitor() -> None:
+    """[planned, issue #4] Compare new imagery with the baseline and report drift."""
+    _planned("monitor", 4)
+
+
+def _planned(stage: str, issue: int) -> None:
+    raise click.ClickException(f"`sentinel {stage}` is not available yet (tracked in issue #{issue})")
+
+
+# --------------------------------------------------------------------------- tooling
+
+
+@cli.group(cls=SentinelGroup)
+def aoi() -> None:
+    """Areas of interest (GeoJSON polygons in lon/lat)."""
+
+
+@aoi.command(name="check")
+@click.argument("path", type=click.Path(dir_okay=False))
+@json_option
+def aoi_check(path: str, as_json: bool) -> None:
+    """Validate an AOI and show its area, UTM zone and 10 m grid."""
+    from planet_sentinel.aoi import load_aoi
+
+    area = load_aoi(path)
+    _emit({"area_km2": round(area.area_km2, 3), "utm_crs": area.utm_crs, "grid": area.grid(10).describe()}, as_json)
+
+
+@cli.command()
+@click.option("--remote", type=click.Path(file_okay=False), help="Directory for the local DVC remote.")
+def init(remote: str | None) -> None:
+    """Set up this checkout: DVC repository and a local DVC remote (no cloud account needed)."""
+    from planet_sentinel.dvc import init_local_remote
+
+    for line in init_local_remote(Path.cwd(), Path(remote) if remote else None):
+        click.echo(line)
+
+
+@cli.command()
+@click.option("--size", type=int, default=2048, show_default=True, help="Scene side in pixels.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--workdir", type=click.Path(file_okay=False), default=".", show_default=True)
+def demo(size: int, seed: int, workdir: str) -> None:
+    """Run the local pipeline on the embedded simulated scene and print where everything is."""
+    from planet_sentinel.demo import run_demo
+
+    for line in run_demo(Path(workdir), size=size, seed=seed):
+        click.echo(line)
+
+
+def main() -> None:
+    cli(prog_name="sentinel")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

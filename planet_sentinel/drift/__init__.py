@@ -1,0 +1,1 @@
+"""Drift monitoring: the training baseline, the drift tests and the drift report."""

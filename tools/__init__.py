@@ -1,0 +1,1 @@
+"""Developer CLI (`python -m tools`): benchmarks, workflow rendering, emulators, act runs."""
