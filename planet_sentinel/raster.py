@@ -57,7 +57,7 @@ class Grid:
         """(left, bottom, right, top) in CRS units."""
         from rasterio.transform import array_bounds
 
-        south, west, north, east = array_bounds(self.height, self.width, self.transform)
+        west, south, east, north = array_bounds(self.height, self.width, self.transform)
         return (west, south, east, north)
 
     def differences(self, other: Grid) -> list[str]:

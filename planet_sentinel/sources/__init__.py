@@ -1,0 +1,1 @@
+"""Where imagery comes from: each source returns a before/after scene pair on one grid."""

@@ -1,0 +1,713 @@
+"""Local rasters: single-band Sentinel-2 files stacked onto one 10 m grid, and OSCD city folders.
+
+Copernicus delivers one file per band at the band's native resolution (10, 20 or 60 m), in the
+tile's UTM zone; archives such as OSCD re-project them to EPSG:4326. ``import_files`` turns
+such a set for two dates into the scene contract (see ``planet_sentinel.raster``): a before and
+an after scene on ONE 10 m grid in a projected CRS, uint16, nodata 0, band names in the band
+descriptions, plus an optional change mask, an import summary (JSON) and a quicklook (PNG).
+
+Every band is warped straight from its own file onto the target grid, one band at a time
+(bilinear for reflectance, nearest for masks), so memory stays bounded by one band whatever the
+number of bands; 10 m bands already on the target grid are copied without resampling. The warped
+bands of a date are staged in memory-mapped files on disk so that a pixel missing from any band
+can be cleared from all bands of that date before the scene is written.
+
+Source rasters without a declared nodata value use 0, the Sentinel-2 convention for "no data".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planet_sentinel.aoi import aligned_grid
+from planet_sentinel.bands import (
+    CATALOGUE,
+    DEFAULT_BANDS,
+    MASK_UNKNOWN,
+    NODATA,
+    band_from_filename,
+    validate_bands,
+)
+from planet_sentinel.errors import SentinelError
+from planet_sentinel.quicklook import mask_colour, save_panels, scene_quicklook, true_colour
+from planet_sentinel.raster import (
+    Grid,
+    block_windows,
+    mask_writer,
+    open_raster,
+    refuse_existing,
+    scene_writer,
+    utm_crs_for,
+)
+
+#: Resolution of every imported scene, metres.
+TARGET_RESOLUTION = 10
+#: Rows per strip when post-processing staged bands.
+_STRIP_ROWS = 1024
+_RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ImportedScene:
+    """The files written by an import, and the grid they share."""
+
+    before: Path
+    after: Path
+    mask: Path | None
+    quicklook: Path
+    summary_json: Path
+    grid: Grid
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "before": str(self.before),
+            "after": str(self.after),
+            "mask": str(self.mask) if self.mask else None,
+            "quicklook": str(self.quicklook),
+            "summary_json": str(self.summary_json),
+            "grid": _grid_dict(self.grid),
+        }
+
+
+def output_paths(out_dir: Path, name: str) -> dict[str, Path]:
+    """Where an import called ``name`` writes its files."""
+    return {
+        "before": out_dir / f"{name}_before.tif",
+        "after": out_dir / f"{name}_after.tif",
+        "mask": out_dir / f"{name}_mask.tif",
+        "summary_json": out_dir / f"{name}_import.json",
+        "quicklook": out_dir / f"{name}_quicklook.png",
+    }
+
+
+def _grid_dict(grid: Grid) -> dict[str, Any]:
+    return {
+        "crs": grid.crs.to_string(),
+        "transform": list(grid.transform)[:6],
+        "width": grid.width,
+        "height": grid.height,
+        "resolution": list(grid.resolution),
+        "bounds": list(grid.bounds),
+    }
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+# --------------------------------------------------------------------------------------------
+# Band detection
+
+
+def band_of_file(path: Path) -> str:
+    """The Sentinel-2 band a single-band file holds, from its name; error if none or ambiguous."""
+    band = band_from_filename(path.name)
+    if band is None:
+        raise SentinelError(
+            f"{path}: cannot tell which Sentinel-2 band this file holds; name files as "
+            "Copernicus does (e.g. T20LKP_20240101T140049_B04_10m.jp2 or ..._B8A.tif)"
+        )
+    tokens = [t for t in re.split(r"[^A-Za-z0-9]+", path.stem) if t]
+    found = sorted({b for b in (band_from_filename(t) for t in tokens) if b is not None})
+    if len(found) > 1:
+        raise SentinelError(
+            f"{path}: the file name mentions several bands ({', '.join(found)}); rename it so "
+            "it names exactly one band"
+        )
+    return band
+
+
+def _files_by_band(files: Sequence[Path], bands: Sequence[str], date: str) -> dict[str, Path]:
+    if not files:
+        raise SentinelError(f"no {date} files given; pass one single-band raster per band")
+    by_band: dict[str, Path] = {}
+    for f in files:
+        f = Path(f)
+        if not f.exists():
+            raise SentinelError(f"{f}: no such file ({date} date)")
+        band = band_of_file(f)
+        if band in by_band:
+            raise SentinelError(
+                f"band {band} given twice for the {date} date: {by_band[band]} and {f}; "
+                "pass one file per band"
+            )
+        by_band[band] = f
+    missing = [b for b in bands if b not in by_band]
+    if missing:
+        raise SentinelError(
+            f"the {date} date lacks bands {missing}: got {sorted(by_band)} from "
+            f"{len(files)} file(s); add the files or choose other bands"
+        )
+    return {b: by_band[b] for b in bands}
+
+
+# --------------------------------------------------------------------------------------------
+# Target grid
+
+
+def _is_metric_projected(crs: Any) -> bool:
+    if crs is None or not crs.is_projected:
+        return False
+    try:
+        unit, factor = crs.linear_units_factor
+    except Exception:  # noqa: BLE001 - some CRSs have no linear unit
+        return False
+    return abs(factor - 1.0) < 1e-9
+
+
+def _describe_source(path: Path, band: str) -> dict[str, Any]:
+    """Open a source band file, check it, and describe it for the import summary."""
+    with open_raster(path) as ds:
+        if ds.count != 1:
+            raise SentinelError(
+                f"{path}: expected a single-band raster for {band}, got {ds.count} bands; "
+                "pass one file per band"
+            )
+        if ds.crs is None:
+            raise SentinelError(
+                f"{path}: not georeferenced (no CRS); imports need georeferenced band files"
+            )
+        dtype = ds.dtypes[0]
+        if not np.issubdtype(np.dtype(dtype), np.integer):
+            raise SentinelError(
+                f"{path}: {dtype} data; expected integer digital numbers (reflectance x 10000, "
+                "as Copernicus delivers them)"
+            )
+        return {
+            "path": str(path),
+            "crs": ds.crs.to_string(),
+            "size": [ds.width, ds.height],
+            "pixel_size": [abs(ds.transform.a), abs(ds.transform.e)],
+            "pixel_size_units": "degrees" if ds.crs.is_geographic else "metres",
+            "native_resolution_m": CATALOGUE[band].resolution_m,
+            "dtype": dtype,
+            "nodata": ds.nodata,
+        }
+
+
+def target_grid(reference: Path, crs: str | None = None) -> tuple[Grid, str]:
+    """The 10 m grid an import writes on, and how it was chosen.
+
+    The reference (the before date's 10 m band) is used as is when it is in a metric projected
+    CRS at 10 m, north-up; otherwise (geographic reference, other resolution, or an explicit
+    ``crs``) a grid with its origin on whole 10 m is built over the reference footprint, in
+    ``crs`` or the UTM zone of the footprint's centre.
+    """
+    from rasterio.crs import CRS
+    from rasterio.errors import CRSError
+    from rasterio.warp import transform, transform_bounds
+
+    with open_raster(reference) as ds:
+        ref = Grid.of(ds)
+    if ref.crs is None:
+        raise SentinelError(f"{reference}: not georeferenced (no CRS)")
+    t = ref.transform
+    if crs is None and _is_metric_projected(ref.crs):
+        north_up = t.b == 0 and t.d == 0 and t.a > 0 and t.e < 0
+        if north_up and all(abs(r - TARGET_RESOLUTION) < 1e-6 for r in ref.resolution):
+            return ref, f"the grid of {reference.name}"
+        return aligned_grid(ref.crs, ref.bounds, TARGET_RESOLUTION), (
+            f"10 m grid in {ref.crs} over {reference.name}"
+        )
+    if crs is not None:
+        try:
+            dst = CRS.from_user_input(crs)
+        except CRSError as exc:
+            raise SentinelError(f"unknown CRS {crs!r}: {exc}") from exc
+        if not _is_metric_projected(dst):
+            raise SentinelError(
+                f"CRS {crs!r} is not a projected CRS in metres; scenes need one (e.g. a UTM "
+                "zone such as EPSG:32631)"
+            )
+    else:
+        left, bottom, right, top = ref.bounds
+        xs, ys = transform(ref.crs, "EPSG:4326", [(left + right) / 2], [(bottom + top) / 2])
+        dst = CRS.from_user_input(utm_crs_for(xs[0], ys[0]))
+    bounds = transform_bounds(ref.crs, dst, *ref.bounds, densify_pts=51)
+    return aligned_grid(dst, bounds, TARGET_RESOLUTION), (
+        f"10 m grid in {dst.to_string()} over the footprint of {reference.name}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Warping
+
+
+def _warp_band(path: Path, grid: Grid, out: np.ndarray, resampling: Any) -> str:
+    """Fill ``out`` with the band of ``path`` on ``grid``; 0 where there is no data.
+
+    Returns how the band was brought onto the grid ("copy" or the resampling name).
+    """
+    import rasterio
+    from rasterio.warp import reproject
+
+    with open_raster(path) as ds:
+        src_nodata = ds.nodata if ds.nodata is not None else NODATA
+        if not Grid.of(ds).differences(grid):
+            data = ds.read(1)
+            if src_nodata != NODATA:
+                data[data == src_nodata] = NODATA
+            out[...] = data
+            return "copy"
+        out[...] = NODATA
+        reproject(
+            source=rasterio.band(ds, 1),
+            destination=out,
+            dst_transform=grid.transform,
+            dst_crs=grid.crs,
+            src_nodata=src_nodata,
+            dst_nodata=NODATA,
+            resampling=resampling,
+            num_threads=max(1, min(4, os.cpu_count() or 1)),
+        )
+        return resampling.name
+
+
+def _write_date(
+    date: str,
+    files: dict[str, Path],
+    grid: Grid,
+    target: Path,
+    stage: Path,
+    add_offset: int,
+    tags: dict[str, Any],
+    progress: Progress | None,
+) -> tuple[np.ndarray, dict[str, str]]:
+    """Warp the bands of one date and write its scene; return its validity and resamplings."""
+    from rasterio.enums import Resampling
+
+    bands = list(files)
+    valid = np.ones((grid.height, grid.width), dtype=bool)
+    staged: list[np.ndarray] = []
+    how: dict[str, str] = {}
+    for i, band in enumerate(bands, start=1):
+        _say(progress, f"{date}: band {band} ({i}/{len(bands)}) from {files[band].name}")
+        arr = np.memmap(
+            stage / f"{date}_{band}.u16", dtype=np.uint16, mode="w+",
+            shape=(grid.height, grid.width),
+        )
+        how[band] = _warp_band(files[band], grid, arr, Resampling.bilinear)
+        valid &= arr != NODATA
+        staged.append(arr)
+    n_valid = int(valid.sum())
+    if n_valid == 0:
+        raise SentinelError(
+            f"the {date} scene has no valid pixel on the target grid ({grid.describe()}): every "
+            "pixel is nodata in at least one band. Check that the files cover the same area as "
+            "the reference and are not empty."
+        )
+    with scene_writer(target, grid, bands, tags=tags) as writer:
+        for window in block_windows(grid, rows=_STRIP_ROWS):
+            rows = slice(window.row_off, window.row_off + window.height)
+            ok = valid[rows]
+            block = np.empty((len(bands), window.height, grid.width), dtype=np.uint16)
+            for k, arr in enumerate(staged):
+                strip = np.asarray(arr[rows])
+                if add_offset:
+                    strip = np.clip(strip.astype(np.int32) + add_offset, 1, 65535).astype(np.uint16)
+                block[k] = np.where(ok, strip, NODATA)
+            writer.write(block, window=window)
+    del staged, arr
+    for band in bands:  # free the staging disk space before the next date
+        (stage / f"{date}_{band}.u16").unlink(missing_ok=True)
+    return valid, how
+
+
+def _warp_mask(path: Path, grid: Grid) -> tuple[np.ndarray, dict[str, Any]]:
+    """A mask file warped (nearest) onto ``grid``: 0/1, 255 outside its footprint."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    with open_raster(path) as ds:
+        if ds.count != 1:
+            raise SentinelError(f"{path}: a mask has one band, got {ds.count}")
+        if ds.crs is None:
+            raise SentinelError(
+                f"{path}: the mask is not georeferenced (no CRS); give it the CRS and transform "
+                "of the scene it was drawn on (e.g. `gdal_edit.py -a_srs ... -a_ullr ...`)"
+            )
+        if not np.issubdtype(np.dtype(ds.dtypes[0]), np.integer):
+            raise SentinelError(f"{path}: a mask holds integer classes, got {ds.dtypes[0]}")
+        info = {
+            "path": str(path),
+            "crs": ds.crs.to_string(),
+            "size": [ds.width, ds.height],
+            "resampling": "nearest",
+        }
+        out = np.full((grid.height, grid.width), MASK_UNKNOWN, dtype=np.dtype(ds.dtypes[0]))
+        if not Grid.of(ds).differences(grid):
+            out[...] = ds.read(1)
+            info["resampling"] = "copy"
+        else:
+            reproject(
+                source=rasterio.band(ds, 1),
+                destination=out,
+                dst_transform=grid.transform,
+                dst_crs=grid.crs,
+                src_nodata=ds.nodata,
+                dst_nodata=MASK_UNKNOWN,
+                resampling=Resampling.nearest,
+            )
+        if ds.nodata is not None and ds.nodata != MASK_UNKNOWN:
+            out[out == ds.nodata] = MASK_UNKNOWN
+    values = np.unique(out)
+    bad = sorted(set(values.tolist()) - {0, 1, MASK_UNKNOWN})
+    if bad:
+        raise SentinelError(
+            f"{path}: mask values {bad[:10]} are not allowed; masks use 0 = no loss, 1 = loss, "
+            f"{MASK_UNKNOWN} = unknown"
+        )
+    return out.astype(np.uint8), info
+
+
+def _quicklook(
+    target: Path, before: Path, after: Path, mask: Path | None, bands: Sequence[str]
+) -> Path:
+    """The standard quicklook; grey-scale of the first band when B04/B03/B02 are not stacked."""
+    rgb = ("B04", "B03", "B02")
+    if all(b in bands for b in rgb):
+        return scene_quicklook(target, before, after, mask)
+    grey = (bands[0],) * 3
+    panels = [true_colour(before, bands=grey), true_colour(after, bands=grey)]
+    titles = [f"before ({bands[0]})", f"after ({bands[0]})"]
+    if mask is not None:
+        panels.append(mask_colour(mask))
+        titles.append("mask: red loss, blue unknown")
+    return save_panels(target, panels, titles)
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def import_files(
+    before: list[Path],
+    after: list[Path],
+    name: str,
+    out_dir: Path,
+    bands: Sequence[str] = DEFAULT_BANDS,
+    mask: Path | None = None,
+    crs: str | None = None,
+    add_offset: int = 0,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    dates: tuple[str | None, str | None] | None = None,
+) -> ImportedScene:
+    """Stack single-band Sentinel-2 rasters of two dates onto one 10 m grid as a scene pair.
+
+    Args:
+        before: single-band rasters of the first date, one per band (extra bands are ignored);
+            the band is read from each file name (``..._B04_10m.jp2``, ``..._B8A.tif``).
+        after: the same for the second date.
+        name: output name; files are ``<name>_before.tif``, ``<name>_after.tif``,
+            ``<name>_mask.tif`` (with ``mask``), ``<name>_import.json``, ``<name>_quicklook.png``.
+        out_dir: output folder (created if missing).
+        bands: bands to stack, in this order.
+        mask: optional georeferenced change mask (0 no loss, 1 loss, 255 unknown), warped with
+            nearest neighbour onto the grid.
+        crs: force the output CRS (projected, metres); default: the reference band's own grid
+            when it is projected at 10 m, else the UTM zone of its centre.
+        add_offset: added to every valid digital number, e.g. -1000 for the L2A BOA_ADD_OFFSET
+            of processing baseline 04.00; results are clipped at 1 so they never read as nodata.
+        overwrite: replace existing outputs (and remove ``<name>_mask.tif`` left by an earlier
+            import when no mask is given now, since it would not match the new scenes).
+        progress: called with a short message as each band is processed.
+        dates: optional (before, after) acquisition dates recorded in the summary and as tags.
+
+    Raises:
+        SentinelError: for any input that cannot produce a valid scene pair.
+    """
+    return _import(
+        before, after, name, out_dir, bands, mask, crs, add_offset, overwrite, progress, dates, {}
+    )
+
+
+def _import(
+    before: Sequence[Path],
+    after: Sequence[Path],
+    name: str,
+    out_dir: Path,
+    bands: Sequence[str],
+    mask: Path | None,
+    crs: str | None,
+    add_offset: int,
+    overwrite: bool,
+    progress: Progress | None,
+    dates: tuple[str | None, str | None] | None,
+    extra: dict[str, Any],
+    mask_label: str | None = None,
+) -> ImportedScene:
+    if not name or not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+        raise SentinelError(f"scene name {name!r} must be letters, digits, '.', '_' or '-'")
+    try:
+        bands = validate_bands(list(bands))
+    except ValueError as exc:
+        raise SentinelError(str(exc)) from exc
+    if not isinstance(add_offset, int) or not -10_000 <= add_offset <= 10_000:
+        raise SentinelError(f"add_offset must be an integer in -10000..10000, got {add_offset!r}")
+    out_dir = Path(out_dir)
+    paths = output_paths(out_dir, name)
+    wanted = [paths[k] for k in ("before", "after", "summary_json", "quicklook")]
+    if mask is not None:
+        wanted.append(paths["mask"])
+    refuse_existing(wanted, overwrite)
+    if overwrite and mask is None and paths["mask"].exists():
+        # a mask from an earlier import would no longer match the new scenes
+        stale_mask = paths["mask"]
+    else:
+        stale_mask = None
+
+    files = {
+        "before": _files_by_band([Path(p) for p in before], bands, "before"),
+        "after": _files_by_band([Path(p) for p in after], bands, "after"),
+    }
+    sources = {
+        date: {band: _describe_source(path, band) for band, path in by_band.items()}
+        for date, by_band in files.items()
+    }
+    if mask is not None and not Path(mask).exists():
+        raise SentinelError(f"{mask}: no such file (mask)")
+    ten_m = [b for b in bands if CATALOGUE[b].resolution_m == TARGET_RESOLUTION]
+    ref_band = ten_m[0] if ten_m else min(bands, key=lambda b: CATALOGUE[b].resolution_m)
+    reference = files["before"][ref_band]
+    grid, grid_how = target_grid(reference, crs)
+    _say(progress, f"target grid: {grid.describe()} ({grid_how})")
+    date_of = dict(zip(("before", "after"), dates or (None, None), strict=True))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{name}.import.", dir=out_dir))
+    try:
+        valid: dict[str, np.ndarray] = {}
+        staged = output_paths(stage, name)
+        for date in ("before", "after"):
+            tags = {"source": "files", "scene_name": name, "date_role": date}
+            if date_of[date]:
+                tags["acquisition_date"] = date_of[date]
+            valid[date], how = _write_date(
+                date, files[date], grid, staged[date], stage, add_offset, tags, progress
+            )
+            for band, method in how.items():
+                sources[date][band]["resampling"] = method
+        both = valid["before"] & valid["after"]
+        if not both.any():
+            raise SentinelError(
+                "the before and after scenes do not overlap on the target grid: no pixel has "
+                "data on both dates. Check that both dates cover the same area."
+            )
+        mask_info = None
+        mask_stats = None
+        if mask is not None:
+            _say(progress, f"mask from {Path(mask).name}")
+            warped, mask_info = _warp_mask(Path(mask), grid)
+            if mask_label is not None:
+                mask_info["path"] = mask_label
+            warped[~both] = MASK_UNKNOWN
+            counts = np.bincount(warped.ravel(), minlength=256)
+            mask_stats = {
+                "no_loss": int(counts[0]),
+                "loss": int(counts[1]),
+                "unknown": int(counts[MASK_UNKNOWN]),
+            }
+            mask_tags = {"source": "files", "scene_name": name}
+            with mask_writer(staged["mask"], grid, tags=mask_tags) as w:
+                for window in block_windows(grid, rows=_STRIP_ROWS):
+                    rows = slice(window.row_off, window.row_off + window.height)
+                    w.write(warped[rows], window=window)
+            del warped
+        del valid
+        _say(progress, "quicklook")
+        _quicklook(
+            staged["quicklook"], staged["before"], staged["after"],
+            staged["mask"] if mask is not None else None, bands,
+        )
+        summary = {
+            "name": name,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "bands": list(bands),
+            "outputs": {k: str(v) for k, v in paths.items() if k != "mask" or mask is not None},
+            "grid": _grid_dict(grid),
+            "grid_from": grid_how,
+            "reference": str(reference),
+            "resampling": {"reflectance": "bilinear", "mask": "nearest",
+                           "same_grid": "copied without resampling"},
+            "add_offset": add_offset,
+            "dates": date_of,
+            "sources": sources,
+            "valid_pixels": {"both_dates": int(both.sum()), "total": grid.width * grid.height},
+            "mask": mask_info,
+            "mask_pixels": mask_stats,
+            **extra,
+        }
+        staged["summary_json"].write_text(json.dumps(summary, indent=2) + "\n")
+        for key in ("before", "after", "mask", "quicklook", "summary_json"):
+            if staged[key].exists():
+                os.replace(staged[key], paths[key])
+        if stale_mask is not None:
+            stale_mask.unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    _say(progress, f"wrote {paths['before']} and {paths['after']}")
+    return ImportedScene(
+        before=paths["before"],
+        after=paths["after"],
+        mask=paths["mask"] if mask is not None else None,
+        quicklook=paths["quicklook"],
+        summary_json=paths["summary_json"],
+        grid=grid,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# OSCD
+
+
+def _raster_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise SentinelError(f"{folder}: no such folder; an OSCD city has imgs_1/ and imgs_2/")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _RASTER_SUFFIXES)
+    if not files:
+        raise SentinelError(f"{folder}: no band rasters (*.tif) found")
+    return files
+
+
+def _oscd_dates(city_dir: Path) -> tuple[str | None, str | None]:
+    path = city_dir / "dates.txt"
+    if not path.exists():
+        return (None, None)
+    found: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"\s*date_([12])\s*:\s*(\d{4})-?(\d{2})-?(\d{2})\s*$", line)
+        if m:
+            found[m.group(1)] = f"{m.group(2)}-{m.group(3)}-{m.group(4)}"
+    if set(found) != {"1", "2"}:
+        raise SentinelError(f"{path}: expected lines 'date_1: YYYYMMDD' and 'date_2: YYYYMMDD'")
+    return (found["1"], found["2"])
+
+
+def _oscd_change_mask(city_dir: Path) -> Path:
+    cm_dir = city_dir / "cm"
+    expected = cm_dir / f"{city_dir.name}-cm.tif"
+    if expected.exists():
+        return expected
+    candidates = sorted(cm_dir.glob("*.tif")) if cm_dir.is_dir() else []
+    if len(candidates) == 1:
+        return candidates[0]
+    raise SentinelError(
+        f"{city_dir}: no change mask; expected {expected}"
+        + (f" (found {[c.name for c in candidates]})" if candidates else "")
+    )
+
+
+def _georeference_oscd_mask(cm: Path, reference: Path, target: Path) -> dict[str, Any]:
+    """Write the OSCD mask (1 no change, 2 change) as a georeferenced 0/1/255 GeoTIFF."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # OSCD masks have no georeference
+        with open_raster(cm) as ds:
+            if ds.count != 1:
+                raise SentinelError(f"{cm}: a change mask has one band, got {ds.count}")
+            raw = ds.read(1)
+            cm_crs = ds.crs
+            cm_transform = ds.transform
+    with open_raster(reference) as ref:
+        if (ref.height, ref.width) != raw.shape:
+            raise SentinelError(
+                f"{cm}: {raw.shape[1]}x{raw.shape[0]} px, but the date-1 10 m band "
+                f"{reference.name} is {ref.width}x{ref.height}; OSCD masks are drawn on that grid"
+            )
+        crs, transform = ref.crs, ref.transform
+    if cm_crs is not None:  # already georeferenced: keep its own placement
+        crs, transform = cm_crs, cm_transform
+    values, counts = np.unique(raw, return_counts=True)
+    original = {int(v): int(c) for v, c in zip(values, counts, strict=True)}
+    if not set(original) & {1, 2}:
+        raise SentinelError(
+            f"{cm}: values {sorted(original)}; OSCD masks hold 1 = no change, 2 = change"
+        )
+    mapped = np.full(raw.shape, MASK_UNKNOWN, dtype=np.uint8)
+    mapped[raw == 1] = 0
+    mapped[raw == 2] = 1
+    with rasterio.open(
+        target, "w", driver="GTiff", width=raw.shape[1], height=raw.shape[0], count=1,
+        dtype="uint8", crs=crs, transform=transform, nodata=MASK_UNKNOWN,
+    ) as dst:
+        dst.write(mapped, 1)
+    return {
+        "path": str(cm),
+        "georeferenced_from": str(reference) if cm_crs is None else "its own CRS",
+        "values": original,
+        "mapping": {"1": 0, "2": 1, "other": MASK_UNKNOWN},
+        "change_share": original.get(2, 0) / raw.size,
+    }
+
+
+def import_oscd(
+    city_dir: Path,
+    out_dir: Path,
+    name: str | None = None,
+    bands: Sequence[str] = DEFAULT_BANDS,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> ImportedScene:
+    """Import an OSCD city folder (``imgs_1/``, ``imgs_2/``, ``cm/<city>-cm.tif``, ``dates.txt``).
+
+    The date-1 10 m grid is the reference: all bands of both dates (date 2 is a few pixels
+    smaller in some cities) are warped from EPSG:4326 onto one UTM 10 m grid over its footprint.
+    The change mask, which is not georeferenced, is given the date-1 10 m band's placement,
+    mapped 1 -> 0 (no change), 2 -> 1 (change), anything else -> 255, and warped with nearest
+    neighbour; pixels outside the footprint are 255.
+    """
+    city_dir = Path(city_dir)
+    if not city_dir.is_dir():
+        raise SentinelError(f"{city_dir}: no such OSCD city folder")
+    name = name or city_dir.name
+    files_1 = _raster_files(city_dir / "imgs_1")
+    files_2 = _raster_files(city_dir / "imgs_2")
+    cm = _oscd_change_mask(city_dir)
+    dates = _oscd_dates(city_dir)
+    by_band = {}
+    for f in files_1:
+        band = band_from_filename(f.name)
+        if band is not None:
+            by_band.setdefault(band, f)
+    try:
+        wanted = validate_bands(list(bands))
+    except ValueError as exc:
+        raise SentinelError(str(exc)) from exc
+    order = [b for b in (*wanted, "B02", "B03", "B04", "B08") if CATALOGUE[b].resolution_m == 10]
+    reference = next((by_band[b] for b in order if b in by_band), None)
+    if reference is None:
+        raise SentinelError(f"{city_dir / 'imgs_1'}: no 10 m band (B02, B03, B04 or B08) found")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Refuse early, before any work, with the same rule the import applies.
+    paths = output_paths(out_dir, name)
+    refuse_existing([paths[k] for k in paths], overwrite)
+    with tempfile.TemporaryDirectory(prefix=f".{name}.oscd.", dir=out_dir) as tmp:
+        mask_path = Path(tmp) / "cm_georeferenced.tif"
+        cm_info = _georeference_oscd_mask(cm, reference, mask_path)
+        _say(progress, f"OSCD {city_dir.name}: dates {dates[0]} / {dates[1]}")
+        oscd = {"city": city_dir.name, "folder": str(city_dir), "change_mask": cm_info}
+        return _import(
+            files_1, files_2, name, out_dir, wanted, mask_path, None, 0, overwrite, progress,
+            dates, {"oscd": oscd},
+            mask_label=f"{cm} (OSCD mask, georeferenced on {reference.name})",
+        )
