@@ -18,6 +18,7 @@ see loss. A chip that straddles blocks of different splits is kept on disk but m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 import time
@@ -37,6 +38,7 @@ from planet_sentinel.raster import (
     atomic_directory,
     check_mask,
     check_scene,
+    io_env,
     mask_writer,
     open_raster,
     require_same_grid,
@@ -199,54 +201,48 @@ def chip_scene(
             streams["mask"] = _NpyStream(stage / "mask.npy", "uint8", (size, size))
         chips: list[dict[str, Any]] = []
         dropped = 0
-        sources = [open_raster(before), open_raster(after)]
-        if mask is not None:
-            sources.append(open_raster(mask))
-        try:
-            with bar(len(rows), "chip", unit="row") as progress:
-                for row in rows:
-                    strip = Window(0, row, grid.width, size)
-                    b = sources[0].read(window=strip)
-                    a = sources[1].read(window=strip)
-                    m = sources[2].read(1, window=strip) if mask is not None else None
-                    for col in cols:
-                        cb, ca = b[:, :, col : col + size], a[:, :, col : col + size]
-                        nodata = _invalid_pixels(cb, ca)
-                        cm = None
-                        if m is not None:
-                            cm = m[:, col : col + size].copy()
-                            cm[nodata] = MASK_UNKNOWN
-                            unknown = cm == MASK_UNKNOWN
-                        else:
-                            unknown = nodata
-                        if unknown.mean() > config.max_invalid:
-                            dropped += 1
-                            continue
-                        labelled = ~unknown
-                        n_labelled = int(labelled.sum())
-                        change = float((cm == 1).sum() / n_labelled) if cm is not None and n_labelled else 0.0
-                        win = Window(col, row, size, size)
-                        chips.append(
-                            {
-                                "index": len(chips),
-                                "row": row,
-                                "col": col,
-                                "bounds": [round(v, 3) for v in window_bounds(win, grid.transform)],
-                                "nodata_share": round(float(nodata.mean()), 5),
-                                "unknown_share": round(float(unknown.mean()), 5),
-                                "change_share": round(change, 5),
-                            }
-                        )
-                        streams["before"].append(cb)
-                        streams["after"].append(ca)
-                        if cm is not None:
-                            streams["mask"].append(cm)
-                    progress.update(1)
-        finally:
-            for src in sources:
-                src.close()
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(io_env())
             for stream in streams.values():
-                stream.close()
+                stack.callback(stream.close)
+            sources = [stack.enter_context(open_raster(p)) for p in (before, after, mask) if p is not None]
+            progress = stack.enter_context(bar(len(rows), "chip", unit="row"))
+            for row in rows:
+                strip = Window(0, row, grid.width, size)
+                b = sources[0].read(window=strip)
+                a = sources[1].read(window=strip)
+                m = sources[2].read(1, window=strip) if mask is not None else None
+                for col in cols:
+                    cb, ca = b[:, :, col : col + size], a[:, :, col : col + size]
+                    nodata = _invalid_pixels(cb, ca)
+                    cm = None
+                    if m is not None:
+                        cm = m[:, col : col + size].copy()
+                        cm[nodata] = MASK_UNKNOWN
+                        unknown = cm == MASK_UNKNOWN
+                    else:
+                        unknown = nodata
+                    if unknown.mean() > config.max_invalid:
+                        dropped += 1
+                        continue
+                    n_labelled = int((~unknown).sum())
+                    change = float((cm == 1).sum() / n_labelled) if cm is not None and n_labelled else 0.0
+                    chips.append(
+                        {
+                            "index": len(chips),
+                            "row": row,
+                            "col": col,
+                            "bounds": [round(v, 3) for v in window_bounds(Window(col, row, size, size), grid.transform)],
+                            "nodata_share": round(float(nodata.mean()), 5),
+                            "unknown_share": round(float(unknown.mean()), 5),
+                            "change_share": round(change, 5),
+                        }
+                    )
+                    streams["before"].append(cb)
+                    streams["after"].append(ca)
+                    if cm is not None:
+                        streams["mask"].append(cm)
+                progress.update(1)
         if not chips:
             raise SentinelError(
                 f"no chip of {before} has at most {config.max_invalid:.0%} nodata/unknown pixels; "

@@ -78,6 +78,18 @@ class Grid:
         )
 
 
+#: GDAL's block cache: enough for a full-width row of 512 px blocks of two 6-band scenes, and a
+#: fixed bound instead of GDAL's default of 5 % of RAM, so peak memory does not grow with the host.
+GDAL_CACHE_MB = 256
+
+
+def io_env() -> Any:
+    """The GDAL settings every bulk reader runs under: bounded cache, multi-threaded decoding."""
+    import rasterio
+
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, GDAL_NUM_THREADS="ALL_CPUS")
+
+
 def open_raster(path: str | Path) -> DatasetReader:
     """Open a raster for reading, turning 'missing' and 'not a raster' into clear errors."""
     import rasterio

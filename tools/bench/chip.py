@@ -39,15 +39,23 @@ def ensure_scene(workdir: Path, size: int) -> dict[str, Path]:
 
 def floor_phase(before: str, after: str, mask: str) -> dict[str, float]:
     """One sequential read of every raster, in full-width strips."""
-    from planet_sentinel.raster import Grid, block_windows, open_raster
+    from planet_sentinel.raster import io_env
 
     start = time.perf_counter()
+    with io_env():
+        total = _read_all((before, after, mask))
+    return {"seconds": time.perf_counter() - start, "bytes": total, "peak_rss_mb": peak_rss_mb()}
+
+
+def _read_all(paths: tuple[str, ...]) -> int:
+    from planet_sentinel.raster import Grid, block_windows, open_raster
+
     total = 0
-    for path in (before, after, mask):
+    for path in paths:
         with open_raster(path) as ds:
             for window in block_windows(Grid.of(ds), rows=512):
                 total += ds.read(window=window).nbytes
-    return {"seconds": time.perf_counter() - start, "bytes": total, "peak_rss_mb": peak_rss_mb()}
+    return total
 
 
 def chip_phase(before: str, after: str, mask: str, out_dir: str) -> dict[str, float]:

@@ -12,7 +12,16 @@ from typing import Any
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MiB (ru_maxrss is KiB on Linux)."""
+    """Peak resident set size of this process in MiB.
+
+    Read from /proc/self/status (VmHWM), which starts afresh at exec; ru_maxrss would carry over
+    the peak of the parent that forked this process.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
