@@ -87,7 +87,7 @@ def io_env() -> Any:
     """The GDAL settings every bulk reader runs under: bounded cache, multi-threaded decoding."""
     import rasterio
 
-    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, GDAL_NUM_THREADS="ALL_CPUS")
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024**2, GDAL_NUM_THREADS="ALL_CPUS")
 
 
 def open_raster(path: str | Path) -> DatasetReader:
