@@ -318,27 +318,134 @@ def baseline(chips_dir: str, out: str, overwrite: bool, as_json: bool, **options
 
 
 @cli.command()
-def train() -> None:
-    """[planned, issue #3] Train the Siamese U-Net locally or on Kaggle."""
-    _planned("train", 3)
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False), help="Chips root (searched recursively).")
+@click.option("--epochs", type=int, help="Maximum epochs.")
+@click.option("--batch-size", type=int)
+@click.option("--lr", type=float, help="Peak learning rate (one-cycle schedule).")
+@click.option("--base", type=int, help="Channels of the first encoder level.")
+@click.option("--crop", type=int, help="Random training crop side in pixels.")
+@click.option("--variant", type=click.Choice(["diff", "conc"]), help="FC-Siam-diff or FC-Siam-conc.")
+@click.option("--device", help="auto, cpu, cuda or cuda:N.")
+@click.option("--max-minutes", type=float, help="Stop after this wall time.")
+@click.option("--seed", type=int)
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), default="data/baseline.json",
+              show_default=True, help="Normalisation statistics (computed from the chips if absent).")
+@click.option("--run-dir", type=click.Path(file_okay=False), help="Where checkpoints go (default runs/<time>).")
+@click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoint.")
+@click.option("--register/--no-register", default=True, show_default=True,
+              help="Log to MLflow and register the model as `challenger`.")
+@json_option
+def train(data_dir: str, baseline_path: str, run_dir: str | None, resume: bool, register: bool, as_json: bool,
+          **options: Any) -> None:
+    """Train the Siamese U-Net on the chips' train split, validating on val each epoch."""
+    import shutil
+    import time
+
+    from planet_sentinel.config import resolve
+    from planet_sentinel.train import TrainConfig
+    from planet_sentinel.train import train as run_training
+
+    config = resolve(TrainConfig, "train", options)
+    baseline_data = None
+    if Path(baseline_path).exists():
+        from planet_sentinel.drift.baseline import load_baseline
+
+        baseline_data = load_baseline(baseline_path)
+    run_dir = run_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
+    result_info: dict[str, Any] = {}
+    if register:
+        from planet_sentinel import registry
+
+        with registry.training_run(run_name=Path(run_dir).name) as run:
+            result = run_training(data_dir, run_dir, config, baseline_data, resume, callbacks=[registry.log_epoch])
+            version = registry.log_and_register(result, tags={"trained_on": "local"})
+        result_info = {"run_id": run.info.run_id, "model_version": version.version, "model_uri": version.uri}
+    else:
+        result = run_training(data_dir, run_dir, config, baseline_data, resume)
+    inference = Path("runs/model_inference.pth")
+    inference.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(result.bundle_path, inference)
+    _emit({**result.to_dict(), **result_info, "model_inference": str(inference)}, as_json)
 
 
 @cli.command()
-def promote() -> None:
-    """[planned, issue #3] Move the MLflow `champion` alias to a better challenger."""
-    _planned("promote", 3)
+@click.option("--chips-dir", required=True, type=click.Path(file_okay=False), help="Evaluation chips.")
+@click.option("--split", default="test", show_default=True)
+@click.option("--force", is_flag=True, help="Promote even if the challenger does not win (logged).")
+@click.option("--min-gain", type=float, default=0.0, show_default=True, help="F1 margin the challenger must win by.")
+@json_option
+def promote(chips_dir: str, split: str, force: bool, min_gain: float, as_json: bool) -> None:
+    """Move the MLflow `champion` alias to the challenger if it beats the champion."""
+    from planet_sentinel.registry import promote as run_promotion
+
+    decision = run_promotion(chips_dir, split=split, force=force, min_gain=min_gain)
+    _emit(decision.to_dict(), as_json)
 
 
 @cli.command()
-def predict() -> None:
-    """[planned, issue #3] Whole-scene tiled prediction to COGs and GeoJSON."""
-    _planned("predict", 3)
+@click.option("--model", "model_spec", default="models:/planet-sentinel@champion", show_default=True,
+              help="MLflow model URI or a local bundle file.")
+@click.option("--before", required=True, type=click.Path(dir_okay=False))
+@click.option("--after", required=True, type=click.Path(dir_okay=False))
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False))
+@click.option("--name", help="Output name (default: from the before file).")
+@click.option("--threshold", type=float, help="Decision threshold (default: the model's).")
+@click.option("--min-area-ha", type=float, default=0.5, show_default=True, help="Minimum mapping unit.")
+@click.option("--window", type=int, help="Window side in pixels (default: max(chip size, 512)).")
+@click.option("--overlap", type=int, default=64, show_default=True)
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--device", help="cpu, cuda or cuda:N (default: cuda if available).")
+@overwrite_option
+@json_option
+def predict(model_spec: str, before: str, after: str, out_dir: str, name: str | None, threshold: float | None,
+            min_area_ha: float, window: int | None, overlap: int, batch_size: int, device: str | None,
+            overwrite: bool, as_json: bool) -> None:
+    """Map forest loss over a whole scene pair: probability and mask COGs, GeoJSON, quicklook."""
+    from planet_sentinel.predict import predict_scene
+    from planet_sentinel.registry import load_model
+
+    bundle = load_model(model_spec)
+    result = predict_scene(bundle, before, after, out_dir, name=name, window=window, overlap=overlap,
+                           batch_size=batch_size, threshold=threshold, min_area_ha=min_area_ha,
+                           overwrite=overwrite, device=device)
+    _emit(result.to_dict(), as_json)
 
 
 @cli.command()
-def evaluate() -> None:
-    """[planned, issue #3] Precision/recall/F1/IoU against spectral baselines."""
-    _planned("evaluate", 3)
+@click.option("--model", "model_spec", default="models:/planet-sentinel@champion", show_default=True,
+              help="MLflow model URI or a local bundle file.")
+@click.option("--chips-dir", type=click.Path(file_okay=False), help="Evaluate on these chips' split...")
+@click.option("--split", default="test", show_default=True)
+@click.option("--before", type=click.Path(dir_okay=False), help="...or on a whole labelled scene.")
+@click.option("--after", type=click.Path(dir_okay=False))
+@click.option("--mask", type=click.Path(dir_okay=False))
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False))
+@click.option("--log/--no-log", "log_mlflow", default=True, show_default=True,
+              help="Log the scores to the model's MLflow run.")
+@overwrite_option
+@json_option
+def evaluate(model_spec: str, chips_dir: str | None, split: str, before: str | None, after: str | None,
+             mask: str | None, out_dir: str, log_mlflow: bool, overwrite: bool, as_json: bool) -> None:
+    """Precision, recall, F1, IoU and AP of the model next to spectral baselines."""
+    from planet_sentinel.evaluate import evaluate_chips, evaluate_scene
+    from planet_sentinel.registry import load_model, log_evaluation
+
+    scene_args = (before, after, mask)
+    if (chips_dir is not None) == any(scene_args):
+        raise click.UsageError("give either --chips-dir or all of --before, --after and --mask")
+    if chips_dir is None and not all(scene_args):
+        raise click.UsageError("a scene evaluation needs --before, --after and --mask")
+    bundle = load_model(model_spec)
+    if chips_dir is not None:
+        report = evaluate_chips(bundle, chips_dir, split)
+    else:
+        report = evaluate_scene(bundle, before, after, mask)  # type: ignore[arg-type]
+    paths = report.write(out_dir, overwrite=overwrite)
+    if log_mlflow:
+        log_evaluation(bundle, report, paths)
+    click.echo(report.to_markdown())
+    overall = report.overall["model"].counts
+    _emit({"f1": round(overall.f1, 4), "iou": round(overall.iou, 4), **{k: str(v) for k, v in paths.items()}}, as_json)
 
 
 @cli.command()
@@ -393,14 +500,19 @@ def init(remote: str | None) -> None:
 
 
 @cli.command()
-@click.option("--size", type=int, default=2048, show_default=True, help="Scene side in pixels.")
+@click.option("--size", type=int, default=2048, show_default=True, help="Training scene side in pixels.")
 @click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--held-out-size", type=int, default=1024, show_default=True, help="Side of the fresh test scenes.")
 @click.option("--workdir", type=click.Path(file_okay=False), default=".", show_default=True)
-def demo(size: int, seed: int, workdir: str) -> None:
-    """Run the local pipeline on the embedded simulated scene and print where everything is."""
-    from planet_sentinel.demo import run_demo
+def demo(size: int, seed: int, held_out_size: int, workdir: str) -> None:
+    """Run the whole local pipeline on the embedded simulated scene and print where everything is."""
+    import os
 
-    for line in run_demo(Path(workdir), size=size, seed=seed):
+    from planet_sentinel.demo import DemoConfig, run_demo
+
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    os.chdir(workdir)
+    for line in run_demo(DemoConfig(size=size, seed=seed, held_out_size=held_out_size)):
         click.echo(line)
 
 

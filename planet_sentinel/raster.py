@@ -84,10 +84,14 @@ GDAL_CACHE_MB = 256
 
 
 def io_env() -> Any:
-    """The GDAL settings every bulk reader runs under: bounded cache, multi-threaded decoding."""
+    """The GDAL settings every bulk reader runs under: bounded cache (unless the user chose one
+    with GDAL_CACHEMAX), multi-threaded decoding."""
     import rasterio
 
-    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024**2, GDAL_NUM_THREADS="ALL_CPUS")
+    options: dict[str, Any] = {"GDAL_NUM_THREADS": "ALL_CPUS"}
+    if "GDAL_CACHEMAX" not in os.environ:
+        options["GDAL_CACHEMAX"] = GDAL_CACHE_MB * 1024**2
+    return rasterio.Env(**options)
 
 
 def open_raster(path: str | Path) -> DatasetReader:
@@ -178,10 +182,18 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp makes the file private (0600); give it the permissions a normal open() would.
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(target: str | Path, text: str) -> Path:

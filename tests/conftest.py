@@ -64,3 +64,24 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not available: {SHARED_DATA} is absent (it lives in ../shared)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def simulated_chips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Chips (128 px) of a small simulated scene: realistic enough to train on for an epoch."""
+    from planet_sentinel.chips import ChipConfig, chip_scene
+    from planet_sentinel.sources.synthetic import SimulationConfig, simulate_scene
+
+    root = tmp_path_factory.mktemp("simulated")
+    scene = simulate_scene(SimulationConfig(name="tiny", size=512, seed=3), root / "raw")
+    chip_scene(scene.before, scene.after, scene.mask, root / "chips" / "tiny", ChipConfig(size=128, split_block=128))
+    return root / "chips"
+
+
+@pytest.fixture
+def mlflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private MLflow store (sqlite + ./mlartifacts) in a temporary working directory."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    return tmp_path

@@ -1,0 +1,286 @@
+"""MLflow tracking and model registry: runs, registered versions, aliases, the promotion gate.
+
+The registered model is ``planet-sentinel``; a new version gets the alias ``challenger`` and
+``promote`` moves ``champion`` (what the service serves) to it only when it beats the current
+champion on the same evaluation set. Aliases only: MLflow stages are deprecated.
+
+The MLflow model is a pyfunc wrapping the model bundle file (planet_sentinel.bundle), so a
+version carries weights, bands, normalisation, chip size, threshold, data fingerprint and
+metrics; ``load_model`` returns the same ``ModelBundle`` whether given a registry URI or a file.
+Tracking defaults to ``sqlite:///mlflow.db`` with artifacts in ``mlartifacts/``; set
+``MLFLOW_TRACKING_URI`` for a shared server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from planet_sentinel.errors import SentinelError
+
+if TYPE_CHECKING:
+    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.train import TrainResult
+
+MODEL_NAME = "planet-sentinel"
+EXPERIMENT = "planet-sentinel"
+CHALLENGER = "challenger"
+CHAMPION = "champion"
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+ARTIFACT_DIR = "mlartifacts"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _mlflow() -> Any:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow
+
+
+def ensure_experiment(name: str = EXPERIMENT) -> str:
+    """The experiment id, creating it with artifacts under ./mlartifacts for local stores."""
+    mlflow = _mlflow()
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    local = tracking_uri().startswith(("sqlite:", "file:")) or "://" not in tracking_uri()
+    location = Path(ARTIFACT_DIR).resolve().as_uri() if local else None
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def model_signature(n_bands: int) -> Any:
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    return ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype("uint16"), (-1, 2 * n_bands, -1, -1))]),
+        outputs=Schema([TensorSpec(np.dtype("float32"), (-1, -1, -1))]),
+    )
+
+
+def input_example(bundle: ModelBundle, size: int = 32) -> np.ndarray:
+    """A small realistic input: mean reflectance on both dates."""
+    values = np.clip(np.round(bundle.mean), 1, 65535).astype(np.uint16)
+    pair = np.concatenate([values, values])[None, :, None, None]
+    return np.broadcast_to(pair, (1, len(pair[0]), size, size)).copy()
+
+
+@contextmanager
+def training_run(run_name: str | None = None, tags: dict[str, str] | None = None) -> Iterator[Any]:
+    """An MLflow run in the project's experiment; yields the run.
+
+    If the block fails (bad data, interrupted training) the run is deleted, so a failure leaves
+    no half-logged run and certainly no registered version behind.
+    """
+    mlflow = _mlflow()
+    experiment_id = ensure_experiment()
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+    try:
+        yield run
+    except BaseException:
+        mlflow.end_run("FAILED")
+        mlflow.MlflowClient().delete_run(run.info.run_id)
+        raise
+    mlflow.end_run()
+
+
+def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
+    """Train callback: per-epoch metrics into the active run."""
+    _mlflow().log_metrics({k: float(v) for k, v in metrics.items()}, step=epoch)
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    name: str
+    version: str
+    run_id: str
+    alias: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}@{self.alias}"
+
+
+def log_and_register(result: TrainResult, tags: dict[str, str] | None = None) -> RegisteredVersion:
+    """Log a finished training run's params, artifacts and model to the active run, register
+    the model as a new version of ``planet-sentinel`` and point ``challenger`` at it."""
+    from planet_sentinel.bundle import load_bundle
+
+    mlflow = _mlflow()
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("log_and_register needs an active MLflow run (use training_run())")
+    bundle = load_bundle(result.bundle_path)
+    mlflow.log_params({k: v for k, v in result.params.items() if v is not None})
+    mlflow.log_metrics({f"best_{k}": float(v) for k, v in result.best.items() if k != "epoch"})
+    mlflow.set_tags({"fingerprint": result.fingerprint, "device": result.device,
+                     "stop_reason": str(result.extra.get("stop_reason", "")), **(tags or {})})
+    for artifact in (result.run_dir / "history.json", result.preview_png):
+        if artifact is not None and Path(artifact).exists():
+            mlflow.log_artifact(str(artifact))
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(Path(__file__).with_name("pyfunc.py")),
+        artifacts={"bundle": str(result.bundle_path)},
+        signature=model_signature(len(bundle.bands)),
+        input_example=input_example(bundle),
+        registered_model_name=MODEL_NAME,
+        pip_requirements=["planet-sentinel", "torch", "numpy", "rasterio", f"mlflow=={mlflow.__version__}"],
+        metadata={"bands": list(bundle.bands), "chip_size": bundle.chip_size, "threshold": bundle.threshold,
+                  "fingerprint": bundle.fingerprint},
+    )
+    version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
+    for key, value in {"fingerprint": bundle.fingerprint, "threshold": f"{bundle.threshold:.4f}",
+                       "val_f1": f"{result.best.get('val_f1', float('nan')):.4f}"}.items():
+        client.set_model_version_tag(MODEL_NAME, version, key, value)
+    return RegisteredVersion(MODEL_NAME, version, run.info.run_id, CHALLENGER)
+
+
+def is_registry_uri(spec: str) -> bool:
+    return spec.startswith(("models:/", "runs:/"))
+
+
+def load_model(spec: str | Path) -> ModelBundle:
+    """A ModelBundle from an MLflow URI (``models:/planet-sentinel@champion``) or a local file."""
+    from planet_sentinel.bundle import load_bundle
+
+    text = str(spec)
+    if not is_registry_uri(text):
+        return load_bundle(Path(text))
+    mlflow = _mlflow()
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = mlflow.pyfunc.load_model(text)
+    except (MlflowException, OSError) as exc:
+        raise SentinelError(f"model {text} does not resolve in {tracking_uri()}: {exc}") from exc
+    bundle = model.unwrap_python_model().bundle  # planet_sentinel.pyfunc.SentinelPyfunc
+    bundle.source = {"uri": text, **describe(text)}
+    return bundle
+
+
+def describe(uri: str) -> dict[str, Any]:
+    """Name, version, alias and run of a ``models:/name@alias`` or ``models:/name/version`` URI."""
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    if not uri.startswith("models:/"):
+        return {}
+    ref = uri[len("models:/") :]
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        mv = client.get_model_version_by_alias(name, alias)
+    else:
+        name, version = ref.rsplit("/", 1)
+        mv, alias = client.get_model_version(name, version), ""
+    return {"name": name, "version": str(mv.version), "alias": alias, "run_id": mv.run_id, "tags": dict(mv.tags)}
+
+
+def alias_version(alias: str, name: str = MODEL_NAME) -> str | None:
+    """The version an alias points to, or None when the alias (or the model) does not exist."""
+    mlflow = _mlflow()
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    promoted: bool
+    reason: str
+    challenger: str | None
+    champion_before: str | None
+    champion_after: str | None
+    scores: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"promoted": self.promoted, "reason": self.reason, "challenger": self.challenger,
+                "champion_before": self.champion_before, "champion_after": self.champion_after,
+                "scores": self.scores}
+
+
+def promote(chips_dir: str | Path, split: str = "test", force: bool = False, min_gain: float = 0.0,
+            name: str = MODEL_NAME) -> PromotionDecision:
+    """Move ``champion`` to the challenger if it scores a higher F1 than the current champion on
+    the same chips (or ``force``); the decision and both scores are recorded as version tags
+    and in the challenger's run."""
+    from planet_sentinel.evaluate import evaluate_chips
+
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    challenger = alias_version(CHALLENGER, name)
+    if challenger is None:
+        raise SentinelError(f"no '{CHALLENGER}' version of {name} in {tracking_uri()}; train one first")
+    champion = alias_version(CHAMPION, name)
+    def f1_of(version: str) -> float:
+        report = evaluate_chips(load_model(f"models:/{name}/{version}"), chips_dir, split)
+        return float(report.overall["model"].counts.f1)
+
+    scores: dict[str, float] = {"challenger_f1": f1_of(challenger)}
+    if champion == challenger:
+        return PromotionDecision(False, f"challenger v{challenger} is already champion", challenger, champion, champion, scores)
+    if champion is not None:
+        scores["champion_f1"] = f1_of(champion)
+    better = champion is None or scores["challenger_f1"] > scores["champion_f1"] + min_gain
+    if better or force:
+        client.set_registered_model_alias(name, CHAMPION, challenger)
+        if champion is None:
+            reason = "no champion yet"
+        elif better:
+            reason = f"F1 {scores['challenger_f1']:.4f} beats champion v{champion} {scores['champion_f1']:.4f}"
+        else:
+            reason = (f"FORCED: F1 {scores['challenger_f1']:.4f} does not beat champion v{champion} "
+                      f"{scores['champion_f1']:.4f}")
+        after = challenger
+    else:
+        reason = f"kept champion v{champion}: F1 {scores['champion_f1']:.4f} >= challenger {scores['challenger_f1']:.4f}"
+        after = champion
+    decision = PromotionDecision(after == challenger and champion != challenger, reason, challenger, champion, after, scores)
+    client.set_model_version_tag(name, challenger, "promotion", reason)
+    client.set_model_version_tag(name, challenger, "promotion_forced", str(bool(force and not better)).lower())
+    run_id = client.get_model_version(name, challenger).run_id
+    if run_id:
+        for key, value in scores.items():
+            client.log_metric(run_id, f"promotion_{key}", value)
+    return decision
+
+
+def log_evaluation(bundle: ModelBundle, report: Any, paths: dict[str, Path]) -> str:
+    """Log an evaluation's overall scores and files: into the model version's own run when the
+    model came from the registry, otherwise into a new ``evaluate`` run. Returns the run id."""
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    metrics = {}
+    for method, result in report.overall.items():
+        for key, value in result.counts.metrics().items():
+            metrics[f"eval_{method}_{key}"] = float(value)
+        if result.average_precision == result.average_precision:
+            metrics[f"eval_{method}_ap"] = float(result.average_precision)
+    run_id = bundle.source.get("run_id")
+    if not run_id:
+        with training_run(run_name="evaluate", tags={"model_file": str(bundle.source.get("uri", "local file"))}) as run:
+            run_id = run.info.run_id
+            mlflow.log_metrics(metrics)
+            for path in paths.values():
+                mlflow.log_artifact(str(path), artifact_path="evaluation")
+        return run_id
+    for key, value in metrics.items():
+        client.log_metric(run_id, key, value)
+    for path in paths.values():
+        client.log_artifact(run_id, str(path), artifact_path="evaluation")
+    return run_id
