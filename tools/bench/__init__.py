@@ -9,6 +9,7 @@ import click
 
 BENCHMARKS = {
     "chip": "tools.bench.chip",
+    "predict": "tools.bench.predict",
 }
 
 
