@@ -37,11 +37,10 @@ from planet_sentinel.raster import (
     Grid,
     atomic_directory,
     check_mask,
-    check_scene,
+    check_scene_pair,
     io_env,
     mask_writer,
     open_raster,
-    require_same_grid,
     scene_writer,
     write_text_atomic,
 )
@@ -183,9 +182,7 @@ def chip_scene(
 
     config = config or ChipConfig()
     start = time.perf_counter()
-    grid, bands = check_scene(before)
-    after_grid, _ = check_scene(after, expect_bands=bands)
-    require_same_grid(grid, after_grid, f"before {before}", f"after {after}")
+    grid, bands = check_scene_pair(before, after)
     if mask is not None:
         check_mask(mask, grid)
     rows = offsets(grid.height, config.size, config.stride)

@@ -667,15 +667,13 @@ def evaluate_scene(
         plan_tiles,
         resolve_window,
     )
-    from planet_sentinel.raster import band_indexes, check_mask, check_scene, io_env, open_raster, require_same_grid
+    from planet_sentinel.raster import band_indexes, check_mask, check_scene_pair, io_env, open_raster
 
     before, after, mask = Path(before), Path(after), Path(mask)
-    grid, scene_bands = check_scene(before)
-    after_grid, after_bands = check_scene(after)
-    require_same_grid(grid, after_grid, f"before {before}", f"after {after}")
+    grid, scene_bands = check_scene_pair(before, after)
     check_mask(mask, grid)
     threshold = bundle.threshold if threshold is None else float(threshold)
-    with_ndvi = all(b in scene_bands and b in after_bands for b in NDVI_BANDS)
+    with_ndvi = all(b in scene_bands for b in NDVI_BANDS)
     wanted = _input_bands(bundle, screen) + ([b for b in NDVI_BANDS if b not in _input_bands(bundle, screen)]
                                              if with_ndvi else [])
     win = resolve_window(bundle, window, grid.height, grid.width, overlap)

@@ -23,10 +23,10 @@ from planet_sentinel.raster import (
     block_windows,
     check_mask,
     check_scene,
+    check_scene_pair,
     mask_writer,
     open_raster,
     refuse_existing,
-    require_same_grid,
 )
 
 LOSS = 1
@@ -354,9 +354,7 @@ def mask_from_spectral(
         raise SentinelError(f"forest_ndvi must be in [-1, 1], got {forest_ndvi}")
     if mmu_ha < 0:
         raise SentinelError(f"mmu_ha must be >= 0, got {mmu_ha}")
-    grid, _ = check_scene(before)
-    grid_after, _ = check_scene(after)
-    require_same_grid(grid, grid_after, f"before {before}", f"after {after}")
+    grid, _ = check_scene_pair(before, after)
     px_ha = pixel_area_ha(grid)
     min_px = max(1, math.ceil(mmu_ha / px_ha - 1e-9)) if mmu_ha > 0 else 1
 
@@ -471,9 +469,7 @@ def check_labels(before: Path, after: Path, mask: Path, png: Path | None = None)
     from planet_sentinel.quicklook import overlay, save_panels, true_colour
 
     before, after, mask = Path(before), Path(after), Path(mask)
-    grid, bands = check_scene(before)
-    grid_after, _ = check_scene(after, expect_bands=bands)
-    require_same_grid(grid, grid_after, f"before {before}", f"after {after}")
+    grid, bands = check_scene_pair(before, after)
     check_mask(mask, grid)
     with open_raster(mask) as ds:
         data = ds.read(1)

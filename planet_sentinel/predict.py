@@ -48,12 +48,11 @@ from planet_sentinel.raster import (
     RasterWriter,
     band_indexes,
     block_windows,
-    check_scene,
+    check_scene_pair,
     io_env,
     mask_writer,
     open_raster,
     refuse_existing,
-    require_same_grid,
     write_text_atomic,
 )
 
@@ -535,11 +534,7 @@ def predict_scene(
         raise SentinelError(f"threshold {threshold} must be within 0..1")
     if min_area_ha < 0:
         raise SentinelError(f"min_area_ha {min_area_ha} must be >= 0")
-    grid, _ = check_scene(before)
-    after_grid, _ = check_scene(after)
-    require_same_grid(grid, after_grid, f"before {before}", f"after {after}")
-    if grid.crs.is_geographic:  # pragma: no cover - check_scene already requires a projected CRS
-        raise SentinelError(f"{before}: a projected CRS is required")
+    grid, _ = check_scene_pair(before, after)
     paths = output_paths(name, out_dir)
     refuse_existing(list(paths.values()), overwrite)
     wanted = _input_bands(bundle, screen)

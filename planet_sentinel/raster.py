@@ -153,6 +153,14 @@ def check_scene(path: str | Path, expect_bands: Sequence[str] | None = None) -> 
     return grid, names
 
 
+def check_scene_pair(before: str | Path, after: str | Path) -> tuple[Grid, tuple[str, ...]]:
+    """Validate a before/after pair: each follows the scene contract, same bands, one grid."""
+    grid, bands = check_scene(before)
+    after_grid, _ = check_scene(after, expect_bands=bands)
+    require_same_grid(grid, after_grid, f"before {before}", f"after {after}")
+    return grid, bands
+
+
 def check_mask(path: str | Path, grid: Grid) -> None:
     """Validate a mask file: uint8, one band, on the scene grid."""
     with open_raster(path) as ds:

@@ -117,6 +117,8 @@ def test_spectral_bad_inputs(tmp_path: Path, scenes: tuple[Path, Path]) -> None:
     no_swir = {b: np.full((N, N), v, np.uint16) for b, v in FOREST.items()}
     four = _write_scene(tmp_path / "four.tif", no_swir, bands=("B02", "B03", "B04", "B08"))
     with pytest.raises(SentinelError, match=r"bands \['B12'\] missing"):
+        mask_from_spectral(four, four, tmp_path / "x.tif")
+    with pytest.raises(SentinelError, match="do not match the expected"):
         mask_from_spectral(before, four, tmp_path / "x.tif")
     shifted = Grid(GRID.crs, Affine(10, 0, X0 + 10, 0, -10, Y0), N, N)
     other = _write_scene(tmp_path / "other.tif", no_swir | {"B11": no_swir["B08"],
