@@ -86,8 +86,19 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
             report = evaluate_scene(bundle, fresh.before, fresh.after, fresh.mask, name=f"heldout{seed}")
             report.write(outputs / f"heldout{seed}", overwrite=True)
             held_out.append((seed, report))
+    with _timed(config, "monitor", "drift report on freshly simulated hazy scenes vs the baseline"):
+        import shutil
+
+        from planet_sentinel.drift.monitor import run_monitor, simulate_new_data
+
+        shutil.rmtree("data/drift", ignore_errors=True)  # only the fresh scenes are new data
+        # two scenes: one 1024 px scene gives too few 256 px chips for a test to reach significance
+        simulate_new_data("haze", Path("data/drift"), scenes=2, size=max(config.held_out_size, 1024), seed=404)
+        drift = run_monitor(Path("data/baseline.json"), Path("data/drift"), outputs / "monitor", model=model_uri)
 
     yield from _summary(config, scene, chips, baseline, version, decision, prediction, test_report, held_out)
+    yield (f"\n  monitor     hazy scenes vs baseline: {drift.decision.summary} (exit code {drift.exit_code}); "
+           f"{drift.paths['markdown']}, {drift.paths['bands_png']}")
 
 
 def _f1_row(label: str, report: Any) -> str:

@@ -68,7 +68,7 @@ def test_errors_exit_non_zero_with_a_message(fake_scene: FakeScene, tmp_path: Pa
     assert not (tmp_path / "c").exists()
 
 
-@pytest.mark.parametrize("stage,issue", [("ingest", 6), ("monitor", 4), ("serve", 5), ("deploy", 5)])
+@pytest.mark.parametrize("stage,issue", [("ingest", 6), ("serve", 5), ("deploy", 5)])
 def test_planned_stages_say_so(stage: str, issue: int) -> None:
     result = CliRunner().invoke(cli, [stage])
     assert result.exit_code == 1
