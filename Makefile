@@ -25,6 +25,7 @@ test: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check planet_sentinel tools tests
+	$(BIN)/ruff format --check planet_sentinel tools tests
 
 repro: $(BIN)/.installed
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro

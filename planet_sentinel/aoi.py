@@ -23,13 +23,15 @@ from planet_sentinel.raster import Grid, utm_crs_for
 _SEGMENT_DEG = 0.01
 
 _POLYGONS = ("Polygon", "MultiPolygon")
-_CRS84_NAMES = ("urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84", "EPSG:4326",
-                "urn:ogc:def:crs:EPSG::4326")
+_CRS84_NAMES = (
+    "urn:ogc:def:crs:OGC:1.3:CRS84",
+    "urn:ogc:def:crs:OGC::CRS84",
+    "EPSG:4326",
+    "urn:ogc:def:crs:EPSG::4326",
+)
 
 
-def aligned_grid(
-    crs: Any, bounds: tuple[float, float, float, float], resolution: float = 10
-) -> Grid:
+def aligned_grid(crs: Any, bounds: tuple[float, float, float, float], resolution: float = 10) -> Grid:
     """A north-up grid in ``crs`` covering ``bounds`` with its edges on multiples of ``resolution``.
 
     Args:
@@ -159,9 +161,7 @@ def aoi_from_geometry(geometry: Any, source: Path | None = None, label: str = "g
     if geometry is None or geometry.is_empty:
         raise SentinelError(f"{where}: the AOI is empty; draw at least one polygon")
     if geometry.geom_type not in _POLYGONS:
-        raise SentinelError(
-            f"{where}: {label} is a {geometry.geom_type}; an AOI must be a Polygon or MultiPolygon"
-        )
+        raise SentinelError(f"{where}: {label} is a {geometry.geom_type}; an AOI must be a Polygon or MultiPolygon")
     _check_lonlat(geometry, label, where)
     if not geometry.is_valid:
         raise SentinelError(

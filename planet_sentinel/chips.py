@@ -58,12 +58,8 @@ class ChipConfig(BaseModel):
 
     size: int = Field(256, ge=16, le=4096, description="chip side in pixels")
     overlap: int = Field(0, ge=0, description="pixels shared by neighbouring chips")
-    max_invalid: float = Field(
-        0.5, ge=0, le=1, description="drop chips whose nodata-or-unknown share exceeds this"
-    )
-    split_block: int = Field(
-        512, ge=16, description="side in pixels of the blocks that splits are assigned to"
-    )
+    max_invalid: float = Field(0.5, ge=0, le=1, description="drop chips whose nodata-or-unknown share exceeds this")
+    split_block: int = Field(512, ge=16, description="side in pixels of the blocks that splits are assigned to")
     split_ratios: tuple[float, float, float] = Field(
         (0.7, 0.15, 0.15), description="train, val, test shares of the blocks"
     )
@@ -229,7 +225,9 @@ def chip_scene(
                             "index": len(chips),
                             "row": row,
                             "col": col,
-                            "bounds": [round(v, 3) for v in window_bounds(Window(col, row, size, size), grid.transform)],
+                            "bounds": [
+                                round(v, 3) for v in window_bounds(Window(col, row, size, size), grid.transform)
+                            ],
                             "nodata_share": round(float(nodata.mean()), 5),
                             "unknown_share": round(float(unknown.mean()), 5),
                             "change_share": round(change, 5),
@@ -266,7 +264,10 @@ def chip_scene(
                 "nodata": NODATA,
             },
             "labelled": mask is not None,
-            "arrays": {k: {"file": s.path.name, "dtype": s.dtype.name, "shape": [s.count, *s.record_shape]} for k, s in streams.items()},
+            "arrays": {
+                k: {"file": s.path.name, "dtype": s.dtype.name, "shape": [s.count, *s.record_shape]}
+                for k, s in streams.items()
+            },
             "counts": counts,
             "chips": chips,
         }
@@ -385,7 +386,9 @@ def export_chip(chips_dir: str | Path, index: int, out_dir: str | Path, overwrit
     chip = store.chips[index]
     scene_grid = store.grid()
     size = store.size
-    grid = Grid(scene_grid.crs, window_transform(Window(chip["col"], chip["row"], size, size), scene_grid.transform), size, size)
+    grid = Grid(
+        scene_grid.crs, window_transform(Window(chip["col"], chip["row"], size, size), scene_grid.transform), size, size
+    )
     out_dir = Path(out_dir)
     stem = f"{store.manifest['name']}_chip{index:05d}"
     paths = {"before": out_dir / f"{stem}_before.tif", "after": out_dir / f"{stem}_after.tif"}

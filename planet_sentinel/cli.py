@@ -111,21 +111,47 @@ def import_() -> None:
 
 @import_.command(name="files")
 @click.option("--name", required=True, help="Scene name for the outputs.")
-@click.option("--before", "before", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="Single-band rasters of the before date (repeat; band read from the file name).")
-@click.option("--after", "after", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="Single-band rasters of the after date (repeat).")
+@click.option(
+    "--before",
+    "before",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Single-band rasters of the before date (repeat; band read from the file name).",
+)
+@click.option(
+    "--after",
+    "after",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Single-band rasters of the after date (repeat).",
+)
 @click.option("--mask", type=click.Path(dir_okay=False), help="Optional georeferenced loss mask.")
 @click.option("--bands", help="Comma-separated bands to stack (default B02,B03,B04,B08,B11,B12).")
 @click.option("--crs", help="Target CRS (default: the 10 m band's, or its UTM zone if geographic).")
-@click.option("--add-offset", type=int, default=0, show_default=True,
-              help="Added to every valid value, e.g. -1000 for L2A processing baseline >= 04.00.")
+@click.option(
+    "--add-offset",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Added to every valid value, e.g. -1000 for L2A processing baseline >= 04.00.",
+)
 @click.option("--out-dir", type=click.Path(file_okay=False), default=str(RAW_DIR), show_default=True)
 @overwrite_option
 @json_option
-def import_files_cmd(name: str, before: tuple[str, ...], after: tuple[str, ...], mask: str | None,
-                     bands: str | None, crs: str | None, add_offset: int, out_dir: str,
-                     overwrite: bool, as_json: bool) -> None:
+def import_files_cmd(
+    name: str,
+    before: tuple[str, ...],
+    after: tuple[str, ...],
+    mask: str | None,
+    bands: str | None,
+    crs: str | None,
+    add_offset: int,
+    out_dir: str,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
     """Stack single-band rasters (any mix of 10/20/60 m) onto one 10 m grid."""
     from planet_sentinel.bands import DEFAULT_BANDS, validate_bands
     from planet_sentinel.progress import say
@@ -133,9 +159,16 @@ def import_files_cmd(name: str, before: tuple[str, ...], after: tuple[str, ...],
 
     band_list = _bands(bands) if bands else DEFAULT_BANDS
     scene = import_files(
-        [Path(p) for p in before], [Path(p) for p in after], name, Path(out_dir),
-        bands=validate_bands(band_list), mask=Path(mask) if mask else None, crs=crs,
-        add_offset=add_offset, overwrite=overwrite, progress=say,
+        [Path(p) for p in before],
+        [Path(p) for p in after],
+        name,
+        Path(out_dir),
+        bands=validate_bands(band_list),
+        mask=Path(mask) if mask else None,
+        crs=crs,
+        add_offset=add_offset,
+        overwrite=overwrite,
+        progress=say,
     )
     _emit(_scene_result(scene), as_json)
 
@@ -198,13 +231,28 @@ def label() -> None:
 @click.option("--all-touched", is_flag=True, help="Burn every pixel a polygon touches.")
 @overwrite_option
 @json_option
-def label_from_vector(vector: str, scene: str, out: str, layer: str | None, class_field: str | None,
-                      all_touched: bool, overwrite: bool, as_json: bool) -> None:
+def label_from_vector(
+    vector: str,
+    scene: str,
+    out: str,
+    layer: str | None,
+    class_field: str | None,
+    all_touched: bool,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
     """Rasterize analyst polygons (GeoJSON or any OGR vector) onto a scene's grid."""
     from planet_sentinel.labels import mask_from_vector
 
-    summary = mask_from_vector(Path(vector), Path(scene), Path(out), layer=layer, class_field=class_field,
-                               all_touched=all_touched, overwrite=overwrite)
+    summary = mask_from_vector(
+        Path(vector),
+        Path(scene),
+        Path(out),
+        layer=layer,
+        class_field=class_field,
+        all_touched=all_touched,
+        overwrite=overwrite,
+    )
     _emit(summary.to_dict(), as_json)
 
 
@@ -214,17 +262,36 @@ def label_from_vector(vector: str, scene: str, out: str, layer: str | None, clas
 @click.option("--out", required=True, type=click.Path(dir_okay=False))
 @click.option("--ndvi-drop", type=float, default=0.25, show_default=True)
 @click.option("--nbr-drop", type=float, default=0.3, show_default=True)
-@click.option("--forest-ndvi", type=float, default=0.65, show_default=True, help="Before-date NDVI that counts as forest.")
+@click.option(
+    "--forest-ndvi", type=float, default=0.65, show_default=True, help="Before-date NDVI that counts as forest."
+)
 @click.option("--mmu-ha", type=float, default=0.5, show_default=True, help="Minimum mapping unit in hectares.")
 @overwrite_option
 @json_option
-def label_from_spectral(before: str, after: str, out: str, ndvi_drop: float, nbr_drop: float,
-                        forest_ndvi: float, mmu_ha: float, overwrite: bool, as_json: bool) -> None:
+def label_from_spectral(
+    before: str,
+    after: str,
+    out: str,
+    ndvi_drop: float,
+    nbr_drop: float,
+    forest_ndvi: float,
+    mmu_ha: float,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
     """Pseudo-labels from NDVI and NBR drops, to bootstrap before analysts review."""
     from planet_sentinel.labels import mask_from_spectral
 
-    summary = mask_from_spectral(Path(before), Path(after), Path(out), ndvi_drop=ndvi_drop, nbr_drop=nbr_drop,
-                                 forest_ndvi=forest_ndvi, mmu_ha=mmu_ha, overwrite=overwrite)
+    summary = mask_from_spectral(
+        Path(before),
+        Path(after),
+        Path(out),
+        ndvi_drop=ndvi_drop,
+        nbr_drop=nbr_drop,
+        forest_ndvi=forest_ndvi,
+        mmu_ha=mmu_ha,
+        overwrite=overwrite,
+    )
     _emit(summary.to_dict(), as_json)
 
 
@@ -258,8 +325,16 @@ def label_check(before: str, after: str, mask: str, png: str | None, as_json: bo
 @overwrite_option
 @json_option
 @click.pass_context
-def chip(ctx: click.Context, before: str | None, after: str | None, mask: str | None, out_dir: str | None,
-         overwrite: bool, as_json: bool, **options: Any) -> None:
+def chip(
+    ctx: click.Context,
+    before: str | None,
+    after: str | None,
+    mask: str | None,
+    out_dir: str | None,
+    overwrite: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
     """Tile a scene pair into chips with a manifest and spatially disjoint splits."""
     if ctx.invoked_subcommand is not None:
         return
@@ -270,8 +345,14 @@ def chip(ctx: click.Context, before: str | None, after: str | None, mask: str | 
     from planet_sentinel.config import resolve
 
     config = resolve(ChipConfig, "chip", options)
-    summary = chip_scene(Path(before), Path(after), Path(mask) if mask else None,  # type: ignore[arg-type]
-                         Path(out_dir), config, overwrite=overwrite)  # type: ignore[arg-type]
+    summary = chip_scene(
+        Path(before),
+        Path(after),
+        Path(mask) if mask else None,  # type: ignore[arg-type]
+        Path(out_dir),
+        config,
+        overwrite=overwrite,
+    )  # type: ignore[arg-type]
     _emit(summary.to_dict(), as_json)
 
 
@@ -289,7 +370,9 @@ def chip_export(chips_dir: str, index: int, out_dir: str, overwrite: bool, as_js
 
 
 @cli.command()
-@click.option("--chips-dir", required=True, type=click.Path(file_okay=False), help="Chips directory (searched recursively).")
+@click.option(
+    "--chips-dir", required=True, type=click.Path(file_okay=False), help="Chips directory (searched recursively)."
+)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Baseline JSON to write.")
 @click.option("--split", help="Split the baseline describes: train (default), val, test or all.")
 @click.option("--pixel-sample", type=int, help="Pixels kept per band for two-sample tests.")
@@ -328,15 +411,26 @@ def baseline(chips_dir: str, out: str, overwrite: bool, as_json: bool, **options
 @click.option("--device", help="auto, cpu, cuda or cuda:N.")
 @click.option("--max-minutes", type=float, help="Stop after this wall time.")
 @click.option("--seed", type=int)
-@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), default="data/baseline.json",
-              show_default=True, help="Normalisation statistics (computed from the chips if absent).")
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False),
+    default="data/baseline.json",
+    show_default=True,
+    help="Normalisation statistics (computed from the chips if absent).",
+)
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Where checkpoints go (default runs/<time>).")
 @click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoint.")
-@click.option("--register/--no-register", default=True, show_default=True,
-              help="Log to MLflow and register the model as `challenger`.")
+@click.option(
+    "--register/--no-register",
+    default=True,
+    show_default=True,
+    help="Log to MLflow and register the model as `challenger`.",
+)
 @json_option
-def train(data_dir: str, baseline_path: str, run_dir: str | None, resume: bool, register: bool, as_json: bool,
-          **options: Any) -> None:
+def train(
+    data_dir: str, baseline_path: str, run_dir: str | None, resume: bool, register: bool, as_json: bool, **options: Any
+) -> None:
     """Train the Siamese U-Net on the chips' train split, validating on val each epoch."""
     import shutil
     import time
@@ -383,8 +477,13 @@ def promote(chips_dir: str, split: str, force: bool, min_gain: float, as_json: b
 
 
 @cli.command()
-@click.option("--model", "model_spec", default="models:/planet-sentinel@champion", show_default=True,
-              help="MLflow model URI or a local bundle file.")
+@click.option(
+    "--model",
+    "model_spec",
+    default="models:/planet-sentinel@champion",
+    show_default=True,
+    help="MLflow model URI or a local bundle file.",
+)
 @click.option("--before", required=True, type=click.Path(dir_okay=False))
 @click.option("--after", required=True, type=click.Path(dir_okay=False))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False))
@@ -397,35 +496,74 @@ def promote(chips_dir: str, split: str, force: bool, min_gain: float, as_json: b
 @click.option("--device", help="cpu, cuda or cuda:N (default: cuda if available).")
 @overwrite_option
 @json_option
-def predict(model_spec: str, before: str, after: str, out_dir: str, name: str | None, threshold: float | None,
-            min_area_ha: float, window: int | None, overlap: int, batch_size: int, device: str | None,
-            overwrite: bool, as_json: bool) -> None:
+def predict(
+    model_spec: str,
+    before: str,
+    after: str,
+    out_dir: str,
+    name: str | None,
+    threshold: float | None,
+    min_area_ha: float,
+    window: int | None,
+    overlap: int,
+    batch_size: int,
+    device: str | None,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
     """Map forest loss over a whole scene pair: probability and mask COGs, GeoJSON, quicklook."""
     from planet_sentinel.predict import predict_scene
     from planet_sentinel.registry import load_model
 
     bundle = load_model(model_spec)
-    result = predict_scene(bundle, before, after, out_dir, name=name, window=window, overlap=overlap,
-                           batch_size=batch_size, threshold=threshold, min_area_ha=min_area_ha,
-                           overwrite=overwrite, device=device)
+    result = predict_scene(
+        bundle,
+        before,
+        after,
+        out_dir,
+        name=name,
+        window=window,
+        overlap=overlap,
+        batch_size=batch_size,
+        threshold=threshold,
+        min_area_ha=min_area_ha,
+        overwrite=overwrite,
+        device=device,
+    )
     _emit(result.to_dict(), as_json)
 
 
 @cli.command()
-@click.option("--model", "model_spec", default="models:/planet-sentinel@champion", show_default=True,
-              help="MLflow model URI or a local bundle file.")
+@click.option(
+    "--model",
+    "model_spec",
+    default="models:/planet-sentinel@champion",
+    show_default=True,
+    help="MLflow model URI or a local bundle file.",
+)
 @click.option("--chips-dir", type=click.Path(file_okay=False), help="Evaluate on these chips' split...")
 @click.option("--split", default="test", show_default=True)
 @click.option("--before", type=click.Path(dir_okay=False), help="...or on a whole labelled scene.")
 @click.option("--after", type=click.Path(dir_okay=False))
 @click.option("--mask", type=click.Path(dir_okay=False))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False))
-@click.option("--log/--no-log", "log_mlflow", default=True, show_default=True,
-              help="Log the scores to the model's MLflow run.")
+@click.option(
+    "--log/--no-log", "log_mlflow", default=True, show_default=True, help="Log the scores to the model's MLflow run."
+)
 @overwrite_option
 @json_option
-def evaluate(model_spec: str, chips_dir: str | None, split: str, before: str | None, after: str | None,
-             mask: str | None, out_dir: str, log_mlflow: bool, overwrite: bool, as_json: bool) -> None:
+def evaluate(
+    model_spec: str,
+    chips_dir: str | None,
+    split: str,
+    before: str | None,
+    after: str | None,
+    mask: str | None,
+    out_dir: str,
+    log_mlflow: bool,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
     """Precision, recall, F1, IoU and AP of the model next to spectral baselines."""
     from planet_sentinel.evaluate import evaluate_chips, evaluate_scene
     from planet_sentinel.registry import load_model, log_evaluation
@@ -461,16 +599,33 @@ def deploy() -> None:
 
 
 @cli.command()
-@click.option("--baseline", "baseline_path", required=True, type=click.Path(dir_okay=False),
-              help="Baseline JSON of the training chips (`sentinel baseline`).")
-@click.option("--new-data", required=True, type=click.Path(file_okay=False),
-              help="New chips (directories with manifest.json) or scenes (<name>_before.tif/_after.tif[/_mask.tif]).")
+@click.option(
+    "--baseline",
+    "baseline_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Baseline JSON of the training chips (`sentinel baseline`).",
+)
+@click.option(
+    "--new-data",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="New chips (directories with manifest.json) or scenes (<name>_before.tif/_after.tif[/_mask.tif]).",
+)
 @click.option("--model", "model_spec", help="MLflow model URI or bundle file: adds predicted-change and encoder MMD.")
-@click.option("--out-dir", type=click.Path(file_okay=False), default="outputs/monitor", show_default=True,
-              help="Where drift.json, drift.md and the PNG plots go.")
-@click.option("--simulate", type=click.Choice(["none", "gain", "haze", "season", "region"]),
-              help="First simulate drifted scenes into --new-data (demo; added to what it holds): 5 % gain, "
-                   "haze 0.5, a full season, another region; none = the baseline's settings.")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False),
+    default="outputs/monitor",
+    show_default=True,
+    help="Where drift.json, drift.md and the PNG plots go.",
+)
+@click.option(
+    "--simulate",
+    type=click.Choice(["none", "gain", "haze", "season", "region"]),
+    help="First simulate drifted scenes into --new-data (demo; added to what it holds): 5 % gain, "
+    "haze 0.5, a full season, another region; none = the baseline's settings.",
+)
 @click.option("--scenes", type=int, default=16, show_default=True, help="With --simulate: how many scene pairs.")
 @click.option("--scene-size", type=int, default=512, show_default=True, help="With --simulate: scene side in pixels.")
 @click.option("--seed", "sim_seed", type=int, default=1000, show_default=True, help="With --simulate: first seed.")
@@ -478,9 +633,20 @@ def deploy() -> None:
 @click.option("--split", help="Compare only new chips of this split (default: all).")
 @json_option
 @click.pass_context
-def monitor(ctx: click.Context, baseline_path: str, new_data: str, model_spec: str | None, out_dir: str,
-            simulate: str | None, scenes: int, scene_size: int, sim_seed: int, bands: str | None,
-            split: str | None, as_json: bool) -> None:
+def monitor(
+    ctx: click.Context,
+    baseline_path: str,
+    new_data: str,
+    model_spec: str | None,
+    out_dir: str,
+    simulate: str | None,
+    scenes: int,
+    scene_size: int,
+    sim_seed: int,
+    bands: str | None,
+    split: str | None,
+    as_json: bool,
+) -> None:
     """Compare new imagery with the training baseline and report drift.
 
     Signals: per-band distributions, NDVI, nodata and cloud shares, and with --model the predicted

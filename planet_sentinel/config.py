@@ -74,15 +74,12 @@ def resolve(
     unknown = set(from_file) - set(model.model_fields)
     if unknown:
         raise SentinelError(
-            f"params section '{section}' has unknown keys {sorted(unknown)}; "
-            f"known: {sorted(model.model_fields)}"
+            f"params section '{section}' has unknown keys {sorted(unknown)}; known: {sorted(model.model_fields)}"
         )
     merged: dict[str, Any] = {**from_file, **_env_values(model, section)}
     merged.update({k: v for k, v in (cli_values or {}).items() if v is not None})
     try:
         return model.model_validate(merged)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or section}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or section}: {err['msg']}" for err in exc.errors())
         raise SentinelError(f"invalid {section} settings: {problems}") from exc

@@ -55,18 +55,28 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
     config = config or DemoConfig()
     raw, chips_root, outputs = Path("data/raw"), Path("data/chips"), Path("outputs")
     with _timed(config, "simulate", f"{config.size}x{config.size} px scene pair, seed {config.seed}"):
-        scene = simulate_scene(SimulationConfig(name="demo", size=config.size, seed=config.seed), raw,
-                               overwrite=True, progress=say)
+        scene = simulate_scene(
+            SimulationConfig(name="demo", size=config.size, seed=config.seed), raw, overwrite=True, progress=say
+        )
     with _timed(config, "chip", "256 px chips, spatial splits"):
-        chips = chip_scene(scene.before, scene.after, scene.mask, chips_root / "demo", resolve(ChipConfig, "chip"),
-                           name="demo", overwrite=True)
+        chips = chip_scene(
+            scene.before,
+            scene.after,
+            scene.mask,
+            chips_root / "demo",
+            resolve(ChipConfig, "chip"),
+            name="demo",
+            overwrite=True,
+        )
     with _timed(config, "baseline", "training-data statistics"):
-        baseline = write_baseline(chips_root, Path("data/baseline.json"), resolve(BaselineConfig, "baseline"),
-                                  overwrite=True)
+        baseline = write_baseline(
+            chips_root, Path("data/baseline.json"), resolve(BaselineConfig, "baseline"), overwrite=True
+        )
     with _timed(config, "train", "Siamese U-Net, tracked in MLflow"):
         with registry.training_run(run_name="demo"):
-            result = train(chips_root, Path("runs/demo"), resolve(TrainConfig, "train"), baseline,
-                           callbacks=[registry.log_epoch])
+            result = train(
+                chips_root, Path("runs/demo"), resolve(TrainConfig, "train"), baseline, callbacks=[registry.log_epoch]
+            )
             version = registry.log_and_register(result, tags={"trained_on": "local", "source": "sentinel demo"})
         Path("runs/model_inference.pth").write_bytes(result.bundle_path.read_bytes())
     with _timed(config, "promote", "challenger vs champion on the test split"):
@@ -81,8 +91,9 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
         registry.log_evaluation(bundle, test_report, test_paths)
         held_out: list[tuple[int, Any]] = []
         for seed in config.held_out_seeds:
-            fresh = simulate_scene(SimulationConfig(name=f"heldout{seed}", size=config.held_out_size, seed=seed),
-                                   raw, overwrite=True)
+            fresh = simulate_scene(
+                SimulationConfig(name=f"heldout{seed}", size=config.held_out_size, seed=seed), raw, overwrite=True
+            )
             report = evaluate_scene(bundle, fresh.before, fresh.after, fresh.mask, name=f"heldout{seed}")
             report.write(outputs / f"heldout{seed}", overwrite=True)
             held_out.append((seed, report))
@@ -97,31 +108,48 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
         drift = run_monitor(Path("data/baseline.json"), Path("data/drift"), outputs / "monitor", model=model_uri)
 
     yield from _summary(config, scene, chips, baseline, version, decision, prediction, test_report, held_out)
-    yield (f"\n  monitor     hazy scenes vs baseline: {drift.decision.summary} (exit code {drift.exit_code}); "
-           f"{drift.paths['markdown']}, {drift.paths['bands_png']}")
+    yield (
+        f"\n  monitor     hazy scenes vs baseline: {drift.decision.summary} (exit code {drift.exit_code}); "
+        f"{drift.paths['markdown']}, {drift.paths['bands_png']}"
+    )
 
 
 def _f1_row(label: str, report: Any) -> str:
     overall = report.overall
-    cells = [f"{overall[m].counts.f1:.3f}" if m in overall else "n/a" for m in ("model", "ndvi_otsu", "ndvi_tuned", "cva_otsu")]
+    cells = [
+        f"{overall[m].counts.f1:.3f}" if m in overall else "n/a"
+        for m in ("model", "ndvi_otsu", "ndvi_tuned", "cva_otsu")
+    ]
     return f"| {label} | " + " | ".join(cells) + " |"
 
 
-def _summary(config: DemoConfig, scene: Any, chips: Any, baseline: dict[str, Any], version: Any, decision: Any,
-             prediction: Any, test_report: Any, held_out: list[tuple[int, Any]]) -> Iterator[str]:
+def _summary(
+    config: DemoConfig,
+    scene: Any,
+    chips: Any,
+    baseline: dict[str, Any],
+    version: Any,
+    decision: Any,
+    prediction: Any,
+    test_report: Any,
+    held_out: list[tuple[int, Any]],
+) -> Iterator[str]:
     counts = chips.counts
     summary = prediction.summary
     yield ""
     yield "Planet Sentinel demo: done"
     yield f"  scene       {scene.before}, {scene.after}, quicklook {scene.quicklook}"
-    yield (f"  chips       data/chips/demo: {counts['kept']} (train {counts['train']}, val {counts['val']}, "
-           f"test {counts['test']}); baseline data/baseline.json ({baseline['n_chips']} chips)")
+    yield (
+        f"  chips       data/chips/demo: {counts['kept']} (train {counts['train']}, val {counts['val']}, "
+        f"test {counts['test']}); baseline data/baseline.json ({baseline['n_chips']} chips)"
+    )
     yield f"  model       {version.uri} = version {version.version}; runs/model_inference.pth; MLflow {tracking_uri()}"
     yield f"  promotion   {decision.reason}"
-    yield (f"  prediction  {prediction.probability}, {prediction.loss}, {prediction.geojson}, "
-           f"{prediction.quicklook}")
-    yield (f"  loss found  {summary.get('loss_area_ha', float('nan')):.1f} ha in "
-           f"{summary.get('polygons', 'n/a')} polygons (unknown share {summary.get('unknown_share', float('nan')):.1%})")
+    yield (f"  prediction  {prediction.probability}, {prediction.loss}, {prediction.geojson}, {prediction.quicklook}")
+    yield (
+        f"  loss found  {summary.get('loss_area_ha', float('nan')):.1f} ha in "
+        f"{summary.get('polygons', 'n/a')} polygons (unknown share {summary.get('unknown_share', float('nan')):.1%})"
+    )
     yield ""
     yield "| F1 of the loss class | model | NDVI diff (Otsu) | NDVI diff (tuned) | CVA (Otsu) |"
     yield "|---|---|---|---|---|"

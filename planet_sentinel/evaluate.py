@@ -286,8 +286,9 @@ class ScoreAccumulator:
         k = int(np.searchsorted(self.edges, threshold - 1e-12, side="left"))
         k = min(max(k, 0), len(self.pos))
         tp, fp = int(self.pos[k:].sum()), int(self.neg[k:].sum())
-        return Counts(tp, fp, int(self.pos.sum()) - tp + self.missed,
-                      int(self.neg.sum()) - fp + self.abstained_negatives)
+        return Counts(
+            tp, fp, int(self.pos.sum()) - tp + self.missed, int(self.neg.sum()) - fp + self.abstained_negatives
+        )
 
     def average_precision(self) -> float:
         return average_precision_from_histograms(self.pos, self.neg, self.missed)
@@ -363,8 +364,9 @@ def change_vector_magnitude(
 class _SceneScorer:
     """Accumulates the model and every baseline over the windows or chips of one scene."""
 
-    def __init__(self, name: str, bundle: ModelBundle, threshold: float, ndvi_threshold: float | None,
-                 with_ndvi: bool) -> None:
+    def __init__(
+        self, name: str, bundle: ModelBundle, threshold: float, ndvi_threshold: float | None, with_ndvi: bool
+    ) -> None:
         self.name = name
         self.bundle = bundle
         self.threshold = threshold
@@ -379,8 +381,9 @@ class _SceneScorer:
             self.acc["ndvi_tuned"] = ScoreAccumulator("ndvi_tuned", NDVI_DIFF_EDGES, ndvi_threshold)
         self.pixels = {"total": 0, "labelled": 0, "changed": 0, "abstained": 0}
 
-    def add(self, prob: np.ndarray, before: np.ndarray, after: np.ndarray, bands: Sequence[str],
-            truth: np.ndarray) -> None:
+    def add(
+        self, prob: np.ndarray, before: np.ndarray, after: np.ndarray, bands: Sequence[str], truth: np.ndarray
+    ) -> None:
         """``prob`` (..., H, W) with NaN unknown; ``before``/``after`` (..., bands, H, W)."""
         unknown = np.isnan(prob)
         self.acc["model"].add(prob, truth)
@@ -415,8 +418,9 @@ class _SceneScorer:
             else:
                 threshold = acc.otsu()
                 counts = acc.counts_at(threshold) if math.isfinite(threshold) else acc.counts_at(math.inf)
-            methods[method] = MethodResult(method, counts, threshold, acc.average_precision(), acc,
-                                           notes.get(method, ""))
+            methods[method] = MethodResult(
+                method, counts, threshold, acc.average_precision(), acc, notes.get(method, "")
+            )
         return SceneEvaluation(self.name, methods, dict(self.pixels))
 
 
@@ -627,14 +631,21 @@ def evaluate_chips(
         if not len(idx):
             notes.append(f"{store.manifest.get('name', store.directory.name)}: no chips in split {split!r}")
             continue
-        scorer = _SceneScorer(store.manifest.get("name", store.directory.name), bundle, threshold,
-                              ndvi_threshold, with_ndvi)
+        scorer = _SceneScorer(
+            store.manifest.get("name", store.directory.name), bundle, threshold, ndvi_threshold, with_ndvi
+        )
         for batch in store.batches(idx, batch_size):
             prob = predict_batch(bundle, batch["before"], batch["after"], store.bands, dev, screen)
             scorer.add(prob, batch["before"], batch["after"], store.bands, batch["mask"])
         scenes.append(scorer.result(method_notes))
-    settings = {"source": str(chips_dir), "split": split, "tune_split": tune_split, "threshold": threshold,
-                "cloud_screen": screen is not False, "chips": int(sum(len(i) for _, i in selected))}
+    settings = {
+        "source": str(chips_dir),
+        "split": split,
+        "tune_split": tune_split,
+        "threshold": threshold,
+        "cloud_screen": screen is not False,
+        "chips": int(sum(len(i) for _, i in selected)),
+    }
     return EvaluationReport(scenes, model_info(bundle), settings, notes)
 
 
@@ -674,14 +685,18 @@ def evaluate_scene(
     check_mask(mask, grid)
     threshold = bundle.threshold if threshold is None else float(threshold)
     with_ndvi = all(b in scene_bands for b in NDVI_BANDS)
-    wanted = _input_bands(bundle, screen) + ([b for b in NDVI_BANDS if b not in _input_bands(bundle, screen)]
-                                             if with_ndvi else [])
+    wanted = _input_bands(bundle, screen) + (
+        [b for b in NDVI_BANDS if b not in _input_bands(bundle, screen)] if with_ndvi else []
+    )
     win = resolve_window(bundle, window, grid.height, grid.width, overlap)
     tiles = plan_tiles(grid.height, grid.width, win, overlap)
     scorer = _SceneScorer(name or _scene_name(before), bundle, threshold, ndvi_threshold, with_ndvi)
     notes = [] if with_ndvi else [f"NDVI baselines skipped: the scene lacks {list(NDVI_BANDS)}"]
-    method_notes = {"ndvi_tuned": "given threshold" if ndvi_threshold is not None
-                    else "tuned on the evaluated scene itself (optimistic)"}
+    method_notes = {
+        "ndvi_tuned": "given threshold"
+        if ndvi_threshold is not None
+        else "tuned on the evaluated scene itself (optimistic)"
+    }
     with io_env(), open_raster(before) as src_b, open_raster(after) as src_a, open_raster(mask) as src_m:
         idx_b, idx_a = band_indexes(src_b, wanted), band_indexes(src_a, wanted)
 
@@ -692,6 +707,11 @@ def evaluate_scene(
         for item in iter_tiles(bundle, tiles, read, wanted, batch_size, device, screen):
             truth = src_m.read(1, window=item.tile.target_window())
             scorer.add(item.probability, item.before, item.after, wanted, truth)
-    settings = {"source": str(before), "threshold": threshold, "window": win, "overlap": overlap,
-                "cloud_screen": screen is not False}
+    settings = {
+        "source": str(before),
+        "threshold": threshold,
+        "window": win,
+        "overlap": overlap,
+        "cloud_screen": screen is not False,
+    }
     return EvaluationReport([scorer.result(method_notes)], model_info(bundle), settings, notes)

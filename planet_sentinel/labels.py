@@ -42,9 +42,7 @@ _SIZE_BINS_HA = (0.0, 0.5, 1.0, 5.0, 10.0, 50.0, math.inf)
 def pixel_area_ha(grid: Grid) -> float:
     """Area of one pixel in hectares (the CRS must be projected)."""
     if grid.crs is None or not grid.crs.is_projected:
-        raise SentinelError(
-            f"cannot measure pixel area in {grid.crs}: scenes must be in a projected CRS"
-        )
+        raise SentinelError(f"cannot measure pixel area in {grid.crs}: scenes must be in a projected CRS")
     factor = grid.crs.linear_units_factor[1]
     xres, yres = grid.resolution
     return xres * yres * factor * factor / 10_000
@@ -112,7 +110,11 @@ class LabelReport:
 
 
 def _summary(
-    out: Path, method: str, grid: Grid, counts: np.ndarray, params: dict[str, Any],
+    out: Path,
+    method: str,
+    grid: Grid,
+    counts: np.ndarray,
+    params: dict[str, Any],
     notes: list[str],
 ) -> LabelSummary:
     c = _class_counts(counts)
@@ -184,14 +186,10 @@ def _read_polygons(
     with src:
         src_crs = src.crs.to_wkt() if src.crs else ""
         if not src_crs:
-            raise SentinelError(
-                f"{vector}: has no CRS; save the layer with its CRS (GeoJSON is EPSG:4326)"
-            )
+            raise SentinelError(f"{vector}: has no CRS; save the layer with its CRS (GeoJSON is EPSG:4326)")
         fields = list(src.schema.get("properties", {}))
         if class_field is not None and class_field not in fields:
-            raise SentinelError(
-                f"{vector}: no attribute {class_field!r}; the layer has {fields or 'no attributes'}"
-            )
+            raise SentinelError(f"{vector}: no attribute {class_field!r}; the layer has {fields or 'no attributes'}")
         unrecognised: dict[str, list[str]] = {}
         for n, feat in enumerate(src):
             fid = feat.id if feat.id is not None else str(n)
@@ -212,9 +210,7 @@ def _read_polygons(
                     continue
             geom = shape(feat.geometry)
             if geom.geom_type not in ("Polygon", "MultiPolygon"):
-                raise SentinelError(
-                    f"{vector}: feature {fid} is a {geom.geom_type}; labels must be polygons"
-                )
+                raise SentinelError(f"{vector}: feature {fid} is a {geom.geom_type}; labels must be polygons")
             if geom.is_empty:
                 raise SentinelError(f"{vector}: feature {fid} has an empty geometry")
             if not geom.is_valid:
@@ -226,9 +222,7 @@ def _read_polygons(
             (unknown if kind == "unknown" else loss).append(projected)
             counts[kind] += 1
     if unrecognised:
-        listed = "; ".join(
-            f"{v!r} (features {', '.join(ids[:5])})" for v, ids in unrecognised.items()
-        )
+        listed = "; ".join(f"{v!r} (features {', '.join(ids[:5])})" for v, ids in unrecognised.items())
         raise SentinelError(
             f"{vector}: {class_field} values not recognised: {listed}. Use one of "
             f"{sorted(loss_set)} for loss or {sorted(unknown_set)} for unknown."
@@ -268,9 +262,7 @@ def mask_from_vector(
     vector, scene, out = Path(vector), Path(scene), Path(out)
     refuse_existing([out], overwrite)
     grid, _ = check_scene(scene)
-    loss, unknown, feature_counts = _read_polygons(
-        vector, layer, class_field, loss_values, unknown_values, grid.crs
-    )
+    loss, unknown, feature_counts = _read_polygons(vector, layer, class_field, loss_values, unknown_values, grid.crs)
     extent = box(*grid.bounds)
     overlapping = [g for g in loss + unknown if g.intersects(extent)]
     if not overlapping:
@@ -375,12 +367,7 @@ def mask_from_spectral(
             del b_all, a_all
             ndvi_b, ndvi_a = _index(bb[1], bb[0]), _index(aa[1], aa[0])
             nbr_b, nbr_a = _index(bb[1], bb[2]), _index(aa[1], aa[2])
-            change = (
-                (ndvi_b >= forest_ndvi)
-                & (ndvi_b - ndvi_a >= ndvi_drop)
-                & (nbr_b - nbr_a >= nbr_drop)
-                & ~invalid
-            )
+            change = (ndvi_b >= forest_ndvi) & (ndvi_b - ndvi_a >= ndvi_drop) & (nbr_b - nbr_a >= nbr_drop) & ~invalid
             strip = np.where(change, LOSS, NO_LOSS).astype(np.uint8)
             strip[invalid] = MASK_UNKNOWN
             mask[rows] = strip
@@ -476,9 +463,7 @@ def check_labels(before: Path, after: Path, mask: Path, png: Path | None = None)
     counts = np.bincount(data.ravel(), minlength=256)
     other = [v for v in np.nonzero(counts)[0].tolist() if v not in (NO_LOSS, LOSS, MASK_UNKNOWN)]
     if other:
-        raise SentinelError(
-            f"{mask}: values {other[:10]} are not mask classes (0 no loss, 1 loss, 255 unknown)"
-        )
+        raise SentinelError(f"{mask}: values {other[:10]} are not mask classes (0 no loss, 1 loss, 255 unknown)")
     px_ha = pixel_area_ha(grid)
     classes = _class_counts(counts)
     patches = _patch_stats(data, px_ha)
@@ -492,10 +477,7 @@ def check_labels(before: Path, after: Path, mask: Path, png: Path | None = None)
         warnings.append("loss is under 0.1 % of labelled pixels: expect a hard, imbalanced task")
     below_mmu = patches["size_classes_ha"].get("0-0.5", 0)
     if below_mmu:
-        warnings.append(
-            f"{below_mmu} of {patches['count']} loss patches are below the 0.5 ha minimum "
-            "mapping unit"
-        )
+        warnings.append(f"{below_mmu} of {patches['count']} loss patches are below the 0.5 ha minimum mapping unit")
     if patches["count"] and patches["single_pixel_patches"] > patches["count"] / 2:
         warnings.append("most loss patches are single pixels: check for speckle (apply an MMU)")
 

@@ -200,8 +200,10 @@ class Tile:
         from rasterio.windows import Window
 
         return Window(
-            self.col + self.keep_col0, self.row + self.keep_row0,
-            self.keep_col1 - self.keep_col0, self.keep_row1 - self.keep_row0,
+            self.col + self.keep_col0,
+            self.row + self.keep_row0,
+            self.keep_col1 - self.keep_col0,
+            self.keep_row1 - self.keep_row0,
         )
 
 
@@ -543,14 +545,45 @@ def predict_scene(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     with io_env():
-        return _predict_scene(bundle, before, after, out_dir, name, paths, tiles, win, overlap, batch_size,
-                              threshold, min_area_ha, device, screen, wanted, grid, start)
+        return _predict_scene(
+            bundle,
+            before,
+            after,
+            out_dir,
+            name,
+            paths,
+            tiles,
+            win,
+            overlap,
+            batch_size,
+            threshold,
+            min_area_ha,
+            device,
+            screen,
+            wanted,
+            grid,
+            start,
+        )
 
 
 def _predict_scene(
-    bundle: ModelBundle, before: Path, after: Path, out_dir: Path, name: str, paths: dict[str, Path],
-    tiles: list[Tile], win: int, overlap: int, batch_size: int, threshold: float, min_area_ha: float,
-    device: str | torch.device | None, screen: CloudScreen | bool, wanted: list[str], grid: Grid, start: float,
+    bundle: ModelBundle,
+    before: Path,
+    after: Path,
+    out_dir: Path,
+    name: str,
+    paths: dict[str, Path],
+    tiles: list[Tile],
+    win: int,
+    overlap: int,
+    batch_size: int,
+    threshold: float,
+    min_area_ha: float,
+    device: str | torch.device | None,
+    screen: CloudScreen | bool,
+    wanted: list[str],
+    grid: Grid,
+    start: float,
 ) -> PredictionResult:
     from planet_sentinel.progress import bar
 
@@ -570,15 +603,19 @@ def _predict_scene(
 
             tags = {"model_fingerprint": bundle.fingerprint, "threshold": threshold, "source_after": after.name}
             prob_writer = RasterWriter(
-                staged["probability"], grid, 1, "uint8", PROBABILITY_NODATA, ["loss_probability_percent"],
+                staged["probability"],
+                grid,
+                1,
+                "uint8",
+                PROBABILITY_NODATA,
+                ["loss_probability_percent"],
                 tags={**tags, "values": "probability of forest loss in percent, 255 unknown"},
             )
             writers.append(prob_writer)
             loss_writer = mask_writer(staged["loss"], grid, tags={**tags, "values": "0 no loss, 1 loss, 255 unknown"})
             writers.append(loss_writer)
             with bar(len(tiles), f"predict {name}", unit="window") as progress:
-                for item in iter_tiles(bundle, tiles, read, wanted, batch_size, device, screen,
-                                       timings, progress):
+                for item in iter_tiles(bundle, tiles, read, wanted, batch_size, device, screen, timings, progress):
                     t0 = time.perf_counter()
                     tile, prob = item.tile, item.probability
                     unknown = np.isnan(prob)
@@ -615,8 +652,12 @@ def _predict_scene(
             "name": name,
             "before": str(before),
             "after": str(after),
-            "grid": {"crs": grid.crs.to_string(), "width": grid.width, "height": grid.height,
-                     "transform": list(grid.transform)[:6]},
+            "grid": {
+                "crs": grid.crs.to_string(),
+                "width": grid.width,
+                "height": grid.height,
+                "transform": list(grid.transform)[:6],
+            },
             "model": model_info(bundle),
             "threshold": threshold,
             "min_area_ha": min_area_ha,

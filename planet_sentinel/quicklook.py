@@ -85,7 +85,9 @@ def save_panels(target: str | Path, panels: Sequence[np.ndarray], titles: Sequen
     return Path(target)
 
 
-def scene_quicklook(target: str | Path, before: str | Path, after: str | Path, mask: str | Path | None, max_size: int = 768) -> Path:
+def scene_quicklook(
+    target: str | Path, before: str | Path, after: str | Path, mask: str | Path | None, max_size: int = 768
+) -> Path:
     """The standard quicklook: true colour before | after | mask."""
     panels = [true_colour(before, max_size), true_colour(after, max_size)]
     titles = ["before (true colour)", "after (true colour)"]

@@ -183,9 +183,7 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     """Yield a temporary path beside ``target``; rename it onto ``target`` only on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix or target.suffix or ".tmp", dir=target.parent
-    )
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix or ".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -337,16 +335,16 @@ class RasterWriter:
             self.abort()
 
 
-def scene_writer(target: str | Path, grid: Grid, bands: Sequence[str], tags: dict[str, Any] | None = None) -> RasterWriter:
+def scene_writer(
+    target: str | Path, grid: Grid, bands: Sequence[str], tags: dict[str, Any] | None = None
+) -> RasterWriter:
     """A writer for a scene following the contract (uint16, nodata 0, band names set)."""
     return RasterWriter(target, grid, len(bands), "uint16", NODATA, list(bands), tags=tags)
 
 
 def mask_writer(target: str | Path, grid: Grid, tags: dict[str, Any] | None = None) -> RasterWriter:
     """A writer for a change mask (uint8: 0 no loss, 1 loss, 255 unknown)."""
-    return RasterWriter(
-        target, grid, 1, "uint8", MASK_UNKNOWN, ["forest_loss"], categorical=True, tags=tags
-    )
+    return RasterWriter(target, grid, 1, "uint8", MASK_UNKNOWN, ["forest_loss"], categorical=True, tags=tags)
 
 
 def block_windows(grid: Grid, rows: int = 1024) -> Iterator[Any]:

@@ -124,8 +124,14 @@ def log_and_register(result: TrainResult, tags: dict[str, str] | None = None) ->
     bundle = load_bundle(result.bundle_path)
     mlflow.log_params({k: v for k, v in result.params.items() if v is not None})
     mlflow.log_metrics({f"best_{k}": float(v) for k, v in result.best.items() if k != "epoch"})
-    mlflow.set_tags({"fingerprint": result.fingerprint, "device": result.device,
-                     "stop_reason": str(result.extra.get("stop_reason", "")), **(tags or {})})
+    mlflow.set_tags(
+        {
+            "fingerprint": result.fingerprint,
+            "device": result.device,
+            "stop_reason": str(result.extra.get("stop_reason", "")),
+            **(tags or {}),
+        }
+    )
     for artifact in (result.run_dir / "history.json", result.preview_png):
         if artifact is not None and Path(artifact).exists():
             mlflow.log_artifact(str(artifact))
@@ -137,14 +143,21 @@ def log_and_register(result: TrainResult, tags: dict[str, str] | None = None) ->
         input_example=input_example(bundle),
         registered_model_name=MODEL_NAME,
         pip_requirements=["planet-sentinel", "torch", "numpy", "rasterio", f"mlflow=={mlflow.__version__}"],
-        metadata={"bands": list(bundle.bands), "chip_size": bundle.chip_size, "threshold": bundle.threshold,
-                  "fingerprint": bundle.fingerprint},
+        metadata={
+            "bands": list(bundle.bands),
+            "chip_size": bundle.chip_size,
+            "threshold": bundle.threshold,
+            "fingerprint": bundle.fingerprint,
+        },
     )
     version = str(info.registered_model_version)
     client = mlflow.MlflowClient()
     client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
-    for key, value in {"fingerprint": bundle.fingerprint, "threshold": f"{bundle.threshold:.4f}",
-                       "val_f1": f"{result.best.get('val_f1', float('nan')):.4f}"}.items():
+    for key, value in {
+        "fingerprint": bundle.fingerprint,
+        "threshold": f"{bundle.threshold:.4f}",
+        "val_f1": f"{result.best.get('val_f1', float('nan')):.4f}",
+    }.items():
         client.set_model_version_tag(MODEL_NAME, version, key, value)
     return RegisteredVersion(MODEL_NAME, version, run.info.run_id, CHALLENGER)
 
@@ -209,13 +222,19 @@ class PromotionDecision:
     scores: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"promoted": self.promoted, "reason": self.reason, "challenger": self.challenger,
-                "champion_before": self.champion_before, "champion_after": self.champion_after,
-                "scores": self.scores}
+        return {
+            "promoted": self.promoted,
+            "reason": self.reason,
+            "challenger": self.challenger,
+            "champion_before": self.champion_before,
+            "champion_after": self.champion_after,
+            "scores": self.scores,
+        }
 
 
-def promote(chips_dir: str | Path, split: str = "test", force: bool = False, min_gain: float = 0.0,
-            name: str = MODEL_NAME) -> PromotionDecision:
+def promote(
+    chips_dir: str | Path, split: str = "test", force: bool = False, min_gain: float = 0.0, name: str = MODEL_NAME
+) -> PromotionDecision:
     """Move ``champion`` to the challenger if it scores a higher F1 than the current champion on
     the same chips (or ``force``); the decision and both scores are recorded as version tags
     and in the challenger's run."""
@@ -227,13 +246,16 @@ def promote(chips_dir: str | Path, split: str = "test", force: bool = False, min
     if challenger is None:
         raise SentinelError(f"no '{CHALLENGER}' version of {name} in {tracking_uri()}; train one first")
     champion = alias_version(CHAMPION, name)
+
     def f1_of(version: str) -> float:
         report = evaluate_chips(load_model(f"models:/{name}/{version}"), chips_dir, split)
         return float(report.overall["model"].counts.f1)
 
     scores: dict[str, float] = {"challenger_f1": f1_of(challenger)}
     if champion == challenger:
-        return PromotionDecision(False, f"challenger v{challenger} is already champion", challenger, champion, champion, scores)
+        return PromotionDecision(
+            False, f"challenger v{challenger} is already champion", challenger, champion, champion, scores
+        )
     if champion is not None:
         scores["champion_f1"] = f1_of(champion)
     better = champion is None or scores["challenger_f1"] > scores["champion_f1"] + min_gain
@@ -244,13 +266,19 @@ def promote(chips_dir: str | Path, split: str = "test", force: bool = False, min
         elif better:
             reason = f"F1 {scores['challenger_f1']:.4f} beats champion v{champion} {scores['champion_f1']:.4f}"
         else:
-            reason = (f"FORCED: F1 {scores['challenger_f1']:.4f} does not beat champion v{champion} "
-                      f"{scores['champion_f1']:.4f}")
+            reason = (
+                f"FORCED: F1 {scores['challenger_f1']:.4f} does not beat champion v{champion} "
+                f"{scores['champion_f1']:.4f}"
+            )
         after = challenger
     else:
-        reason = f"kept champion v{champion}: F1 {scores['champion_f1']:.4f} >= challenger {scores['challenger_f1']:.4f}"
+        reason = (
+            f"kept champion v{champion}: F1 {scores['champion_f1']:.4f} >= challenger {scores['challenger_f1']:.4f}"
+        )
         after = champion
-    decision = PromotionDecision(after == challenger and champion != challenger, reason, challenger, champion, after, scores)
+    decision = PromotionDecision(
+        after == challenger and champion != challenger, reason, challenger, champion, after, scores
+    )
     client.set_model_version_tag(name, challenger, "promotion", reason)
     client.set_model_version_tag(name, challenger, "promotion_forced", str(bool(force and not better)).lower())
     run_id = client.get_model_version(name, challenger).run_id

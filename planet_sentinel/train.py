@@ -183,7 +183,9 @@ def load_normalisation(baseline: dict[str, Any], bands: Sequence[str]) -> tuple[
     return mean, std
 
 
-def _predict_probabilities(model: Any, bundle_norm: Any, dataset: ChipDataset, device: Any, batch_size: int, amp: bool) -> tuple[np.ndarray, np.ndarray]:
+def _predict_probabilities(
+    model: Any, bundle_norm: Any, dataset: ChipDataset, device: Any, batch_size: int, amp: bool
+) -> tuple[np.ndarray, np.ndarray]:
     import torch
 
     probs, truths = [], []
@@ -228,7 +230,9 @@ def train(
     train_set = ChipDataset(stores, "train", config.crop, augment=True, seed=config.seed)
     val_set = ChipDataset(stores, "val", None, augment=False, seed=config.seed)
     if len(train_set) == 0 or len(val_set) == 0:
-        raise SentinelError(f"need chips in both train and val splits under {chips_dir} (train {len(train_set)}, val {len(val_set)})")
+        raise SentinelError(
+            f"need chips in both train and val splits under {chips_dir} (train {len(train_set)}, val {len(val_set)})"
+        )
     chip_size = stores[0].size
     multiple = 2 ** (config.depth - 1)
     if (config.crop or chip_size) % multiple or chip_size % multiple:
@@ -243,15 +247,20 @@ def train(
     mean, std = load_normalisation(baseline, bands)
     fingerprint = data_fingerprint(stores)
 
-    model = SiameseUNet(ModelConfig(in_channels=len(bands), base=config.base, depth=config.depth,
-                                    variant=config.variant, dropout=config.dropout)).to(device)
-    bundle = ModelBundle(model=model, bands=bands, mean=mean, std=std, chip_size=chip_size, threshold=0.5,
-                         fingerprint=fingerprint)
+    model = SiameseUNet(
+        ModelConfig(
+            in_channels=len(bands), base=config.base, depth=config.depth, variant=config.variant, dropout=config.dropout
+        )
+    ).to(device)
+    bundle = ModelBundle(
+        model=model, bands=bands, mean=mean, std=std, chip_size=chip_size, threshold=0.5, fingerprint=fingerprint
+    )
     samples = config.samples_per_epoch or len(train_set)
     steps_per_epoch = math.ceil(samples / config.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
-                                                    pct_start=0.15)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
+    )
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
 
     positives = sum(float((s.arrays["mask"][s.indices("train")] == 1).sum()) for s in stores)
@@ -280,11 +289,21 @@ def train(
     elif resume:
         raise SentinelError(f"--resume given but {checkpoint_path} does not exist")
 
-    params = {**config.model_dump(), "parameters": parameter_count(model), "bands": ",".join(bands),
-              "chip_size": chip_size, "pos_weight": round(pos_weight, 3), "train_chips": len(train_set),
-              "val_chips": len(val_set), "device": str(device), "fingerprint": fingerprint}
-    say(f"training {params['parameters']:,}-parameter FC-Siam-{config.variant} on {device}: "
-        f"{len(train_set)} train / {len(val_set)} val chips, {steps_per_epoch} steps per epoch")
+    params = {
+        **config.model_dump(),
+        "parameters": parameter_count(model),
+        "bands": ",".join(bands),
+        "chip_size": chip_size,
+        "pos_weight": round(pos_weight, 3),
+        "train_chips": len(train_set),
+        "val_chips": len(val_set),
+        "device": str(device),
+        "fingerprint": fingerprint,
+    }
+    say(
+        f"training {params['parameters']:,}-parameter FC-Siam-{config.variant} on {device}: "
+        f"{len(train_set)} train / {len(val_set)} val chips, {steps_per_epoch} steps per epoch"
+    )
     stop_reason = "max epochs"
     for epoch in range(first_epoch, config.epochs):
         epoch_start = time.perf_counter()
@@ -309,8 +328,13 @@ def train(
                 progress.update(1)
         probs, truth = _predict_probabilities(model, bundle.normalise, val_set, device, config.batch_size, amp)
         threshold, val_f1 = threshold_by_f1(probs, truth)
-        metrics = {"train_loss": total / max(count, 1), "val_f1": val_f1, "val_threshold": threshold,
-                   "lr": scheduler.get_last_lr()[0], "epoch_seconds": time.perf_counter() - epoch_start}
+        metrics = {
+            "train_loss": total / max(count, 1),
+            "val_f1": val_f1,
+            "val_threshold": threshold,
+            "lr": scheduler.get_last_lr()[0],
+            "epoch_seconds": time.perf_counter() - epoch_start,
+        }
         history.append({"epoch": epoch + 1, **metrics})
         improved = val_f1 > best["val_f1"] + 1e-4
         if improved:
@@ -321,15 +345,25 @@ def train(
             stale = 0
         else:
             stale += 1
-        say(f"epoch {epoch + 1}: loss {metrics['train_loss']:.4f}, val F1 {val_f1:.3f} @ {threshold:.2f}"
-            f"{' (best)' if improved else ''}, {metrics['epoch_seconds']:.1f} s")
+        say(
+            f"epoch {epoch + 1}: loss {metrics['train_loss']:.4f}, val F1 {val_f1:.3f} @ {threshold:.2f}"
+            f"{' (best)' if improved else ''}, {metrics['epoch_seconds']:.1f} s"
+        )
         for callback in callbacks:
             callback(epoch + 1, metrics)
-        state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "history": history,
-                 "best": best, "stale": stale, "config": config.model_dump(),
-                 "data_rng": train_set.rng.bit_generator.state,
-                 "torch_rng": torch.get_rng_state()}
+        state = {
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "history": history,
+            "best": best,
+            "stale": stale,
+            "config": config.model_dump(),
+            "data_rng": train_set.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        }
         with atomic_path(checkpoint_path, suffix=".pt") as tmp:
             torch.save(state, tmp)
         if stale >= config.patience:
@@ -341,12 +375,24 @@ def train(
     if not bundle_path.exists():
         raise SentinelError("training produced no model (no epoch completed)")
     say(f"stopped: {stop_reason}; best val F1 {best['val_f1']:.3f} at epoch {best.get('epoch')}")
-    write_text_atomic(run_dir / "history.json", json.dumps({"history": history, "best": best, "params": params,
-                                                             "stop_reason": stop_reason}, indent=1))
+    write_text_atomic(
+        run_dir / "history.json",
+        json.dumps({"history": history, "best": best, "params": params, "stop_reason": stop_reason}, indent=1),
+    )
     preview = _preview(bundle_path, val_set, run_dir / "val_predictions.png")
-    return TrainResult(run_dir=run_dir, bundle_path=bundle_path, checkpoint_path=checkpoint_path, history=history,
-                       best=best, params=params, fingerprint=fingerprint, preview_png=preview, device=str(device),
-                       seconds=time.perf_counter() - start_time, extra={"stop_reason": stop_reason})
+    return TrainResult(
+        run_dir=run_dir,
+        bundle_path=bundle_path,
+        checkpoint_path=checkpoint_path,
+        history=history,
+        best=best,
+        params=params,
+        fingerprint=fingerprint,
+        preview_png=preview,
+        device=str(device),
+        seconds=time.perf_counter() - start_time,
+        extra={"stop_reason": stop_reason},
+    )
 
 
 def _preview(bundle_path: Path, val_set: ChipDataset, target: Path, rows: int = 4) -> Path:
@@ -363,8 +409,11 @@ def _preview(bundle_path: Path, val_set: ChipDataset, target: Path, rows: int = 
     for k in candidates:
         before, after, mask = val_set.sample(k)
         with torch.inference_mode():
-            prob = torch.sigmoid(bundle.model(bundle.normalise(torch.from_numpy(before[None])),
-                                              bundle.normalise(torch.from_numpy(after[None]))))[0, 0].numpy()
+            prob = torch.sigmoid(
+                bundle.model(
+                    bundle.normalise(torch.from_numpy(before[None])), bundle.normalise(torch.from_numpy(after[None]))
+                )
+            )[0, 0].numpy()
         rgb_idx = [bands.index(b) for b in ("B04", "B03", "B02") if b in bands]
         rgb = np.moveaxis(after[rgb_idx], 0, -1) if len(rgb_idx) == 3 else np.repeat(after[:1], 3, 0).transpose(1, 2, 0)
         lo, hi = np.percentile(rgb[rgb > 0], [2, 98]) if (rgb > 0).any() else (0, 1)

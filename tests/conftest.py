@@ -30,8 +30,14 @@ def utm_grid(size: int, width: int | None = None, x0: float = 500_000.0, y0: flo
     return Grid(CRS.from_epsg(32720), Affine(10, 0, x0, 0, -10, y0), width or size, size)
 
 
-def write_fake_scene(directory: Path, size: int = 512, width: int | None = None, seed: int = 0,
-                     bands: tuple[str, ...] = DEFAULT_BANDS, nodata_rows: int = 0) -> FakeScene:
+def write_fake_scene(
+    directory: Path,
+    size: int = 512,
+    width: int | None = None,
+    seed: int = 0,
+    bands: tuple[str, ...] = DEFAULT_BANDS,
+    nodata_rows: int = 0,
+) -> FakeScene:
     """A scene pair with random reflectance, a block of loss and a block of unknown pixels."""
     rng = np.random.default_rng(seed)
     grid = utm_grid(size, width)
@@ -50,8 +56,9 @@ def write_fake_scene(directory: Path, size: int = 512, width: int | None = None,
             writer.write(data)
     with mask_writer(paths["mask"], grid) as writer:
         writer.write(mask)
-    return FakeScene(paths["before"], paths["after"], paths["mask"], grid,
-                     {"before": before, "after": after, "mask": mask})
+    return FakeScene(
+        paths["before"], paths["after"], paths["mask"], grid, {"before": before, "after": after, "mask": mask}
+    )
 
 
 @pytest.fixture

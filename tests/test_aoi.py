@@ -27,10 +27,13 @@ def _utm_square_lonlat(x0: float = 500_123.0, y0: float = 8_900_077.0, side: flo
 
 def test_feature_collection_area_zone_and_grid(tmp_path: Path) -> None:
     poly = _utm_square_lonlat()
-    path = _write(tmp_path / "aoi.geojson", {
-        "type": "FeatureCollection",
-        "features": [{"type": "Feature", "properties": {}, "geometry": mapping(poly)}],
-    })
+    path = _write(
+        tmp_path / "aoi.geojson",
+        {
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "properties": {}, "geometry": mapping(poly)}],
+        },
+    )
     aoi = load_aoi(path)
     assert aoi.utm_crs == UTM_20S
     assert aoi.area_km2 == pytest.approx(1.0, rel=1e-3)
@@ -51,10 +54,13 @@ def test_feature_and_bare_geometry_and_multipolygon(tmp_path: Path) -> None:
     b = _utm_square_lonlat(x0=510_000.0)
     feature = _write(tmp_path / "f.geojson", {"type": "Feature", "geometry": mapping(a)})
     bare = _write(tmp_path / "g.geojson", mapping(a))
-    multi = _write(tmp_path / "m.geojson", {
-        "type": "MultiPolygon",
-        "coordinates": [mapping(a)["coordinates"], mapping(b)["coordinates"]],
-    })
+    multi = _write(
+        tmp_path / "m.geojson",
+        {
+            "type": "MultiPolygon",
+            "coordinates": [mapping(a)["coordinates"], mapping(b)["coordinates"]],
+        },
+    )
     assert load_aoi(feature).area_km2 == pytest.approx(1.0, rel=1e-3)
     assert load_aoi(bare).geometry.equals(load_aoi(feature).geometry)
     m = load_aoi(multi)
@@ -65,9 +71,16 @@ def test_feature_and_bare_geometry_and_multipolygon(tmp_path: Path) -> None:
 
 def test_two_features_are_merged(tmp_path: Path) -> None:
     a, b = _utm_square_lonlat(), _utm_square_lonlat(x0=500_623.0)  # half overlapping
-    path = _write(tmp_path / "two.geojson", {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": mapping(a)}, {"type": "Feature", "geometry": mapping(b)},
-    ]})
+    path = _write(
+        tmp_path / "two.geojson",
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "geometry": mapping(a)},
+                {"type": "Feature", "geometry": mapping(b)},
+            ],
+        },
+    )
     assert load_aoi(path).area_km2 == pytest.approx(1.5, rel=1e-3)
 
 
@@ -84,24 +97,28 @@ def test_projected_coordinates_rejected(tmp_path: Path) -> None:
 
 
 def test_declared_projected_crs_rejected(tmp_path: Path) -> None:
-    doc = {"type": "FeatureCollection",
-           "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32720"}},
-           "features": [{"type": "Feature", "geometry": mapping(_utm_square_lonlat())}]}
+    doc = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32720"}},
+        "features": [{"type": "Feature", "geometry": mapping(_utm_square_lonlat())}],
+    }
     with pytest.raises(SentinelError, match="RFC 7946"):
         load_aoi(_write(tmp_path / "crs.geojson", doc))
 
 
 def test_self_intersecting_polygon_rejected(tmp_path: Path) -> None:
-    bowtie = {"type": "Polygon",
-              "coordinates": [[[-63, -10], [-62.9, -9.9], [-62.9, -10], [-63, -9.9], [-63, -10]]]}
+    bowtie = {"type": "Polygon", "coordinates": [[[-63, -10], [-62.9, -9.9], [-62.9, -10], [-63, -9.9], [-63, -10]]]}
     with pytest.raises(SentinelError, match="Self-intersection"):
         load_aoi(_write(tmp_path / "bowtie.geojson", bowtie))
 
 
-@pytest.mark.parametrize("geometry", [
-    {"type": "Point", "coordinates": [-63.0, -10.0]},
-    {"type": "LineString", "coordinates": [[-63.0, -10.0], [-62.9, -9.9]]},
-])
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        {"type": "Point", "coordinates": [-63.0, -10.0]},
+        {"type": "LineString", "coordinates": [[-63.0, -10.0], [-62.9, -9.9]]},
+    ],
+)
 def test_non_polygon_rejected(tmp_path: Path, geometry: dict) -> None:
     with pytest.raises(SentinelError, match=f"is a {geometry['type']}"):
         load_aoi(_write(tmp_path / "x.geojson", {"type": "Feature", "geometry": geometry}))

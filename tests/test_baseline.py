@@ -8,8 +8,8 @@ import pytest
 
 from planet_sentinel.chips import ChipConfig, chip_scene
 from planet_sentinel.drift.baseline import (
-    BaselineConfig,
     REFLECTANCE_EDGES,
+    BaselineConfig,
     compute_baseline,
     load_baseline,
     ndvi,
@@ -74,7 +74,9 @@ def test_split_selection_and_shares(fake_scene: FakeScene, chips: Path) -> None:
     assert train["n_chips"] == sum(c["split"] == "train" for c in manifest["chips"])
     assert everything["n_chips"] == len(manifest["chips"])
     assert len(everything["change_share"]["per_chip"]) == everything["n_chips"]
-    assert everything["change_share"]["mean"] == pytest.approx(np.mean([c["change_share"] for c in manifest["chips"]]), abs=1e-4)
+    assert everything["change_share"]["mean"] == pytest.approx(
+        np.mean([c["change_share"] for c in manifest["chips"]]), abs=1e-4
+    )
     assert max(everything["unknown_share"]["per_chip"]) > 0
 
 

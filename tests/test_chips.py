@@ -9,8 +9,8 @@ import rasterio
 
 from planet_sentinel.chips import ChipConfig, ChipStore, chip_scene, export_chip, find_chip_dirs, offsets
 from planet_sentinel.errors import SentinelError
-from tests.conftest import FakeScene, utm_grid, write_fake_scene
 from planet_sentinel.raster import scene_writer
+from tests.conftest import FakeScene, utm_grid, write_fake_scene
 
 
 def test_offsets_cover_the_edge() -> None:
@@ -23,13 +23,17 @@ def test_offsets_cover_the_edge() -> None:
 
 def test_chips_hold_the_scene_pixels(fake_scene: FakeScene, tmp_path: Path) -> None:
     out = tmp_path / "chips"
-    summary = chip_scene(fake_scene.before, fake_scene.after, fake_scene.mask, out, ChipConfig(size=128, split_block=128))
+    summary = chip_scene(
+        fake_scene.before, fake_scene.after, fake_scene.mask, out, ChipConfig(size=128, split_block=128)
+    )
     store = ChipStore(out)
     assert summary.counts["kept"] == len(store.chips) == store.arrays["before"].shape[0]
     assert store.arrays["before"].shape[1:] == (6, 128, 128)
     for chip in store.chips[:: max(1, len(store.chips) // 5)]:
         r, c, i = chip["row"], chip["col"], chip["index"]
-        np.testing.assert_array_equal(store.arrays["before"][i], fake_scene.arrays["before"][:, r : r + 128, c : c + 128])
+        np.testing.assert_array_equal(
+            store.arrays["before"][i], fake_scene.arrays["before"][:, r : r + 128, c : c + 128]
+        )
         np.testing.assert_array_equal(store.arrays["after"][i], fake_scene.arrays["after"][:, r : r + 128, c : c + 128])
         expected_mask = fake_scene.arrays["mask"][r : r + 128, c : c + 128]
         np.testing.assert_array_equal(store.arrays["mask"][i], expected_mask)
@@ -69,7 +73,9 @@ def test_validation_and_test_see_loss(tmp_path: Path) -> None:
 
 def test_mostly_nodata_chips_are_dropped(tmp_path: Path) -> None:
     scene = write_fake_scene(tmp_path / "raw", size=512, nodata_rows=180)
-    summary = chip_scene(scene.before, scene.after, scene.mask, tmp_path / "chips", ChipConfig(size=128, split_block=128))
+    summary = chip_scene(
+        scene.before, scene.after, scene.mask, tmp_path / "chips", ChipConfig(size=128, split_block=128)
+    )
     store = ChipStore(tmp_path / "chips")
     assert summary.counts["dropped_invalid"] == 4  # the first row of chips is 100 % nodata
     assert min(c["row"] for c in store.chips) >= 128
@@ -87,7 +93,9 @@ def test_unlabelled_scene_chips_without_mask(fake_scene: FakeScene, tmp_path: Pa
 
 
 def test_export_writes_a_georeferenced_chip(fake_scene: FakeScene, tmp_path: Path) -> None:
-    chip_scene(fake_scene.before, fake_scene.after, fake_scene.mask, tmp_path / "chips", ChipConfig(size=128, split_block=128))
+    chip_scene(
+        fake_scene.before, fake_scene.after, fake_scene.mask, tmp_path / "chips", ChipConfig(size=128, split_block=128)
+    )
     store = ChipStore(tmp_path / "chips")
     chip = store.chips[5]
     paths = export_chip(tmp_path / "chips", 5, tmp_path / "export")
@@ -96,7 +104,9 @@ def test_export_writes_a_georeferenced_chip(fake_scene: FakeScene, tmp_path: Pat
         assert ds.transform.c == 500_000 + 10 * chip["col"]
         assert ds.transform.f == 8_900_000 - 10 * chip["row"]
         assert ds.descriptions == tuple(store.bands)
-        np.testing.assert_array_equal(ds.read(), fake_scene.arrays["before"][:, chip["row"] : chip["row"] + 128, chip["col"] : chip["col"] + 128])
+        np.testing.assert_array_equal(
+            ds.read(), fake_scene.arrays["before"][:, chip["row"] : chip["row"] + 128, chip["col"] : chip["col"] + 128]
+        )
     with rasterio.open(paths["mask"]) as ds:
         assert ds.nodata == 255
     with pytest.raises(SentinelError, match="already exist"):
@@ -112,7 +122,9 @@ def test_refuses_existing_output_and_keeps_it(fake_scene: FakeScene, tmp_path: P
     with pytest.raises(SentinelError, match="--overwrite"):
         chip_scene(fake_scene.before, fake_scene.after, fake_scene.mask, out, ChipConfig(size=256, split_block=256))
     assert (out / "manifest.json").read_text() == before
-    chip_scene(fake_scene.before, fake_scene.after, fake_scene.mask, out, ChipConfig(size=256, split_block=256), overwrite=True)
+    chip_scene(
+        fake_scene.before, fake_scene.after, fake_scene.mask, out, ChipConfig(size=256, split_block=256), overwrite=True
+    )
     assert ChipStore(out).size == 256
 
 
@@ -120,7 +132,14 @@ def test_failure_leaves_no_partial_output(fake_scene: FakeScene, tmp_path: Path)
     out = tmp_path / "chips"
     chip_scene(fake_scene.before, fake_scene.after, fake_scene.mask, out, ChipConfig(size=128, split_block=128))
     with pytest.raises(SentinelError, match="larger than the scene"):
-        chip_scene(fake_scene.before, fake_scene.after, fake_scene.mask, out, ChipConfig(size=1024, split_block=1024), overwrite=True)
+        chip_scene(
+            fake_scene.before,
+            fake_scene.after,
+            fake_scene.mask,
+            out,
+            ChipConfig(size=1024, split_block=1024),
+            overwrite=True,
+        )
     assert ChipStore(out).size == 128  # the old chips survive a failed overwrite
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chips", "raw"]
 

@@ -52,14 +52,20 @@ def test_clearings_and_bright_soil_are_not_clouds() -> None:
     rng = np.random.default_rng(0)
     n = 20_000
     red = rng.uniform(1300, 1800, n)
-    image = np.stack([
-        red * rng.uniform(0.5, 0.7, n) + rng.uniform(0, 250, n),  # B02, up to +250 of haze
-        red * rng.uniform(0.75, 0.9, n),                             # B03
-        red,                                                         # B04
-        rng.uniform(1800, 2700, n),                                  # B08
-        rng.uniform(2800, 3500, n),                                  # B11
-        rng.uniform(2200, 3000, n),                                  # B12
-    ]).astype(np.uint16).reshape(6, 100, 200)
+    image = (
+        np.stack(
+            [
+                red * rng.uniform(0.5, 0.7, n) + rng.uniform(0, 250, n),  # B02, up to +250 of haze
+                red * rng.uniform(0.75, 0.9, n),  # B03
+                red,  # B04
+                rng.uniform(1800, 2700, n),  # B08
+                rng.uniform(2800, 3500, n),  # B11
+                rng.uniform(2200, 3000, n),  # B12
+            ]
+        )
+        .astype(np.uint16)
+        .reshape(6, 100, 200)
+    )
     cloud, shadow = DEFAULT_SCREEN.components(image, DEFAULT_BANDS)
     assert not cloud.any()
     assert not shadow.any()

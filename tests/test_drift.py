@@ -98,8 +98,12 @@ def _signal(name: str, effect: float, p: float, n: int = 100) -> Signal:
 
 
 def test_drift_needs_effect_size_and_significance() -> None:
-    signals = [_signal("large+significant", 0.3, 1e-6), _signal("large only", 0.3, 0.2),
-               _signal("significant only", 0.02, 1e-9), _signal("neither", 0.01, 0.7)]
+    signals = [
+        _signal("large+significant", 0.3, 1e-6),
+        _signal("large only", 0.3, 0.2),
+        _signal("significant only", 0.02, 1e-9),
+        _signal("neither", 0.01, 0.7),
+    ]
     decision = decide(signals, Thresholds())
     assert [s.status for s in signals] == [DRIFT, WARN, PASS, PASS]
     assert "trivial" in signals[2].reason
@@ -135,14 +139,26 @@ def test_small_samples_are_reported_not_judged() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def write_pair(directory: Path, name: str, seed: int, size: int = 256, gain: float = 1.0, b08_after: float = 1.0,
-               nodata_cols: int = 0, bands: tuple[str, ...] = DEFAULT_BANDS, with_mask: bool = True) -> None:
+def write_pair(
+    directory: Path,
+    name: str,
+    seed: int,
+    size: int = 256,
+    gain: float = 1.0,
+    b08_after: float = 1.0,
+    nodata_cols: int = 0,
+    bands: tuple[str, ...] = DEFAULT_BANDS,
+    with_mask: bool = True,
+) -> None:
     """A scene pair of 32 px patches of random brightness (so chip means vary, like land cover);
     ``nodata_cols``: the first columns of every 32 px block have no data on the after date."""
     rng = np.random.default_rng(seed)
     field = np.kron(0.6 + 0.8 * rng.random((size // 32, size // 32)), np.ones((32, 32)))
-    levels = LEVELS[[DEFAULT_BANDS.index(b) for b in bands]] if set(bands) <= set(DEFAULT_BANDS) else \
-        np.full(len(bands), 800.0)
+    levels = (
+        LEVELS[[DEFAULT_BANDS.index(b) for b in bands]]
+        if set(bands) <= set(DEFAULT_BANDS)
+        else np.full(len(bands), 800.0)
+    )
     base = levels[:, None, None] * field[None]
     before = base + rng.normal(0, 40, base.shape)
     after = (base + rng.normal(0, 40, base.shape)) * gain
@@ -168,9 +184,13 @@ def baseline_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("drift")
     for seed in range(3):
         write_pair(root / "raw", f"base{seed}", seed)
-        chip_scene(root / "raw" / f"base{seed}_before.tif", root / "raw" / f"base{seed}_after.tif",
-                   root / "raw" / f"base{seed}_mask.tif", root / "chips" / f"base{seed}",
-                   ChipConfig(size=CHIP, split_block=CHIP))
+        chip_scene(
+            root / "raw" / f"base{seed}_before.tif",
+            root / "raw" / f"base{seed}_after.tif",
+            root / "raw" / f"base{seed}_mask.tif",
+            root / "chips" / f"base{seed}",
+            ChipConfig(size=CHIP, split_block=CHIP),
+        )
     out = root / "baseline.json"
     write_baseline(root / "chips", out, BaselineConfig(split="all", pixel_sample=5000))
     return out
@@ -245,8 +265,13 @@ def test_too_few_chips_is_inconclusive(baseline_file: Path, tmp_path: Path) -> N
 
 def test_chips_directories_are_accepted_and_split_selects(baseline_file: Path, tmp_path: Path) -> None:
     new = _new(tmp_path)
-    chip_scene(new / "new0_before.tif", new / "new0_after.tif", new / "new0_mask.tif", tmp_path / "chips" / "a",
-               ChipConfig(size=CHIP, split_block=64, split_ratios=(0.5, 0.5, 0.0)))
+    chip_scene(
+        new / "new0_before.tif",
+        new / "new0_after.tif",
+        new / "new0_mask.tif",
+        tmp_path / "chips" / "a",
+        ChipConfig(size=CHIP, split_block=64, split_ratios=(0.5, 0.5, 0.0)),
+    )
     whole = run_monitor(baseline_file, tmp_path / "chips")
     half = run_monitor(baseline_file, tmp_path / "chips", config=MonitorConfig(split="train"))
     assert whole.new.source["kind"] == "chips" and whole.new.n_chips == 64
@@ -277,8 +302,9 @@ def model_file(baseline_file: Path) -> Path:
 def test_model_signals(baseline_file: Path, model_file: Path, tmp_path: Path) -> None:
     config = MonitorConfig(max_model_chips=64, thresholds=Thresholds(n_permutations=200))
     same = run_monitor(baseline_file, _new(tmp_path / "a"), tmp_path / "ra", model=model_file, config=config)
-    shifted = run_monitor(baseline_file, _new(tmp_path / "b", gain=1.6), tmp_path / "rb", model=model_file,
-                          config=config)
+    shifted = run_monitor(
+        baseline_file, _new(tmp_path / "b", gain=1.6), tmp_path / "rb", model=model_file, config=config
+    )
     for result in (same, shifted):
         assert {s.name for s in result.signals if s.group == "model"} == {"predicted_change", "encoder_mmd"}
         assert all(s.status != UNAVAILABLE for s in result.signals if s.group == "model")
@@ -288,8 +314,9 @@ def test_model_signals(baseline_file: Path, model_file: Path, tmp_path: Path) ->
     assert report["model"]["fingerprint"] == "abc123" and report["sample_sizes"]["model_new_chips"] == 64
 
 
-def test_model_signals_unavailable_without_the_baseline_chips(baseline_file: Path, model_file: Path,
-                                                              tmp_path: Path) -> None:
+def test_model_signals_unavailable_without_the_baseline_chips(
+    baseline_file: Path, model_file: Path, tmp_path: Path
+) -> None:
     data = json.loads(baseline_file.read_text())
     data["source"]["chips_dirs"] = [str(tmp_path / "gone")]
     moved = tmp_path / "baseline.json"
@@ -346,8 +373,13 @@ def test_empty_or_missing_new_data(baseline_file: Path, tmp_path: Path) -> None:
 
 def test_new_chips_of_another_size(baseline_file: Path, tmp_path: Path) -> None:
     new = _new(tmp_path, n=1)
-    chip_scene(new / "new0_before.tif", new / "new0_after.tif", None, tmp_path / "chips" / "big",
-               ChipConfig(size=64, split_block=64))
+    chip_scene(
+        new / "new0_before.tif",
+        new / "new0_after.tif",
+        None,
+        tmp_path / "chips" / "big",
+        ChipConfig(size=64, split_block=64),
+    )
     with pytest.raises(SentinelError, match="one chip size"):
         run_monitor(baseline_file, tmp_path / "chips")
 
@@ -357,12 +389,21 @@ def test_new_chips_of_another_size(baseline_file: Path, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_drift_bench_runs_end_to_end_at_a_tiny_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_drift_bench_runs_end_to_end_at_a_tiny_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tools.bench import drift as bench
 
-    for name, value in {"SAME_POOL": 6, "DRIFT_POOL": 2, "BASELINE_SCENES": 3, "NEW_SCENES": 2, "BASELINES": 2,
-                        "FA_PAIRS": 2, "POWER_TRIALS": 1, "STREAM_SIZE": 256}.items():
+    for name, value in {
+        "SAME_POOL": 6,
+        "DRIFT_POOL": 2,
+        "BASELINE_SCENES": 3,
+        "NEW_SCENES": 2,
+        "BASELINES": 2,
+        "FA_PAIRS": 2,
+        "POWER_TRIALS": 1,
+        "STREAM_SIZE": 256,
+    }.items():
         monkeypatch.setattr(bench, name, value)
     monkeypatch.setattr(bench.os, "cpu_count", lambda: 1)
     monkeypatch.setenv("SENTINEL_QUIET", "1")

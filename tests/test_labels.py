@@ -26,25 +26,25 @@ GRID = Grid(CRS.from_string(UTM), Affine(10, 0, X0, 0, -10, Y0), N, N)
 
 FOREST = {"B02": 300, "B03": 500, "B04": 300, "B08": 3500, "B11": 1500, "B12": 700}
 FIELD = {"B04": 1500, "B08": 2000}
-CLEARED = {"B04": 1200, "B08": 2200, "B12": 2000}   # NDVI drop 0.55, NBR drop 0.62
-GREENUP = {"B04": 1000, "B08": 2500, "B12": 700}    # NDVI drop 0.41, NBR drop 0.10 only
+CLEARED = {"B04": 1200, "B08": 2200, "B12": 2000}  # NDVI drop 0.55, NBR drop 0.62
+GREENUP = {"B04": 1000, "B08": 2500, "B12": 700}  # NDVI drop 0.41, NBR drop 0.10 only
 
-BIG = (slice(10, 30), slice(10, 30))       # 400 px = 4 ha clearing
-SMALL = (slice(50, 53), slice(50, 53))     # 9 px = 0.09 ha, below the 0.5 ha MMU
+BIG = (slice(10, 30), slice(10, 30))  # 400 px = 4 ha clearing
+SMALL = (slice(50, 53), slice(50, 53))  # 9 px = 0.09 ha, below the 0.5 ha MMU
 DIAG = ((slice(40, 45), slice(60, 65)), (slice(45, 50), slice(65, 70)))  # 2 x 25 px, corner-touch
 FIELD_AREA = (slice(0, 40), slice(80, 100))
 FIELD_CLEARED = (slice(10, 30), slice(85, 95))
 PHENOLOGY = (slice(60, 80), slice(10, 30))
 
 
-def _paint(stack: dict[str, np.ndarray], where: tuple[slice, slice],
-           values: dict[str, int]) -> None:
+def _paint(stack: dict[str, np.ndarray], where: tuple[slice, slice], values: dict[str, int]) -> None:
     for band, value in values.items():
         stack[band][where] = value
 
 
-def _write_scene(path: Path, stack: dict[str, np.ndarray], grid: Grid = GRID,
-                 bands: tuple[str, ...] = DEFAULT_BANDS) -> Path:
+def _write_scene(
+    path: Path, stack: dict[str, np.ndarray], grid: Grid = GRID, bands: tuple[str, ...] = DEFAULT_BANDS
+) -> Path:
     with scene_writer(path, grid, bands) as writer:
         writer.write(np.stack([stack[b] for b in bands]))
     return path
@@ -66,10 +66,9 @@ def scenes(tmp_path: Path) -> tuple[Path, Path]:
     _paint(after, FIELD_CLEARED, CLEARED)
     _paint(after, PHENOLOGY, GREENUP)
     for arr in before.values():
-        arr[95:] = 0                         # before nodata: last five rows
-    after["B12"][0:5, 40:45] = 0             # after nodata in one band only
-    return (_write_scene(tmp_path / "s_before.tif", before),
-            _write_scene(tmp_path / "s_after.tif", after))
+        arr[95:] = 0  # before nodata: last five rows
+    after["B12"][0:5, 40:45] = 0  # after nodata in one band only
+    return (_write_scene(tmp_path / "s_before.tif", before), _write_scene(tmp_path / "s_after.tif", after))
 
 
 def _read(path: Path) -> np.ndarray:
@@ -86,10 +85,10 @@ def test_spectral_pseudo_labels(tmp_path: Path, scenes: tuple[Path, Path]) -> No
     mask = _read(summary.mask)
     check_mask(summary.mask, GRID)
     assert np.all(mask[BIG] == 1)
-    assert np.all(mask[SMALL] == 0)                     # below the MMU
-    assert all(np.all(mask[w] == 1) for w in DIAG)      # 8-connected: one 0.5 ha patch
-    assert np.all(mask[FIELD_CLEARED] == 0)             # not forest before
-    assert np.all(mask[PHENOLOGY] == 0)                 # NDVI drop without NBR drop
+    assert np.all(mask[SMALL] == 0)  # below the MMU
+    assert all(np.all(mask[w] == 1) for w in DIAG)  # 8-connected: one 0.5 ha patch
+    assert np.all(mask[FIELD_CLEARED] == 0)  # not forest before
+    assert np.all(mask[PHENOLOGY] == 0)  # NDVI drop without NBR drop
     assert np.all(mask[95:] == 255) and np.all(mask[0:5, 40:45] == 255)
     assert summary.loss == 450 and int((mask == 1).sum()) == 450
     assert summary.unknown == 500 + 25
@@ -121,8 +120,7 @@ def test_spectral_bad_inputs(tmp_path: Path, scenes: tuple[Path, Path]) -> None:
     with pytest.raises(SentinelError, match="do not match the expected"):
         mask_from_spectral(before, four, tmp_path / "x.tif")
     shifted = Grid(GRID.crs, Affine(10, 0, X0 + 10, 0, -10, Y0), N, N)
-    other = _write_scene(tmp_path / "other.tif", no_swir | {"B11": no_swir["B08"],
-                                                             "B12": no_swir["B08"]}, grid=shifted)
+    other = _write_scene(tmp_path / "other.tif", no_swir | {"B11": no_swir["B08"], "B12": no_swir["B08"]}, grid=shifted)
     with pytest.raises(SentinelError, match="not on the same grid: transform"):
         mask_from_spectral(before, other, tmp_path / "x.tif")
     with pytest.raises(SentinelError, match="no such file"):
@@ -157,8 +155,7 @@ def _geojson(path: Path, features: list[dict]) -> Path:
         geom = f["geometry"]
         if not isinstance(geom, dict):
             geom = transform_geom(UTM, "EPSG:4326", mapping(geom))
-        out.append({"type": "Feature", "id": f.get("id", i), "properties": f.get("properties", {}),
-                    "geometry": geom})
+        out.append({"type": "Feature", "id": f.get("id", i), "properties": f.get("properties", {}), "geometry": geom})
     path.write_text(json.dumps({"type": "FeatureCollection", "features": out}))
     return path
 
@@ -168,16 +165,19 @@ UNKNOWN_BLOCK = (slice(20, 40), slice(20, 40))  # overlaps BIG on rows 20-29, co
 
 def test_vector_classes_in_lonlat(tmp_path: Path, scenes: tuple[Path, Path]) -> None:
     before, _ = scenes
-    vector = _geojson(tmp_path / "labels.geojson", [
-        {"geometry": _utm_box(*BIG), "properties": {"class": " Loss "}},
-        {"geometry": _utm_box(*UNKNOWN_BLOCK), "properties": {"class": "cloud"}},
-    ])
+    vector = _geojson(
+        tmp_path / "labels.geojson",
+        [
+            {"geometry": _utm_box(*BIG), "properties": {"class": " Loss "}},
+            {"geometry": _utm_box(*UNKNOWN_BLOCK), "properties": {"class": "cloud"}},
+        ],
+    )
     summary = mask_from_vector(vector, before, tmp_path / "v.tif", class_field="class")
     mask = _read(summary.mask)
     check_mask(summary.mask, GRID)
     assert np.all(mask[10:20, 10:30] == 1) and np.all(mask[20:30, 10:20] == 1)
-    assert np.all(mask[UNKNOWN_BLOCK] == 255)           # unknown wins over loss
-    assert np.all(mask[95:] == 255)                     # scene nodata
+    assert np.all(mask[UNKNOWN_BLOCK] == 255)  # unknown wins over loss
+    assert np.all(mask[95:] == 255)  # scene nodata
     assert summary.loss == 300 and summary.unknown == 400 + 500
     assert summary.no_loss == N * N - 300 - 900
     assert summary.params["features"] == {"features": 2, "loss": 1, "unknown": 1}
@@ -186,10 +186,13 @@ def test_vector_classes_in_lonlat(tmp_path: Path, scenes: tuple[Path, Path]) -> 
 
 def test_vector_without_class_field_is_all_loss(tmp_path: Path, scenes) -> None:
     before, _ = scenes
-    vector = _geojson(tmp_path / "l.geojson", [
-        {"geometry": _utm_box(*BIG), "properties": {"class": "loss"}},
-        {"geometry": _utm_box(*UNKNOWN_BLOCK), "properties": {"class": "cloud"}},
-    ])
+    vector = _geojson(
+        tmp_path / "l.geojson",
+        [
+            {"geometry": _utm_box(*BIG), "properties": {"class": "loss"}},
+            {"geometry": _utm_box(*UNKNOWN_BLOCK), "properties": {"class": "cloud"}},
+        ],
+    )
     summary = mask_from_vector(vector, before, tmp_path / "v.tif")
     assert summary.loss == 700 and summary.unknown == 500
 
@@ -210,33 +213,30 @@ def test_vector_geopackage_layers_in_scene_crs(tmp_path: Path, scenes) -> None:
     schema = {"geometry": "Polygon", "properties": {"kind": "str"}}
     for layer, rows in (("analyst_a", BIG), ("analyst_b", PHENOLOGY)):
         with fiona.open(gpkg, "w", driver="GPKG", layer=layer, crs=UTM, schema=schema) as dst:
-            dst.write({"geometry": mapping(_utm_box(*rows)),
-                       "properties": {"kind": "deforestation"}})
+            dst.write({"geometry": mapping(_utm_box(*rows)), "properties": {"kind": "deforestation"}})
     with pytest.raises(SentinelError, match="choose one with --layer"):
         mask_from_vector(gpkg, before, tmp_path / "x.tif")
     with pytest.raises(SentinelError, match="no layer 'nope'"):
         mask_from_vector(gpkg, before, tmp_path / "x.tif", layer="nope")
     with pytest.raises(SentinelError, match="no attribute 'class'"):
         mask_from_vector(gpkg, before, tmp_path / "x.tif", layer="analyst_b", class_field="class")
-    summary = mask_from_vector(gpkg, before, tmp_path / "b.tif", layer="analyst_b",
-                               class_field="kind")
+    summary = mask_from_vector(gpkg, before, tmp_path / "b.tif", layer="analyst_b", class_field="kind")
     assert summary.loss == 400 and np.all(_read(summary.mask)[PHENOLOGY] == 1)
 
 
 def test_vector_bad_features(tmp_path: Path, scenes) -> None:
     before, _ = scenes
-    bowtie = {"type": "Polygon", "coordinates": [[[-63, -10], [-62.99, -9.99], [-62.99, -10],
-                                                  [-63, -9.99], [-63, -10]]]}
-    invalid = _geojson(tmp_path / "i.geojson", [{"geometry": _utm_box(*BIG)},
-                                               {"id": 7, "geometry": bowtie}])
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [[[-63, -10], [-62.99, -9.99], [-62.99, -10], [-63, -9.99], [-63, -10]]],
+    }
+    invalid = _geojson(tmp_path / "i.geojson", [{"geometry": _utm_box(*BIG)}, {"id": 7, "geometry": bowtie}])
     with pytest.raises(SentinelError, match="feature 7 has an invalid geometry: Self-intersection"):
         mask_from_vector(invalid, before, tmp_path / "x.tif")
-    point = _geojson(tmp_path / "p.geojson", [{"id": 3, "geometry": {
-        "type": "Point", "coordinates": [-63.0, -10.0]}}])
+    point = _geojson(tmp_path / "p.geojson", [{"id": 3, "geometry": {"type": "Point", "coordinates": [-63.0, -10.0]}}])
     with pytest.raises(SentinelError, match="feature 3 is a Point"):
         mask_from_vector(point, before, tmp_path / "x.tif")
-    typo = _geojson(tmp_path / "c.geojson", [{"id": 4, "geometry": _utm_box(*BIG),
-                                              "properties": {"class": "los"}}])
+    typo = _geojson(tmp_path / "c.geojson", [{"id": 4, "geometry": _utm_box(*BIG), "properties": {"class": "los"}}])
     with pytest.raises(SentinelError, match=r"'los' \(features 4\)"):
         mask_from_vector(typo, before, tmp_path / "x.tif", class_field="class")
     far_box = box(X0 + 50_000, Y0, X0 + 50_100, Y0 + 100)
@@ -318,8 +318,17 @@ def test_check_labels_bad_inputs(tmp_path: Path, scenes) -> None:
     four = _write_scene(tmp_path / "four.tif", stack, bands=("B02", "B03", "B04", "B08"))
     with pytest.raises(SentinelError, match=r"\(4 vs 6 bands\)"):
         check_labels(before, four, good)
-    with rasterio.open(tmp_path / "two.tif", "w", driver="GTiff", width=N, height=N, count=2,
-                       dtype="uint8", crs=GRID.crs, transform=GRID.transform) as ds:
+    with rasterio.open(
+        tmp_path / "two.tif",
+        "w",
+        driver="GTiff",
+        width=N,
+        height=N,
+        count=2,
+        dtype="uint8",
+        crs=GRID.crs,
+        transform=GRID.transform,
+    ) as ds:
         ds.write(np.zeros((2, N, N), np.uint8))
     with pytest.raises(SentinelError, match="one uint8 band, got 2"):
         check_labels(before, after, tmp_path / "two.tif")

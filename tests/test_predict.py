@@ -94,8 +94,14 @@ def land_pair(height: int, width: int, loss: np.ndarray | None = None, seed: int
     return np.clip(before, 1, 65535).astype(np.uint16), np.clip(after, 1, 65535).astype(np.uint16)
 
 
-def write_pair(directory: Path, before: np.ndarray, after: np.ndarray, grid: Grid | None = None,
-               bands: tuple[str, ...] = DEFAULT_BANDS, name: str = "scene") -> tuple[Path, Path]:
+def write_pair(
+    directory: Path,
+    before: np.ndarray,
+    after: np.ndarray,
+    grid: Grid | None = None,
+    bands: tuple[str, ...] = DEFAULT_BANDS,
+    name: str = "scene",
+) -> tuple[Path, Path]:
     grid = grid or utm_grid(before.shape[1], before.shape[2])
     paths = directory / f"{name}_before.tif", directory / f"{name}_after.tif"
     for path, data in zip(paths, (before, after), strict=True):
@@ -114,9 +120,16 @@ def read(path: Path) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("height", "width", "window", "overlap"), [
-    (384, 384, 128, 64), (300, 517, 128, 32), (100, 90, 128, 64), (1000, 130, 256, 63), (64, 64, 64, 0),
-])
+@pytest.mark.parametrize(
+    ("height", "width", "window", "overlap"),
+    [
+        (384, 384, 128, 64),
+        (300, 517, 128, 32),
+        (100, 90, 128, 64),
+        (1000, 130, 256, 63),
+        (64, 64, 64, 0),
+    ],
+)
 def test_tiles_cover_every_pixel_once_with_margins(height: int, width: int, window: int, overlap: int) -> None:
     tiles = plan_tiles(height, width, window, overlap)
     cover = np.zeros((height, width), np.int32)
@@ -355,8 +368,9 @@ def test_scene_is_read_window_by_window(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(predict_module, "_quicklook", untraced_quicklook)
     tracemalloc.start()
     try:
-        result = predict_scene(make_bundle(OracleNet()), *paths, tmp_path / "out", window=window, overlap=32,
-                               batch_size=2)
+        result = predict_scene(
+            make_bundle(OracleNet()), *paths, tmp_path / "out", window=window, overlap=32, batch_size=2
+        )
         peaks.append(tracemalloc.get_traced_memory()[1])
     finally:
         tracemalloc.stop()

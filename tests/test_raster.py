@@ -63,8 +63,15 @@ def test_atomic_helpers(tmp_path: Path) -> None:
 
 def test_scene_contract_errors(tmp_path: Path) -> None:
     path = tmp_path / "geo.tif"
-    profile = dict(driver="GTiff", width=8, height=8, count=1, dtype="uint16", crs="EPSG:4326",
-                   transform=rasterio.transform.from_origin(0, 0, 0.0001, 0.0001))
+    profile = dict(
+        driver="GTiff",
+        width=8,
+        height=8,
+        count=1,
+        dtype="uint16",
+        crs="EPSG:4326",
+        transform=rasterio.transform.from_origin(0, 0, 0.0001, 0.0001),
+    )
     with rasterio.open(path, "w", **profile) as ds:
         ds.write(np.ones((1, 8, 8), np.uint16))
     with pytest.raises(SentinelError, match="projected CRS"):

@@ -41,7 +41,9 @@ def test_seeded_runs_are_reproducible(simulated_chips: Path, tmp_path: Path) -> 
 def test_resume_continues_from_the_checkpoint(simulated_chips: Path, tmp_path: Path) -> None:
     config = TrainConfig(**{**TINY, "epochs": 2, "patience": 5})
     full = train(simulated_chips, tmp_path / "full", config)
-    first = train(simulated_chips, tmp_path / "part", TrainConfig(**{**TINY, "epochs": 2, "patience": 5, "max_minutes": 1e-6}))
+    first = train(
+        simulated_chips, tmp_path / "part", TrainConfig(**{**TINY, "epochs": 2, "patience": 5, "max_minutes": 1e-6})
+    )
     assert len(first.history) == 1  # the time budget stopped it after one epoch
     with pytest.raises(SentinelError, match="same config"):
         train(simulated_chips, tmp_path / "part", TrainConfig(**{**TINY, "epochs": 3}), resume=True)

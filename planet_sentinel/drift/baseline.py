@@ -236,7 +236,9 @@ def compute_baseline(chips_root: str | Path, config: BaselineConfig | None = Non
     }
 
 
-def write_baseline(chips_root: str | Path, out: str | Path, config: BaselineConfig | None = None, overwrite: bool = False) -> dict[str, Any]:
+def write_baseline(
+    chips_root: str | Path, out: str | Path, config: BaselineConfig | None = None, overwrite: bool = False
+) -> dict[str, Any]:
     """Compute the baseline and write it as JSON (atomically; refuses to clobber unless asked)."""
     out = Path(out)
     if out.exists() and not overwrite:

@@ -180,8 +180,9 @@ def open_new_data(path: str | Path, chip_size: int, config: MonitorConfig) -> It
         return
     pairs = find_scene_pairs(root)
     if not pairs:
-        raise SentinelError(f"{root}: no new data (neither chips manifests nor <name>_before.tif/<name>_after.tif "
-                            "scene pairs)")
+        raise SentinelError(
+            f"{root}: no new data (neither chips manifests nor <name>_before.tif/<name>_after.tif scene pairs)"
+        )
     tmp = Path(tempfile.mkdtemp(prefix="sentinel-monitor-"))
     try:
         chip_config = ChipConfig(size=chip_size, split_block=chip_size, max_invalid=config.max_invalid)
@@ -189,8 +190,9 @@ def open_new_data(path: str | Path, chip_size: int, config: MonitorConfig) -> It
         for pair in pairs:
             mask = pair["mask"] if config.use_masks else None
             try:
-                summary = chip_scene(pair["before"], pair["after"], mask, tmp / str(pair["name"]), chip_config,
-                                     name=str(pair["name"]))
+                summary = chip_scene(
+                    pair["before"], pair["after"], mask, tmp / str(pair["name"]), chip_config, name=str(pair["name"])
+                )
             except SentinelError as exc:
                 if "no chip of" in str(exc):  # a fully clouded or empty scene: nothing to compare
                     continue
@@ -248,8 +250,10 @@ def summarise_chips(
     selections = [np.sort(s.indices(config.split)) for s in stores]
     kept = [(s, i) for s, i in zip(stores, selections, strict=True) if len(i)]
     if not kept:
-        raise SentinelError(f"the new data holds no chips (split '{config.split}'): nothing to compare (empty "
-                            "directory or every chip dropped)")
+        raise SentinelError(
+            f"the new data holds no chips (split '{config.split}'): nothing to compare (empty "
+            "directory or every chip dropped)"
+        )
     stores = [s for s, _ in kept]
     sizes = {s.size for s in stores}
     if len(sizes) > 1:
@@ -269,8 +273,9 @@ def summarise_chips(
             idx = _band_index(store.bands, bands, str(store.directory))
             rule = _pixel_rule(baseline_labelled, store, bands, config.use_masks)
             rules.add(rule)
-            for start, batch in zip(range(0, len(indices), config.batch_size),
-                                    store.batches(indices, config.batch_size), strict=True):
+            for start, batch in zip(
+                range(0, len(indices), config.batch_size), store.batches(indices, config.batch_size), strict=True
+            ):
                 n = len(batch["before"])
                 for k in range(n):
                     before, after = batch["before"][k][idx], batch["after"][k][idx]
@@ -289,8 +294,9 @@ def summarise_chips(
                 if chosen is not None and bundle is not None:
                     keep = np.flatnonzero(chosen[offset + start : offset + start + n])
                     if len(keep):
-                        out = model_outputs(bundle, batch["before"][keep], batch["after"][keep], store.bands,
-                                            config.device)
+                        out = model_outputs(
+                            bundle, batch["before"][keep], batch["after"][keep], store.bands, config.device
+                        )
                         features.append(out.features)
                         change.append(out.change_share)
                 progress.update(n)
@@ -325,8 +331,9 @@ def _model_sample(total: int, limit: int, seed: int) -> np.ndarray:
     return chosen
 
 
-def model_outputs(bundle: ModelBundle, before: np.ndarray, after: np.ndarray, bands: Sequence[str],
-                  device: str | None = None) -> ModelOutputs:
+def model_outputs(
+    bundle: ModelBundle, before: np.ndarray, after: np.ndarray, bands: Sequence[str], device: str | None = None
+) -> ModelOutputs:
     """Pooled encoder features and predicted change share (of known pixels) of a batch of chips."""
     import torch
 
@@ -350,14 +357,17 @@ def model_outputs(bundle: ModelBundle, before: np.ndarray, after: np.ndarray, ba
     return ModelOutputs(feats.astype(np.float64), share.astype(np.float64))
 
 
-def reference_model_outputs(baseline: dict[str, Any], bundle: ModelBundle,
-                            config: MonitorConfig) -> tuple[ModelOutputs | None, str]:
+def reference_model_outputs(
+    baseline: dict[str, Any], bundle: ModelBundle, config: MonitorConfig
+) -> tuple[ModelOutputs | None, str]:
     """The model run on a seeded sample of the baseline's own chips, or (None, why not)."""
     dirs = [Path(d) for d in baseline.get("source", {}).get("chips_dirs", [])]
     missing = [str(d) for d in dirs if not (d / MANIFEST).exists()]
     if not dirs or missing:
-        return None, (f"the baseline's chips ({', '.join(missing) or 'none recorded'}) are not available, so the "
-                      "model has no reference; run the monitor where the training chips are")
+        return None, (
+            f"the baseline's chips ({', '.join(missing) or 'none recorded'}) are not available, so the "
+            "model has no reference; run the monitor where the training chips are"
+        )
     stores = [ChipStore(d) for d in dirs]
     note = ""
     if data_fingerprint(stores) != baseline["source"].get("fingerprint"):
@@ -400,9 +410,19 @@ def _by_date(values: Sequence[float | None], n_chips: int) -> dict[str, np.ndarr
     return {"both": arr}
 
 
-def _dated_signal(name: str, group: str, ref_values: Sequence[float | None], new_values: Sequence[float | None],
-                  ref_chips: int, new_chips: int, scale: float, thresholds: Thresholds,
-                  extra: dict[str, float], description: str, relative: bool = True) -> Signal:
+def _dated_signal(
+    name: str,
+    group: str,
+    ref_values: Sequence[float | None],
+    new_values: Sequence[float | None],
+    ref_chips: int,
+    new_chips: int,
+    scale: float,
+    thresholds: Thresholds,
+    extra: dict[str, float],
+    description: str,
+    relative: bool = True,
+) -> Signal:
     """KS per date on per-chip values (p-values Bonferroni-combined over the dates) and the largest
     Wasserstein distance between the dates' per-chip distributions, normalised by ``scale``.
 
@@ -432,8 +452,22 @@ def _dated_signal(name: str, group: str, ref_values: Sequence[float | None], new
     warn = {}
     if "psi" in effects:
         limits["psi"], warn["psi"] = thresholds.psi, thresholds.psi_warn
-    return guard(Signal(name, group, "ks", ref_chips, new_chips, max(stats_, default=float("nan")), p, effects,
-                        limits, warn, description=description), thresholds.min_chips)
+    return guard(
+        Signal(
+            name,
+            group,
+            "ks",
+            ref_chips,
+            new_chips,
+            max(stats_, default=float("nan")),
+            p,
+            effects,
+            limits,
+            warn,
+            description=description,
+        ),
+        thresholds.min_chips,
+    )
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -446,12 +480,20 @@ def band_signals(baseline: dict[str, Any], new: DataSummary, thresholds: Thresho
     signals = []
     for band in new.bands:
         ref, cur = baseline["per_band"][band], new.stats["per_band"][band]
-        signals.append(_dated_signal(
-            f"band {band}", "bands", baseline["per_chip_mean"][band], new.stats["per_chip_mean"][band],
-            baseline["n_chips"], new.n_chips, ref["std"] or float("nan"), thresholds,
-            {"psi": psi(ref["histogram"], cur["histogram"])},
-            f"{band} reflectance: PSI of pixels on 0.01 bins; per date, KS and Wasserstein/std of chip means",
-        ))
+        signals.append(
+            _dated_signal(
+                f"band {band}",
+                "bands",
+                baseline["per_chip_mean"][band],
+                new.stats["per_chip_mean"][band],
+                baseline["n_chips"],
+                new.n_chips,
+                ref["std"] or float("nan"),
+                thresholds,
+                {"psi": psi(ref["histogram"], cur["histogram"])},
+                f"{band} reflectance: PSI of pixels on 0.01 bins; per date, KS and Wasserstein/std of chip means",
+            )
+        )
     return signals
 
 
@@ -460,59 +502,117 @@ def scene_signals(baseline: dict[str, Any], new: DataSummary, thresholds: Thresh
     signals = []
     ref_ndvi, cur_ndvi = baseline["ndvi"], new.stats["ndvi"]
     if not ref_ndvi["count"] or not cur_ndvi["count"]:
-        signals.append(unavailable("ndvi", "scene", "ks", "NDVI needs bands B04 and B08 on both sides",
-                                   baseline["n_chips"], new.n_chips))
+        signals.append(
+            unavailable(
+                "ndvi", "scene", "ks", "NDVI needs bands B04 and B08 on both sides", baseline["n_chips"], new.n_chips
+            )
+        )
     else:
-        signals.append(_dated_signal(
-            "ndvi", "scene", ref_ndvi["per_chip_mean"], cur_ndvi["per_chip_mean"], baseline["n_chips"], new.n_chips,
-            ref_ndvi["std"] or float("nan"), thresholds, {"psi": psi(ref_ndvi["histogram"], cur_ndvi["histogram"])},
-            "NDVI of valid pixels: PSI on 0.02 bins; per date, KS and Wasserstein/std of chip means", relative=False,
-        ))
+        signals.append(
+            _dated_signal(
+                "ndvi",
+                "scene",
+                ref_ndvi["per_chip_mean"],
+                cur_ndvi["per_chip_mean"],
+                baseline["n_chips"],
+                new.n_chips,
+                ref_ndvi["std"] or float("nan"),
+                thresholds,
+                {"psi": psi(ref_ndvi["histogram"], cur_ndvi["histogram"])},
+                "NDVI of valid pixels: PSI on 0.02 bins; per date, KS and Wasserstein/std of chip means",
+                relative=False,
+            )
+        )
     for key, label in (("nodata_share", "nodata share"), ("unknown_share", "cloud/shadow/nodata share")):
         if key == "unknown_share" and baseline.get("change_share") is None:
-            signals.append(unavailable(key, "scene", "ks", "the baseline's chips are unlabelled, so it records no "
-                                       "cloud share beyond nodata", baseline["n_chips"], new.n_chips))
+            signals.append(
+                unavailable(
+                    key,
+                    "scene",
+                    "ks",
+                    "the baseline's chips are unlabelled, so it records no cloud share beyond nodata",
+                    baseline["n_chips"],
+                    new.n_chips,
+                )
+            )
             continue
         if key == "unknown_share" and new.pixel_rule != "mask":
-            signals.append(unavailable(
-                key, "scene", "ks", "not comparable: the baseline's unknown pixels come from its masks, the new "
-                f"data's from '{new.pixel_rule}' (the spectral cloud screen flags more than the masks); give the "
-                "new scenes their masks to compare cloud shares", baseline["n_chips"], new.n_chips))
+            signals.append(
+                unavailable(
+                    key,
+                    "scene",
+                    "ks",
+                    "not comparable: the baseline's unknown pixels come from its masks, the new "
+                    f"data's from '{new.pixel_rule}' (the spectral cloud screen flags more than the masks); give the "
+                    "new scenes their masks to compare cloud shares",
+                    baseline["n_chips"],
+                    new.n_chips,
+                )
+            )
             continue
         ref_values = baseline[key]["per_chip"]
         cur_values = new.stats[key]["per_chip"]
         stat, p = ks_test(ref_values, cur_values)
         diff = float(np.mean(cur_values) - np.mean(ref_values)) if ref_values and cur_values else float("nan")
-        signals.append(guard(Signal(
-            key, "scene", "ks", len(ref_values), len(cur_values), stat, p,
-            {"mean_difference": abs(diff), "new_minus_baseline": diff},
-            {"mean_difference": thresholds.share_difference},
-            description=f"{label} per chip: difference of means, KS",
-        ), thresholds.min_chips))
+        signals.append(
+            guard(
+                Signal(
+                    key,
+                    "scene",
+                    "ks",
+                    len(ref_values),
+                    len(cur_values),
+                    stat,
+                    p,
+                    {"mean_difference": abs(diff), "new_minus_baseline": diff},
+                    {"mean_difference": thresholds.share_difference},
+                    description=f"{label} per chip: difference of means, KS",
+                ),
+                thresholds.min_chips,
+            )
+        )
     return signals
 
 
-def model_signals(ref: ModelOutputs | None, new: ModelOutputs | None, why: str, thresholds: Thresholds,
-                  seed: int = 0) -> list[Signal]:
+def model_signals(
+    ref: ModelOutputs | None, new: ModelOutputs | None, why: str, thresholds: Thresholds, seed: int = 0
+) -> list[Signal]:
     """Predicted change share per chip and MMD on the encoder's pooled features."""
     if ref is None or new is None:
         reason = why or "no model outputs"
-        return [unavailable("predicted_change", "model", "ks", reason),
-                unavailable("encoder_mmd", "model", "mmd", reason)]
+        return [
+            unavailable("predicted_change", "model", "ks", reason),
+            unavailable("encoder_mmd", "model", "mmd", reason),
+        ]
     rc = ref.change_share[np.isfinite(ref.change_share)]
     nc = new.change_share[np.isfinite(new.change_share)]
     spread = float(np.std(rc)) if len(rc) else float("nan")
     stat, p = ks_test(rc, nc)
     diff = float(nc.mean() - rc.mean()) if len(rc) and len(nc) else float("nan")
-    change = guard(Signal(
-        "predicted_change", "model", "ks", len(rc), len(nc), stat, p,
-        {"mean_difference": abs(diff), "wasserstein_norm": wasserstein_normalised(rc, nc, spread)},
-        {"mean_difference": thresholds.share_difference},
-        description=f"predicted change share per chip: difference of means ({diff:+.3f}), KS",
-    ), thresholds.min_chips)
-    mmd = Signal("encoder_mmd", "model", "mmd", len(ref.features), len(new.features),
-                 limits={"mmd2": thresholds.mmd},
-                 description="pooled encoder features (both dates): MMD² with a permutation test")
+    change = guard(
+        Signal(
+            "predicted_change",
+            "model",
+            "ks",
+            len(rc),
+            len(nc),
+            stat,
+            p,
+            {"mean_difference": abs(diff), "wasserstein_norm": wasserstein_normalised(rc, nc, spread)},
+            {"mean_difference": thresholds.share_difference},
+            description=f"predicted change share per chip: difference of means ({diff:+.3f}), KS",
+        ),
+        thresholds.min_chips,
+    )
+    mmd = Signal(
+        "encoder_mmd",
+        "model",
+        "mmd",
+        len(ref.features),
+        len(new.features),
+        limits={"mmd2": thresholds.mmd},
+        description="pooled encoder features (both dates): MMD² with a permutation test",
+    )
     guard(mmd, thresholds.min_mmd_chips)
     if mmd.status == "pending":
         result = mmd_permutation_test(ref.features, new.features, thresholds.n_permutations, seed)
@@ -531,13 +631,20 @@ def check_bands(baseline: dict[str, Any], wanted: Sequence[str] | None) -> list[
     bands = [canonical(b) for b in wanted] if wanted else list(baseline["bands"])
     missing = [b for b in bands if b not in baseline["bands"]]
     if missing:
-        raise SentinelError(f"bands {missing} are not in the baseline, which describes {baseline['bands']}: a baseline "
-                            "of another band set; recompute it or compare fewer bands")
+        raise SentinelError(
+            f"bands {missing} are not in the baseline, which describes {baseline['bands']}: a baseline "
+            "of another band set; recompute it or compare fewer bands"
+        )
     return bands
 
 
-def compare(baseline: dict[str, Any], new: DataSummary, config: MonitorConfig, bundle: ModelBundle | None = None,
-            model_info: dict[str, Any] | None = None) -> MonitorResult:
+def compare(
+    baseline: dict[str, Any],
+    new: DataSummary,
+    config: MonitorConfig,
+    bundle: ModelBundle | None = None,
+    model_info: dict[str, Any] | None = None,
+) -> MonitorResult:
     """Every signal of ``new`` against ``baseline`` and the decision (no files written)."""
     signals = band_signals(baseline, new, config.thresholds) + scene_signals(baseline, new, config.thresholds)
     ref = None
@@ -550,8 +657,9 @@ def compare(baseline: dict[str, Any], new: DataSummary, config: MonitorConfig, b
     return MonitorResult(decision, signals, config.thresholds, baseline, new, model_info, model_reference=ref)
 
 
-def check_new_stores(baseline: dict[str, Any], stores: Sequence[ChipStore], bands: Sequence[str],
-                     bundle: ModelBundle | None = None) -> None:
+def check_new_stores(
+    baseline: dict[str, Any], stores: Sequence[ChipStore], bands: Sequence[str], bundle: ModelBundle | None = None
+) -> None:
     """Refuse new chips that lack compared (or model) bands or come at another chip size."""
     for store in stores:
         _band_index(store.bands, bands, str(store.directory))
@@ -561,23 +669,36 @@ def check_new_stores(baseline: dict[str, Any], stores: Sequence[ChipStore], band
             raise SentinelError(
                 f"{store.directory}: chips of {store.size} px, the baseline's are {baseline['chip_size']} px; "
                 "per-chip statistics compare only at one chip size (pass the scenes, or chip them at "
-                f"--size {baseline['chip_size']})")
+                f"--size {baseline['chip_size']})"
+            )
 
 
-def monitor_stores(baseline: dict[str, Any], stores: Sequence[ChipStore], config: MonitorConfig | None = None,
-                   bundle: ModelBundle | None = None, model_info: dict[str, Any] | None = None) -> MonitorResult:
+def monitor_stores(
+    baseline: dict[str, Any],
+    stores: Sequence[ChipStore],
+    config: MonitorConfig | None = None,
+    bundle: ModelBundle | None = None,
+    model_info: dict[str, Any] | None = None,
+) -> MonitorResult:
     """The monitor on chip stores already open (the core of :func:`run_monitor`, used by the benchmark)."""
     config = config or MonitorConfig()
     bands = check_bands(baseline, config.bands)
     if bundle is not None:
         lacking = [b for b in bundle.bands if b not in baseline["bands"]]
         if lacking:
-            raise SentinelError(f"the model reads bands {list(bundle.bands)} but the baseline describes "
-                                f"{baseline['bands']}: a baseline of another band set ({lacking} missing)")
+            raise SentinelError(
+                f"the model reads bands {list(bundle.bands)} but the baseline describes "
+                f"{baseline['bands']}: a baseline of another band set ({lacking} missing)"
+            )
     check_new_stores(baseline, stores, bands, bundle)
-    new = summarise_chips(stores, bands, baseline_labelled=baseline.get("change_share") is not None,
-                          pixel_sample=int(baseline.get("config", {}).get("pixel_sample", 20_000)),
-                          config=config, bundle=bundle)
+    new = summarise_chips(
+        stores,
+        bands,
+        baseline_labelled=baseline.get("change_share") is not None,
+        pixel_sample=int(baseline.get("config", {}).get("pixel_sample", 20_000)),
+        config=config,
+        bundle=bundle,
+    )
     result = compare(baseline, new, config, bundle, model_info)
     result.context["bands"] = bands
     return result
@@ -606,19 +727,26 @@ def run_monitor(
         from planet_sentinel.registry import load_model
 
         bundle = load_model(model)
-        model_info = {"spec": str(model), "bands": list(bundle.bands), "fingerprint": bundle.fingerprint,
-                      "threshold": bundle.threshold, **({"registry": bundle.source} if bundle.source else {})}
+        model_info = {
+            "spec": str(model),
+            "bands": list(bundle.bands),
+            "fingerprint": bundle.fingerprint,
+            "threshold": bundle.threshold,
+            **({"registry": bundle.source} if bundle.source else {}),
+        }
     with open_new_data(new_data, int(baseline["chip_size"]), config) as (stores, kind):
         if not stores:
             raise SentinelError(f"{new_data}: the new data holds no chips (every scene empty or fully clouded)")
         result = monitor_stores(baseline, stores, config, bundle, model_info)
     result.new.source.update(path=str(new_data), kind=kind)
-    result.context.update({
-        "generator": f"planet_sentinel {__version__}",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "seconds": round(time.perf_counter() - start, 3),
-        "baseline_path": str(baseline_path),
-    })
+    result.context.update(
+        {
+            "generator": f"planet_sentinel {__version__}",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": round(time.perf_counter() - start, 3),
+            "baseline_path": str(baseline_path),
+        }
+    )
     if out_dir is not None:
         from planet_sentinel.drift.report import write_report
 
@@ -626,8 +754,9 @@ def run_monitor(
     return result
 
 
-def simulate_new_data(kind: str, out_dir: str | Path, scenes: int = 4, size: int = 512, seed: int = 1000,
-                      difficulty: float = 0.3) -> list[Path]:
+def simulate_new_data(
+    kind: str, out_dir: str | Path, scenes: int = 4, size: int = 512, seed: int = 1000, difficulty: float = 0.3
+) -> list[Path]:
     """Simulate ``scenes`` scene pairs with the ``kind`` preset of :data:`DRIFT_PRESETS` (``none``:
     the baseline's settings). Returns the before paths."""
     from planet_sentinel.sources.synthetic import SimulationConfig, simulate_scene
@@ -637,7 +766,8 @@ def simulate_new_data(kind: str, out_dir: str | Path, scenes: int = 4, size: int
     out = Path(out_dir)
     paths = []
     for i in range(scenes):
-        cfg = SimulationConfig(name=f"{kind}{seed + i}", size=size, seed=seed + i, difficulty=difficulty,
-                               **DRIFT_PRESETS[kind])
+        cfg = SimulationConfig(
+            name=f"{kind}{seed + i}", size=size, seed=seed + i, difficulty=difficulty, **DRIFT_PRESETS[kind]
+        )
         paths.append(simulate_scene(cfg, out, overwrite=True).before)
     return paths

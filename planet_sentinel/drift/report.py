@@ -47,8 +47,12 @@ def report_dict(result: MonitorResult) -> dict[str, Any]:
         "schema_version": REPORT_VERSION,
         "decision": {**result.decision.to_dict(), "exit_code": result.exit_code},
         "thresholds": result.thresholds.model_dump(),
-        "sample_sizes": {"baseline_chips": baseline["n_chips"], "new_chips": new.n_chips,
-                         "chip_size": new.chip_size, **model_sizes},
+        "sample_sizes": {
+            "baseline_chips": baseline["n_chips"],
+            "new_chips": new.n_chips,
+            "chip_size": new.chip_size,
+            **model_sizes,
+        },
         "signals": [s.to_dict() for s in result.signals],
         "baseline": {
             "path": result.context.get("baseline_path"),
@@ -96,7 +100,7 @@ def _json_default(value: Any) -> Any:
 def _fmt(value: float | None, digits: int = 3) -> str:
     if value is None or not math.isfinite(value):
         return "–"
-    if value != 0 and abs(value) < 10 ** -digits:
+    if value != 0 and abs(value) < 10**-digits:
         return f"{value:.1e}"
     return f"{value:.{digits}f}"
 
@@ -131,8 +135,10 @@ def markdown(result: MonitorResult, data: dict[str, Any] | None = None) -> str:
     if result.model:
         reg = result.model.get("registry") or {}
         version = f", version {reg['version']}" if reg.get("version") else ""
-        lines.append(f"Model `{result.model['spec']}`{version}, training-data fingerprint "
-                     f"`{result.model.get('fingerprint') or '–'}`.")
+        lines.append(
+            f"Model `{result.model['spec']}`{version}, training-data fingerprint "
+            f"`{result.model.get('fingerprint') or '–'}`."
+        )
     lines += [
         "",
         "| signal | result | effect sizes (drift at) | test | statistic | p (corrected) | chips ref / new |",
@@ -140,8 +146,10 @@ def markdown(result: MonitorResult, data: dict[str, Any] | None = None) -> str:
     ]
     for s in result.signals:
         p = f"{_fmt(s.p_value, 4)} ({_fmt(s.p_adjusted, 4)})" if s.p_value is not None else "–"
-        lines.append(f"| {s.name} | {_MARK.get(s.status, s.status)} | {_effects_cell(s)} | {s.test} | "
-                     f"{_fmt(s.statistic)} | {p} | {s.n_reference} / {s.n_new} |")
+        lines.append(
+            f"| {s.name} | {_MARK.get(s.status, s.status)} | {_effects_cell(s)} | {s.test} | "
+            f"{_fmt(s.statistic)} | {p} | {s.n_reference} / {s.n_new} |"
+        )
     t = result.thresholds
     lines += [
         "",
@@ -156,8 +164,12 @@ def markdown(result: MonitorResult, data: dict[str, Any] | None = None) -> str:
         lines += ["", "Notes:", *notes]
     if result.model and result.model.get("reference_note"):
         lines += [f"- model reference: {result.model['reference_note']}"]
-    lines += ["", f"Plots: `{FILES['bands_png']}` (per-band histograms), `{FILES['features_png']}` (feature drift).",
-              f"Exit code {data['decision']['exit_code']} (0 no drift, 3 drift, 4 inconclusive).", ""]
+    lines += [
+        "",
+        f"Plots: `{FILES['bands_png']}` (per-band histograms), `{FILES['features_png']}` (feature drift).",
+        f"Exit code {data['decision']['exit_code']} (0 no drift, 3 drift, 4 inconclusive).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -202,8 +214,15 @@ def plot_bands(result: MonitorResult, path: Path) -> None:
         cur = _density(result.new.stats["per_band"][band]["histogram"])[:-1]
         panels.append((band, edges, ref, cur, status.get(f"band {band}", PASS)))
     if result.new.stats["ndvi"]["count"] and result.baseline["ndvi"]["count"]:
-        panels.append(("NDVI", np.asarray(NDVI_EDGES), _density(result.baseline["ndvi"]["histogram"]),
-                       _density(result.new.stats["ndvi"]["histogram"]), status.get("ndvi", PASS)))
+        panels.append(
+            (
+                "NDVI",
+                np.asarray(NDVI_EDGES),
+                _density(result.baseline["ndvi"]["histogram"]),
+                _density(result.new.stats["ndvi"]["histogram"]),
+                status.get("ndvi", PASS),
+            )
+        )
     cols = min(4, len(panels))
     rows = math.ceil(len(panels) / cols)
     fig, axes = _figure(rows, cols, (3.4 * cols, 2.6 * rows))
@@ -215,7 +234,7 @@ def plot_bands(result: MonitorResult, path: Path) -> None:
         ax.set_title(f"{name}: {st}", fontsize=10, color=_COLOUR.get(st, "black"))
         ax.set_xlabel("NDVI" if name == "NDVI" else "reflectance", fontsize=8)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"Drift monitor: {result.decision.status}", fontsize=11)
@@ -233,8 +252,10 @@ def plot_features(result: MonitorResult, path: Path) -> None:
     ax = axes.flat[0]
     names, ratios, colours = [], [], []
     for s in signals:
-        ratio = max((v / s.limits[k] for k, v in s.effects.items()
-                     if k in s.limits and v is not None and math.isfinite(v)), default=0.0)
+        ratio = max(
+            (v / s.limits[k] for k, v in s.effects.items() if k in s.limits and v is not None and math.isfinite(v)),
+            default=0.0,
+        )
         names.append(s.name)
         ratios.append(ratio)
         colours.append(_COLOUR.get(s.status, "black"))

@@ -107,8 +107,11 @@ def ks_test(reference: Sequence[float] | np.ndarray, new: Sequence[float] | np.n
     return float(result.statistic), float(result.pvalue)
 
 
-def psi(reference_counts: Sequence[float] | np.ndarray, new_counts: Sequence[float] | np.ndarray,
-        epsilon: float = PSI_EPSILON) -> float:
+def psi(
+    reference_counts: Sequence[float] | np.ndarray,
+    new_counts: Sequence[float] | np.ndarray,
+    epsilon: float = PSI_EPSILON,
+) -> float:
     """Population stability index on fixed bins: sum (q - p) ln(q / p), empty shares floored."""
     p = np.asarray(reference_counts, np.float64)
     q = np.asarray(new_counts, np.float64)
@@ -121,9 +124,13 @@ def psi(reference_counts: Sequence[float] | np.ndarray, new_counts: Sequence[flo
     return float(((q - p) * np.log(q / p)).sum())
 
 
-def wasserstein_normalised(reference: Sequence[float] | np.ndarray, new: Sequence[float] | np.ndarray,
-                           scale: float, reference_weights: Sequence[float] | np.ndarray | None = None,
-                           new_weights: Sequence[float] | np.ndarray | None = None) -> float:
+def wasserstein_normalised(
+    reference: Sequence[float] | np.ndarray,
+    new: Sequence[float] | np.ndarray,
+    scale: float,
+    reference_weights: Sequence[float] | np.ndarray | None = None,
+    new_weights: Sequence[float] | np.ndarray | None = None,
+) -> float:
     """First Wasserstein distance between two samples (or weighted histograms) divided by ``scale``
     (the baseline's standard deviation)."""
     from scipy import stats
@@ -147,8 +154,9 @@ def _pairwise_sq(x: np.ndarray) -> np.ndarray:
     return np.maximum(d, 0.0)
 
 
-def mmd_permutation_test(reference: np.ndarray, new: np.ndarray, n_permutations: int = 1000,
-                         seed: int = 0) -> dict[str, float]:
+def mmd_permutation_test(
+    reference: np.ndarray, new: np.ndarray, n_permutations: int = 1000, seed: int = 0
+) -> dict[str, float]:
     """Unbiased MMD² with a Gaussian kernel and its permutation p-value.
 
     Features are standardised by the reference's mean and standard deviation; the kernel
@@ -272,8 +280,10 @@ def guard(signal: Signal, min_samples: int) -> Signal:
     signal.min_samples = min_samples
     if signal.status == "pending" and min(signal.n_reference, signal.n_new) < min_samples:
         signal.status = INSUFFICIENT
-        signal.reason = (f"too few chips to test: {signal.n_reference} reference and {signal.n_new} new, "
-                         f"at least {min_samples} each are needed; effect sizes are shown but not judged")
+        signal.reason = (
+            f"too few chips to test: {signal.n_reference} reference and {signal.n_new} new, "
+            f"at least {min_samples} each are needed; effect sizes are shown but not judged"
+        )
     return signal
 
 
@@ -312,8 +322,9 @@ def decide(signals: list[Signal], thresholds: Thresholds) -> Decision:
         moderate = [k for k, v in s.effects.items() if k in s.warn_limits and _ge(v, s.warn_limits[k])]
         if large and significant:
             s.status = DRIFT
-            s.reason = (f"{', '.join(large)} above threshold and p = {p:.2g} < {thresholds.alpha} "
-                        f"({thresholds.correction})")
+            s.reason = (
+                f"{', '.join(large)} above threshold and p = {p:.2g} < {thresholds.alpha} ({thresholds.correction})"
+            )
         elif large:
             s.status = WARN
             s.reason = f"{', '.join(large)} above threshold but not significant (p = {p:.2g})"
@@ -322,8 +333,11 @@ def decide(signals: list[Signal], thresholds: Thresholds) -> Decision:
             s.reason = f"moderate {', '.join(moderate)} and p = {p:.2g}"
         else:
             s.status = PASS
-            s.reason = ("significant but effect below threshold (trivial difference)" if significant
-                        else "effect below threshold, not significant")
+            s.reason = (
+                "significant but effect below threshold (trivial difference)"
+                if significant
+                else "effect below threshold, not significant"
+            )
     for s in signals:
         if s.status == "pending":  # a test that returned no p-value (e.g. all values NaN)
             s.status = INSUFFICIENT
@@ -341,5 +355,15 @@ def decide(signals: list[Signal], thresholds: Thresholds) -> Decision:
         status, summary = "inconclusive", "no signal had enough data to be tested; no decision"
     if insufficient and status != "inconclusive":
         summary += f"; too few chips to test {', '.join(insufficient)}"
-    return Decision(bool(drifted), status, drifted, warnings, insufficient, missing, len(testable),
-                    thresholds.correction, thresholds.alpha, summary)
+    return Decision(
+        bool(drifted),
+        status,
+        drifted,
+        warnings,
+        insufficient,
+        missing,
+        len(testable),
+        thresholds.correction,
+        thresholds.alpha,
+        summary,
+    )

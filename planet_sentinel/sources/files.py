@@ -126,8 +126,7 @@ def band_of_file(path: Path) -> str:
     found = sorted({b for b in (band_from_filename(t) for t in tokens) if b is not None})
     if len(found) > 1:
         raise SentinelError(
-            f"{path}: the file name mentions several bands ({', '.join(found)}); rename it so "
-            "it names exactly one band"
+            f"{path}: the file name mentions several bands ({', '.join(found)}); rename it so it names exactly one band"
         )
     return band
 
@@ -143,8 +142,7 @@ def _files_by_band(files: Sequence[Path], bands: Sequence[str], date: str) -> di
         band = band_of_file(f)
         if band in by_band:
             raise SentinelError(
-                f"band {band} given twice for the {date} date: {by_band[band]} and {f}; "
-                "pass one file per band"
+                f"band {band} given twice for the {date} date: {by_band[band]} and {f}; pass one file per band"
             )
         by_band[band] = f
     missing = [b for b in bands if b not in by_band]
@@ -175,13 +173,10 @@ def _describe_source(path: Path, band: str) -> dict[str, Any]:
     with open_raster(path) as ds:
         if ds.count != 1:
             raise SentinelError(
-                f"{path}: expected a single-band raster for {band}, got {ds.count} bands; "
-                "pass one file per band"
+                f"{path}: expected a single-band raster for {band}, got {ds.count} bands; pass one file per band"
             )
         if ds.crs is None:
-            raise SentinelError(
-                f"{path}: not georeferenced (no CRS); imports need georeferenced band files"
-            )
+            raise SentinelError(f"{path}: not georeferenced (no CRS); imports need georeferenced band files")
         dtype = ds.dtypes[0]
         if not np.issubdtype(np.dtype(dtype), np.integer):
             raise SentinelError(
@@ -221,9 +216,7 @@ def target_grid(reference: Path, crs: str | None = None) -> tuple[Grid, str]:
         north_up = t.b == 0 and t.d == 0 and t.a > 0 and t.e < 0
         if north_up and all(abs(r - TARGET_RESOLUTION) < 1e-6 for r in ref.resolution):
             return ref, f"the grid of {reference.name}"
-        return aligned_grid(ref.crs, ref.bounds, TARGET_RESOLUTION), (
-            f"10 m grid in {ref.crs} over {reference.name}"
-        )
+        return aligned_grid(ref.crs, ref.bounds, TARGET_RESOLUTION), (f"10 m grid in {ref.crs} over {reference.name}")
     if crs is not None:
         try:
             dst = CRS.from_user_input(crs)
@@ -231,8 +224,7 @@ def target_grid(reference: Path, crs: str | None = None) -> tuple[Grid, str]:
             raise SentinelError(f"unknown CRS {crs!r}: {exc}") from exc
         if not _is_metric_projected(dst):
             raise SentinelError(
-                f"CRS {crs!r} is not a projected CRS in metres; scenes need one (e.g. a UTM "
-                "zone such as EPSG:32631)"
+                f"CRS {crs!r} is not a projected CRS in metres; scenes need one (e.g. a UTM zone such as EPSG:32631)"
             )
     else:
         left, bottom, right, top = ref.bounds
@@ -298,7 +290,9 @@ def _write_date(
     for i, band in enumerate(bands, start=1):
         _say(progress, f"{date}: band {band} ({i}/{len(bands)}) from {files[band].name}")
         arr = np.memmap(
-            stage / f"{date}_{band}.u16", dtype=np.uint16, mode="w+",
+            stage / f"{date}_{band}.u16",
+            dtype=np.uint16,
+            mode="w+",
             shape=(grid.height, grid.width),
         )
         how[band] = _warp_band(files[band], grid, arr, Resampling.bilinear)
@@ -370,15 +364,12 @@ def _warp_mask(path: Path, grid: Grid) -> tuple[np.ndarray, dict[str, Any]]:
     bad = sorted(set(values.tolist()) - {0, 1, MASK_UNKNOWN})
     if bad:
         raise SentinelError(
-            f"{path}: mask values {bad[:10]} are not allowed; masks use 0 = no loss, 1 = loss, "
-            f"{MASK_UNKNOWN} = unknown"
+            f"{path}: mask values {bad[:10]} are not allowed; masks use 0 = no loss, 1 = loss, {MASK_UNKNOWN} = unknown"
         )
     return out.astype(np.uint8), info
 
 
-def _quicklook(
-    target: Path, before: Path, after: Path, mask: Path | None, bands: Sequence[str]
-) -> Path:
+def _quicklook(target: Path, before: Path, after: Path, mask: Path | None, bands: Sequence[str]) -> Path:
     """The standard quicklook; grey-scale of the first band when B04/B03/B02 are not stacked."""
     rgb = ("B04", "B03", "B02")
     if all(b in bands for b in rgb):
@@ -433,9 +424,7 @@ def import_files(
     Raises:
         SentinelError: for any input that cannot produce a valid scene pair.
     """
-    return _import(
-        before, after, name, out_dir, bands, mask, crs, add_offset, overwrite, progress, dates, {}
-    )
+    return _import(before, after, name, out_dir, bands, mask, crs, add_offset, overwrite, progress, dates, {})
 
 
 def _import(
@@ -478,8 +467,7 @@ def _import(
         "after": _files_by_band([Path(p) for p in after], bands, "after"),
     }
     sources = {
-        date: {band: _describe_source(path, band) for band, path in by_band.items()}
-        for date, by_band in files.items()
+        date: {band: _describe_source(path, band) for band, path in by_band.items()} for date, by_band in files.items()
     }
     if mask is not None and not Path(mask).exists():
         raise SentinelError(f"{mask}: no such file (mask)")
@@ -499,9 +487,7 @@ def _import(
             tags = {"source": "files", "scene_name": name, "date_role": date}
             if date_of[date]:
                 tags["acquisition_date"] = date_of[date]
-            valid[date], how = _write_date(
-                date, files[date], grid, staged[date], stage, add_offset, tags, progress
-            )
+            valid[date], how = _write_date(date, files[date], grid, staged[date], stage, add_offset, tags, progress)
             for band, method in how.items():
                 sources[date][band]["resampling"] = method
         both = valid["before"] & valid["after"]
@@ -533,8 +519,11 @@ def _import(
         del valid
         _say(progress, "quicklook")
         _quicklook(
-            staged["quicklook"], staged["before"], staged["after"],
-            staged["mask"] if mask is not None else None, bands,
+            staged["quicklook"],
+            staged["before"],
+            staged["after"],
+            staged["mask"] if mask is not None else None,
+            bands,
         )
         summary = {
             "name": name,
@@ -544,8 +533,7 @@ def _import(
             "grid": _grid_dict(grid),
             "grid_from": grid_how,
             "reference": str(reference),
-            "resampling": {"reflectance": "bilinear", "mask": "nearest",
-                           "same_grid": "copied without resampling"},
+            "resampling": {"reflectance": "bilinear", "mask": "nearest", "same_grid": "copied without resampling"},
             "add_offset": add_offset,
             "dates": date_of,
             "sources": sources,
@@ -639,15 +627,21 @@ def _georeference_oscd_mask(cm: Path, reference: Path, target: Path) -> dict[str
     values, counts = np.unique(raw, return_counts=True)
     original = {int(v): int(c) for v, c in zip(values, counts, strict=True)}
     if not set(original) & {1, 2}:
-        raise SentinelError(
-            f"{cm}: values {sorted(original)}; OSCD masks hold 1 = no change, 2 = change"
-        )
+        raise SentinelError(f"{cm}: values {sorted(original)}; OSCD masks hold 1 = no change, 2 = change")
     mapped = np.full(raw.shape, MASK_UNKNOWN, dtype=np.uint8)
     mapped[raw == 1] = 0
     mapped[raw == 2] = 1
     with rasterio.open(
-        target, "w", driver="GTiff", width=raw.shape[1], height=raw.shape[0], count=1,
-        dtype="uint8", crs=crs, transform=transform, nodata=MASK_UNKNOWN,
+        target,
+        "w",
+        driver="GTiff",
+        width=raw.shape[1],
+        height=raw.shape[0],
+        count=1,
+        dtype="uint8",
+        crs=crs,
+        transform=transform,
+        nodata=MASK_UNKNOWN,
     ) as dst:
         dst.write(mapped, 1)
     return {
@@ -707,7 +701,17 @@ def import_oscd(
         _say(progress, f"OSCD {city_dir.name}: dates {dates[0]} / {dates[1]}")
         oscd = {"city": city_dir.name, "folder": str(city_dir), "change_mask": cm_info}
         return _import(
-            files_1, files_2, name, out_dir, wanted, mask_path, None, 0, overwrite, progress,
-            dates, {"oscd": oscd},
+            files_1,
+            files_2,
+            name,
+            out_dir,
+            wanted,
+            mask_path,
+            None,
+            0,
+            overwrite,
+            progress,
+            dates,
+            {"oscd": oscd},
             mask_label=f"{cm} (OSCD mask, georeferenced on {reference.name})",
         )

@@ -217,7 +217,10 @@ _SPECTRA: dict[LandClass, tuple[tuple[int, ...], tuple[int, ...], float, float]]
     LandClass.SLASH: ((620, 860, 1080, 2100, 2800, 1950), (120, 140, 200, 300, 300, 300), 0.7, 0.5),
     LandClass.BURN: ((320, 420, 480, 1250, 1800, 1600), (60, 70, 90, 220, 220, 220), 0.5, 0.6),
     LandClass.EARLY_PASTURE: (
-        (680, 930, 1100, 2450, 2850, 2000), (110, 130, 200, -250, 300, 300), 0.4, 0.5,
+        (680, 930, 1100, 2450, 2850, 2000),
+        (110, 130, 200, -250, 300, 300),
+        0.4,
+        0.5,
     ),
     LandClass.LOGGED: ((380, 620, 560, 2550, 1950, 1050), (60, 80, 90, 350, 200, 150), 0.8, 0.4),
 }
@@ -225,10 +228,7 @@ _SPECTRA: dict[LandClass, tuple[tuple[int, ...], tuple[int, ...], float, float]]
 
 def class_spectra() -> dict[str, dict[str, int]]:
     """Nominal surface reflectance (x10000) of each land-cover class, by band name."""
-    return {
-        CLASS_NAMES[c]: dict(zip(DEFAULT_BANDS, base, strict=True))
-        for c, (base, _, _, _) in _SPECTRA.items()
-    }
+    return {CLASS_NAMES[c]: dict(zip(DEFAULT_BANDS, base, strict=True)) for c, (base, _, _, _) in _SPECTRA.items()}
 
 
 def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -259,8 +259,18 @@ _PSF_SIGMA = 0.55
 # Random streams, fields and filters
 # --------------------------------------------------------------------------------------------
 
-_STREAMS = {"rivers": 1, "roads": 2, "lots": 3, "texture": 4, "events": 5, "changes": 6,
-            "before": 7, "after": 8, "terrain": 9, "edges": 10}
+_STREAMS = {
+    "rivers": 1,
+    "roads": 2,
+    "lots": 3,
+    "texture": 4,
+    "events": 5,
+    "changes": 6,
+    "before": 7,
+    "after": 8,
+    "terrain": 9,
+    "edges": 10,
+}
 
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
@@ -288,8 +298,9 @@ def _coords(m_out: int, f_out: int, f_in: int, full: bool) -> tuple[np.ndarray, 
     return i0, (x - i0).astype(np.float32)
 
 
-def _resample(src: np.ndarray, f_in: int, f_out: int, m_out: int, out: np.ndarray | None = None,
-              full: bool = False) -> np.ndarray:
+def _resample(
+    src: np.ndarray, f_in: int, f_out: int, m_out: int, out: np.ndarray | None = None, full: bool = False
+) -> np.ndarray:
     """Bilinear resampling of a coarse grid (factor f_in) to a finer one (or full resolution).
 
     Output rows are filled one coarse row interval at a time, so no temporary is larger than a
@@ -322,8 +333,13 @@ def _resample(src: np.ndarray, f_in: int, f_out: int, m_out: int, out: np.ndarra
     return out
 
 
-def _fractal(rng: np.random.Generator, n: int, octaves: Sequence[tuple[float, float]],
-             out: np.ndarray | None = None, factor: int | None = None) -> np.ndarray:
+def _fractal(
+    rng: np.random.Generator,
+    n: int,
+    octaves: Sequence[tuple[float, float]],
+    out: np.ndarray | None = None,
+    factor: int | None = None,
+) -> np.ndarray:
     """Sum of smooth noise octaves ``(scale_px, weight)``; full-resolution unless ``factor``.
 
     Each octave is drawn on a grid about a third of its scale, accumulated coarse to fine and
@@ -369,8 +385,7 @@ def _gauss_kernel(sigma: float, shift: float = 0.0) -> tuple[np.ndarray, np.ndar
     return w.astype(np.float32), offsets[keep]
 
 
-def _filter_rows(src: np.ndarray, weights: np.ndarray, offsets: np.ndarray, out: np.ndarray,
-                 chunk: int = 256) -> None:
+def _filter_rows(src: np.ndarray, weights: np.ndarray, offsets: np.ndarray, out: np.ndarray, chunk: int = 256) -> None:
     """out[i] = sum_k w_k src[i + o_k] along axis 0 (edge rows repeated), in row chunks."""
     n = src.shape[0]
     tmp = np.empty((chunk, src.shape[1]), np.float32)
@@ -387,8 +402,7 @@ def _filter_rows(src: np.ndarray, weights: np.ndarray, offsets: np.ndarray, out:
                 acc += t
 
 
-def _blur_shift(a: np.ndarray, tmp: np.ndarray, sigma: float, dy: float = 0.0,
-                dx: float = 0.0) -> None:
+def _blur_shift(a: np.ndarray, tmp: np.ndarray, sigma: float, dy: float = 0.0, dx: float = 0.0) -> None:
     """Gaussian blur of ``a`` in place that also moves its content by (dy, dx) pixels."""
     wx, ox = _gauss_kernel(sigma, dx)
     # correlate1d's origin-free weights are centred; pad to an odd symmetric support.
@@ -415,8 +429,9 @@ def _max_filter(a: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
-def _ragged(binary: np.ndarray, noise: np.ndarray, work: np.ndarray, tmp: np.ndarray,
-            sigma: float = 1.3, amount: float = 0.25) -> np.ndarray:
+def _ragged(
+    binary: np.ndarray, noise: np.ndarray, work: np.ndarray, tmp: np.ndarray, sigma: float = 1.3, amount: float = 0.25
+) -> np.ndarray:
     """Roughen the outline of a binary map: blur, add correlated noise, threshold at 1/2."""
     np.copyto(work, binary, casting="unsafe")
     _blur_shift(work, tmp, sigma)
@@ -461,15 +476,23 @@ def _integrate(start: np.ndarray, heads: np.ndarray, step: float) -> np.ndarray:
     return pts
 
 
-def _road_path(rng: np.random.Generator, start: np.ndarray, theta: float, length: float,
-               wiggle: float, scale: float, step: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+def _road_path(
+    rng: np.random.Generator,
+    start: np.ndarray,
+    theta: float,
+    length: float,
+    wiggle: float,
+    scale: float,
+    step: float = 4.0,
+) -> tuple[np.ndarray, np.ndarray]:
     k = max(2, int(length / step))
     heads = theta + wiggle * _smooth1d(rng, k, scale / step)
     return _integrate(start, heads, step), heads
 
 
-def _meander(rng: np.random.Generator, k: int, step: float, theta: float, w0: float,
-             amp0: float) -> tuple[np.ndarray, np.ndarray]:
+def _meander(
+    rng: np.random.Generator, k: int, step: float, theta: float, w0: float, amp0: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Heading and width of a meandering channel (sine-generated curve with drifting phase)."""
     lam = w0 * rng.uniform(11, 15) * (1 + 0.2 * _smooth1d(rng, k, 600 / step))
     phase = 2 * np.pi * np.cumsum(step / lam) + rng.uniform(0, 2 * np.pi)
@@ -500,8 +523,9 @@ def _strip(pts: np.ndarray, widths: np.ndarray | float, n: int, chunk: int = 12)
     return polys
 
 
-def _burn(shapes: Iterable[tuple[Any, int]], n: int, dtype: str = "uint8", factor: int = 1,
-          out: np.ndarray | None = None) -> np.ndarray:
+def _burn(
+    shapes: Iterable[tuple[Any, int]], n: int, dtype: str = "uint8", factor: int = 1, out: np.ndarray | None = None
+) -> np.ndarray:
     """Rasterise (geometry, value) pairs given in pixel coordinates; later shapes win."""
     from affine import Affine
     from rasterio.features import rasterize
@@ -554,8 +578,7 @@ def _rivers(seed: int, n: int) -> _River:
         wt = rng.uniform(2.5, 6.0)
         kt = int(rng.uniform(0.6, 1.2) * n / step) + 50
         side = rng.choice([-1.0, 1.0])
-        ht, wtt = _meander(rng, kt, step, heads[j] + np.pi + side * rng.uniform(0.6, 1.3), wt,
-                           rng.uniform(0.8, 1.2))
+        ht, wtt = _meander(rng, kt, step, heads[j] + np.pi + side * rng.uniform(0.6, 1.3), wt, rng.uniform(0.8, 1.2))
         channels.append((_integrate(main[j], ht, step), wtt))
     bed, wb, wa, buf = [], [], [], []
     level = rng.uniform(0.72, 1.12)  # river level of the after date relative to the before date
@@ -644,21 +667,29 @@ class _Lots:
     cls: np.ndarray
     depth: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
-    def corners(self, d0: np.ndarray, d1: np.ndarray, u0: np.ndarray | float = 0.0,
-                u1: np.ndarray | float = 1.0, idx: np.ndarray | None = None) -> np.ndarray:
+    def corners(
+        self,
+        d0: np.ndarray,
+        d1: np.ndarray,
+        u0: np.ndarray | float = 0.0,
+        u1: np.ndarray | float = 1.0,
+        idx: np.ndarray | None = None,
+    ) -> np.ndarray:
         sl = slice(None) if idx is None else idx
         p, t, nrm, w = self.p[sl], self.t[sl], self.nrm[sl], self.width[sl]
         a0 = (np.asarray(u0) * w)[:, None]
         a1 = (np.asarray(u1) * w)[:, None]
         d0c, d1c = np.asarray(d0)[:, None], np.asarray(d1)[:, None]
-        c = np.stack([p + t * a0 + nrm * d0c, p + t * a1 + nrm * d0c,
-                      p + t * a1 + nrm * d1c, p + t * a0 + nrm * d1c], axis=1)
+        c = np.stack(
+            [p + t * a0 + nrm * d0c, p + t * a1 + nrm * d0c, p + t * a1 + nrm * d1c, p + t * a0 + nrm * d1c], axis=1
+        )
         c[:, 2:] += self.jitter[sl][:, 2:]
         return c
 
 
-def _frames_along(pts: np.ndarray, heads: np.ndarray, positions: np.ndarray, side: float,
-                  offset: float, step: float = 4.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _frames_along(
+    pts: np.ndarray, heads: np.ndarray, positions: np.ndarray, side: float, offset: float, step: float = 4.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     i = np.clip((positions / step).astype(int), 0, len(pts) - 1)
     t = np.stack([np.cos(heads[i]), np.sin(heads[i])], axis=1)
     nrm = side * np.stack([-t[:, 1], t[:, 0]], axis=1)
@@ -667,12 +698,19 @@ def _frames_along(pts: np.ndarray, heads: np.ndarray, positions: np.ndarray, sid
 
 def _lots(seed: int, n: int, roads: _Roads) -> _Lots:
     rng = _rng(seed, "lots")
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("p", "t", "nrm", "width", "dmax", "age",
-                                                          "cls")}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("p", "t", "nrm", "width", "dmax", "age", "cls")}
 
-    def add(pts: np.ndarray, heads: np.ndarray, wlo: float, whi: float, dmax: np.ndarray | float,
-            age: Callable[[np.ndarray], np.ndarray], probs: Sequence[float], offset: float,
-            start: float) -> None:
+    def add(
+        pts: np.ndarray,
+        heads: np.ndarray,
+        wlo: float,
+        whi: float,
+        dmax: np.ndarray | float,
+        age: Callable[[np.ndarray], np.ndarray],
+        probs: Sequence[float],
+        offset: float,
+        start: float,
+    ) -> None:
         length = (len(pts) - 1) * 4.0
         for side in (1.0, -1.0):
             widths = rng.uniform(wlo, whi, int(length / wlo) + 2)
@@ -688,26 +726,48 @@ def _lots(seed: int, n: int, roads: _Roads) -> _Lots:
             m = len(pos)
             ages = age(pos / length) * (rng.random(m) > 0.12)
             cls = rng.choice([LandClass.PASTURE, LandClass.BARE, LandClass.SECONDARY], m, p=probs)
-            for key, val in (("p", p), ("t", t), ("nrm", nrm), ("width", widths),
-                             ("dmax", np.broadcast_to(dmax, (m,)) * rng.uniform(0.85, 1.0, m)),
-                             ("age", ages), ("cls", cls)):
+            for key, val in (
+                ("p", p),
+                ("t", t),
+                ("nrm", nrm),
+                ("width", widths),
+                ("dmax", np.broadcast_to(dmax, (m,)) * rng.uniform(0.85, 1.0, m)),
+                ("age", ages),
+                ("cls", cls),
+            ):
                 parts[key].append(np.asarray(val)[view])
 
     for mp, mh in roads.mains:
-        add(mp, mh, 50, 140, rng.uniform(150, 320), lambda x: rng.uniform(0.6, 1.6, len(x)),
-            (0.75, 0.2, 0.05), 0.0, 0.0)
+        add(
+            mp, mh, 50, 140, rng.uniform(150, 320), lambda x: rng.uniform(0.6, 1.6, len(x)), (0.75, 0.2, 0.05), 0.0, 0.0
+        )
     for sp, sh, spacing in roads.sides:
-        add(sp, sh, 22, 45, 0.47 * spacing,
+        add(
+            sp,
+            sh,
+            22,
+            45,
+            0.47 * spacing,
             lambda x: rng.uniform(0.25, 1.25, len(x)) * (1.5 - x),
-            (0.72, 0.1, 0.18), 0.0, 6.0)
+            (0.72, 0.1, 0.18),
+            0.0,
+            6.0,
+        )
     if not parts["p"]:
         z2 = np.zeros((0, 2))
-        return _Lots(z2, z2, z2, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, 4, 2)),
-                     np.zeros(0, np.uint8))
+        return _Lots(z2, z2, z2, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, 4, 2)), np.zeros(0, np.uint8))
     arr = {k: np.concatenate(v) for k, v in parts.items()}
     m = len(arr["p"])
-    return _Lots(arr["p"], arr["t"], arr["nrm"], arr["width"], arr["dmax"], arr["age"],
-                 rng.normal(0, 1.5, (m, 4, 2)), arr["cls"].astype(np.uint8))
+    return _Lots(
+        arr["p"],
+        arr["t"],
+        arr["nrm"],
+        arr["width"],
+        arr["dmax"],
+        arr["age"],
+        rng.normal(0, 1.5, (m, 4, 2)),
+        arr["cls"].astype(np.uint8),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -735,12 +795,10 @@ class LandCover:
     def shares(self, which: str = "before") -> dict[str, float]:
         counts = np.bincount(getattr(self, which).ravel(), minlength=N_CLASSES)
         total = counts.sum()
-        return {CLASS_NAMES[c]: round(float(counts[c]) / total, 6)
-                for c in range(1, N_CLASSES) if counts[c]}
+        return {CLASS_NAMES[c]: round(float(counts[c]) / total, 6) for c in range(1, N_CLASSES) if counts[c]}
 
 
-def _fit_clearing(lots: _Lots, n: int, target: float, river_bed: list[Any],
-                  buffer: list[Any]) -> np.ndarray:
+def _fit_clearing(lots: _Lots, n: int, target: float, river_bed: list[Any], buffer: list[Any]) -> np.ndarray:
     """Cleared depth of each parcel so that the non-forest share is close to ``target``.
 
     Depth = dmax x min(1, s x age); the global scale s is found by bisection on a coarse raster.
@@ -792,8 +850,7 @@ class _Event:
 _KEEP_OUTLINE = 128
 
 
-def _loss_events(rng: np.random.Generator, n: int, lots: _Lots, roads: _Roads,
-                 budget: float) -> list[_Event]:
+def _loss_events(rng: np.random.Generator, n: int, lots: _Lots, roads: _Roads, budget: float) -> list[_Event]:
     """Candidate clearings of four kinds, each pool a few times larger than its share."""
     events: list[_Event] = []
 
@@ -801,8 +858,7 @@ def _loss_events(rng: np.random.Generator, n: int, lots: _Lots, roads: _Roads,
         return int(rng.choice(_CLEARED, p=_CLEARED_P))
 
     # 1. fishbone: parcels cleared deeper (or for the first time) back from the road
-    near = np.flatnonzero(np.all((lots.p > -100) & (lots.p < n + 100), axis=1)
-                          & (lots.depth < lots.dmax - 4))
+    near = np.flatnonzero(np.all((lots.p > -100) & (lots.p < n + 100), axis=1) & (lots.depth < lots.dmax - 4))
     rng.shuffle(near)
     for i in near:
         d0 = lots.depth[i]
@@ -831,8 +887,9 @@ def _loss_events(rng: np.random.Generator, n: int, lots: _Lots, roads: _Roads,
             origin = mp[i] + nrm * rng.uniform(100, 900)
         ca, sa = math.cos(ang), math.sin(ang)
         t, nrm = ca * t + sa * nrm, -sa * t + ca * nrm
-        c = np.stack([origin - t * w / 2, origin + t * w / 2,
-                      origin + t * w / 2 + nrm * h, origin - t * w / 2 + nrm * h])
+        c = np.stack(
+            [origin - t * w / 2, origin + t * w / 2, origin + t * w / 2 + nrm * h, origin - t * w / 2 + nrm * h]
+        )
         c += rng.normal(0, 2.0, c.shape)
         if not _in_view(c, n, 0):
             area += 0.2 * w * h
@@ -869,13 +926,11 @@ def _loss_events(rng: np.random.Generator, n: int, lots: _Lots, roads: _Roads,
         shapes = []
         for _ in range(int(rng.integers(12, 40))):
             r = rng.uniform(1.5, 7.5)
-            shapes.append((_blob(rng, centre + rng.normal(0, spread, 2), r),
-                           int(LandClass.LOGGED) | _KEEP_OUTLINE))
+            shapes.append((_blob(rng, centre + rng.normal(0, spread, 2), r), int(LandClass.LOGGED) | _KEEP_OUTLINE))
             area += np.pi * r * r
         for _ in range(int(rng.integers(1, 3))):
             r = rng.uniform(3.5, 6)
-            shapes.append((_blob(rng, centre + rng.normal(0, spread / 3, 2), r),
-                           int(LandClass.BARE) | _KEEP_OUTLINE))
+            shapes.append((_blob(rng, centre + rng.normal(0, spread / 3, 2), r), int(LandClass.BARE) | _KEEP_OUTLINE))
         dist = np.hypot(*(verts - centre).T)
         j = int(np.argmin(dist))
         if dist[j] < 600:
@@ -928,12 +983,12 @@ def land_cover(config: SimulationConfig, progress: Callable[[str], None] | None 
     rng = _rng(seed, "changes")
     drawn = np.flatnonzero(lots.depth >= 6)
     m = len(drawn)
-    back = drawn[(lots.cls[drawn] == LandClass.PASTURE) & (lots.depth[drawn] > 60)
-                 & (rng.random(m) < 0.22)]
+    back = drawn[(lots.cls[drawn] == LandClass.PASTURE) & (lots.depth[drawn] > 60) & (rng.random(m) < 0.22)]
     n_parcels = m + len(back)
     parcel_dtype = "uint16" if n_parcels < 65535 else "uint32"
-    parcel_cls = np.concatenate([[LandClass.FOREST], lots.cls[drawn],
-                                 np.full(len(back), LandClass.SECONDARY)]).astype(np.uint8)
+    parcel_cls = np.concatenate([[LandClass.FOREST], lots.cls[drawn], np.full(len(back), LandClass.SECONDARY)]).astype(
+        np.uint8
+    )
     shapes: list[tuple[Any, int]] = []
     corners = lots.corners(np.zeros(m), lots.depth[drawn], idx=drawn)
     shapes += [(_polygon(c), i + 1) for i, c in enumerate(corners)]
@@ -986,8 +1041,7 @@ def land_cover(config: SimulationConfig, progress: Callable[[str], None] | None 
     budget = cfg.deforestation_rate * n_forest
     events = _loss_events(_rng(seed, "events"), n, lots, roads, budget)
     say(f"land cover: {len(events)} candidate clearings for {budget / n / n:.1%} loss")
-    ev = _burn(((g, i + 1) for i, e in reversed(list(enumerate(events))) for g, _ in e.shapes),
-               n, dtype="uint32")
+    ev = _burn(((g, i + 1) for i, e in reversed(list(enumerate(events))) for g, _ in e.shapes), n, dtype="uint32")
     ev[~forest] = 0
     counts = np.bincount(ev.ravel(), minlength=len(events) + 1)
     del ev
@@ -1010,8 +1064,9 @@ def land_cover(config: SimulationConfig, progress: Callable[[str], None] | None 
         "deforestation_rate": round(float(loss.sum()) / max(n_forest, 1), 6),
         "side_roads": len(roads.sides),
         "parcels": n_parcels,
-        "clearings": {c: int(sum(1 for e, k in zip(events, chosen, strict=True)
-                                 if k and e.category == c)) for c in _LOSS_SHARES},
+        "clearings": {
+            c: int(sum(1 for e, k in zip(events, chosen, strict=True) if k and e.category == c)) for c in _LOSS_SHARES
+        },
     }
     return LandCover(before, after, loss, parcel, cond_before, cond_after, stats)
 
@@ -1024,13 +1079,13 @@ def land_cover(config: SimulationConfig, progress: Callable[[str], None] | None 
 @dataclass
 class _Date:
     role: str
-    base: np.ndarray          # (classes, bands) reflectance
+    base: np.ndarray  # (classes, bands) reflectance
     amp: np.ndarray
-    fine: np.ndarray          # (classes,)
+    fine: np.ndarray  # (classes,)
     med: np.ndarray
-    cond_shift: float         # added to pasture-like classes' condition
-    gain: np.ndarray          # per-band multiplicative
-    offset: np.ndarray        # per-band additive
+    cond_shift: float  # added to pasture-like classes' condition
+    gain: np.ndarray  # per-band multiplicative
+    offset: np.ndarray  # per-band additive
     haze: float
     cloud_cover: float
     sun_elevation: float
@@ -1053,37 +1108,56 @@ def _dates(cfg: SimulationConfig) -> tuple[_Date, _Date]:
     rb, ra = _rng(cfg.seed, "before"), _rng(cfg.seed, "after")
     ph, ss = _knob(cfg.phenology), cfg.season_shift
     haze, cover, noise = _knob(cfg.haze), _knob(cfg.cloud_cover), _knob(cfg.noise)
-    before = _Date("before", base.copy(), amp.copy(), fine, med, 0.0,
-                   (1 + rb.normal(0, 0.01, 6)).astype(np.float32), np.zeros(6, np.float32),
-                   0.5 * haze, 0.5 * cover, 48.0, 40.0, noise)
+    before = _Date(
+        "before",
+        base.copy(),
+        amp.copy(),
+        fine,
+        med,
+        0.0,
+        (1 + rb.normal(0, 0.01, 6)).astype(np.float32),
+        np.zeros(6, np.float32),
+        0.5 * haze,
+        0.5 * cover,
+        48.0,
+        40.0,
+        noise,
+    )
     b_after = base.copy()
     for c in _VEGETATION:
         b_after[c, 3:] *= 1 + ph * ra.normal(0, 0.04, 3) + np.array([0.05, -0.04, -0.05]) * ss
     angle = ra.uniform(0, 2 * np.pi)
     mis = _knob(cfg.misregistration_px)
     after = _Date(
-        "after", b_after, amp.copy(), fine, med,
+        "after",
+        b_after,
+        amp.copy(),
+        fine,
+        med,
         cond_shift=ph * ra.uniform(-0.5, 0.5) - 0.6 * ss,
         gain=(1 + ph * ra.normal(0, 0.05, 6) + 0.03 * ss).astype(np.float32),
         offset=(ph * ra.normal(0, 25, 6)).astype(np.float32),
-        haze=haze, cloud_cover=cover,
+        haze=haze,
+        cloud_cover=cover,
         sun_elevation=48.0 + ph * ra.uniform(-4, 4) + 8 * ss,
         sun_azimuth=40.0 + ph * ra.uniform(-8, 8),
-        noise=noise, shift=(mis * math.sin(angle), mis * math.cos(angle)),
-        final_gain=cfg.gain, swath_edge=_knob(cfg.swath_edge),
+        noise=noise,
+        shift=(mis * math.sin(angle), mis * math.cos(angle)),
+        final_gain=cfg.gain,
+        swath_edge=_knob(cfg.swath_edge),
     )
     return before, after
 
 
 @dataclass
 class _Atmosphere:
-    mult: np.ndarray                  # terrain illumination x haze transmittance
-    haze: np.ndarray | None           # 0..1 haze field x strength
-    cloud: np.ndarray | None          # cloud opacity 0..1
-    shadow: np.ndarray | None         # opacity of the cloud casting a shadow on each pixel
+    mult: np.ndarray  # terrain illumination x haze transmittance
+    haze: np.ndarray | None  # 0..1 haze field x strength
+    cloud: np.ndarray | None  # cloud opacity 0..1
+    shadow: np.ndarray | None  # opacity of the cloud casting a shadow on each pixel
     nodata: np.ndarray | None
-    hidden: np.ndarray                # cloud or shadow thick enough to hide the ground
-    cloudy: np.ndarray | None         # cloud thick enough to hide the ground
+    hidden: np.ndarray  # cloud or shadow thick enough to hide the ground
+    cloudy: np.ndarray | None  # cloud thick enough to hide the ground
     cloud_share: float
     shadow_share: float
 
@@ -1097,8 +1171,7 @@ def _terrain(seed: int, n: int) -> np.ndarray:
     return dem * (0.035 / max(slope, 1e-9))
 
 
-def _atmosphere(cfg: SimulationConfig, date: _Date, dem: np.ndarray,
-                mult: np.ndarray) -> _Atmosphere:
+def _atmosphere(cfg: SimulationConfig, date: _Date, dem: np.ndarray, mult: np.ndarray) -> _Atmosphere:
     """Illumination, haze, cloud and shadow fields of one date, and the pixels they hide."""
     n = cfg.size
     rng = _rng(cfg.seed, date.role)
@@ -1152,16 +1225,16 @@ def _atmosphere(cfg: SimulationConfig, date: _Date, dem: np.ndarray,
         edge = cols - (1 - date.swath_edge) * n - tilt * (rows - n / 2)
         nodata = edge > 0 if rng.random() < 0.5 else edge[:, ::-1] > 0
         hidden |= nodata
-    return _Atmosphere(mult, haze, cloud, shadow, nodata, hidden, cloudy, cloud_share,
-                       shadow_share)
+    return _Atmosphere(mult, haze, cloud, shadow, nodata, hidden, cloudy, cloud_share, shadow_share)
 
 
-def _variation(cfg: SimulationConfig, lc: LandCover, cls: np.ndarray, date: _Date,
-               out: np.ndarray, tmp: np.ndarray) -> None:
+def _variation(
+    cfg: SimulationConfig, lc: LandCover, cls: np.ndarray, date: _Date, out: np.ndarray, tmp: np.ndarray
+) -> None:
     """Per-pixel variation field of one date: texture weighted by class, plus parcel condition."""
     n = cfg.size
     medium = np.empty((n, n), np.float32)
-    _texture(cfg.seed, n, out, medium)                  # out = fine texture
+    _texture(cfg.seed, n, out, medium)  # out = fine texture
     np.take(date.fine, cls, out=tmp, mode="wrap")
     out *= tmp
     np.take(date.med, cls, out=tmp, mode="wrap")
@@ -1178,9 +1251,16 @@ def _variation(cfg: SimulationConfig, lc: LandCover, cls: np.ndarray, date: _Dat
         out += tmp
 
 
-def _render(cfg: SimulationConfig, lc: LandCover, date: _Date, atm: _Atmosphere,
-            variation: np.ndarray, bufs: tuple[np.ndarray, np.ndarray], out: np.ndarray,
-            write: Callable[[np.ndarray, int], None]) -> dict[str, float]:
+def _render(
+    cfg: SimulationConfig,
+    lc: LandCover,
+    date: _Date,
+    atm: _Atmosphere,
+    variation: np.ndarray,
+    bufs: tuple[np.ndarray, np.ndarray],
+    out: np.ndarray,
+    write: Callable[[np.ndarray, int], None],
+) -> dict[str, float]:
     """Compute each band of one date in float32 and hand it to ``write`` as uint16."""
     n = cfg.size
     cls = lc.before if date.role == "before" else lc.after
@@ -1238,9 +1318,18 @@ def _render(cfg: SimulationConfig, lc: LandCover, date: _Date, atm: _Atmosphere,
 # --------------------------------------------------------------------------------------------
 
 
-def _write_date(cfg: SimulationConfig, lc: LandCover, date: _Date, dem: np.ndarray, path: Path,
-                grid: Grid, tags: dict[str, Any], hidden: np.ndarray, cloudy: np.ndarray,
-                say: Callable[[str], None]) -> tuple[dict[str, float], dict[str, float]]:
+def _write_date(
+    cfg: SimulationConfig,
+    lc: LandCover,
+    date: _Date,
+    dem: np.ndarray,
+    path: Path,
+    grid: Grid,
+    tags: dict[str, Any],
+    hidden: np.ndarray,
+    cloudy: np.ndarray,
+    say: Callable[[str], None],
+) -> tuple[dict[str, float], dict[str, float]]:
     """Render and write one date; accumulate the pixels it hides into ``hidden``/``cloudy``.
 
     The work arrays are released before the COG is finished, when GDAL needs its block cache.
@@ -1267,8 +1356,7 @@ def _write_date(cfg: SimulationConfig, lc: LandCover, date: _Date, dem: np.ndarr
     say(f"{date.role}: rendering {len(DEFAULT_BANDS)} bands")
     writer = scene_writer(path, grid, DEFAULT_BANDS, tags=tags)
     try:
-        means = _render(cfg, lc, date, atm, variation, (a, b), out,
-                        lambda arr, i: writer.write(arr, indexes=i))
+        means = _render(cfg, lc, date, atm, variation, (a, b), out, lambda arr, i: writer.write(arr, indexes=i))
         del atm, mult, a, b, variation, out
         say(f"writing: {path.name}")
         writer.close()
@@ -1291,8 +1379,12 @@ def _release_memory() -> None:
         pass
 
 
-def simulate_scene(config: SimulationConfig, out_dir: str | Path, overwrite: bool = False,
-                   progress: Callable[[str], None] | None = None) -> SimulatedScene:
+def simulate_scene(
+    config: SimulationConfig,
+    out_dir: str | Path,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> SimulatedScene:
     """Simulate a before/after scene pair with its loss mask, quicklook and summary JSON.
 
     Writes ``<name>_before.tif``, ``<name>_after.tif`` (uint16 COGs, bands
@@ -1317,18 +1409,28 @@ def simulate_scene(config: SimulationConfig, out_dir: str | Path, overwrite: boo
     cloudy = np.zeros((n, n), bool)
     atm_stats: dict[str, dict[str, float]] = {}
     means: dict[str, dict[str, float]] = {}
-    common_tags = {"GENERATOR": GENERATOR, "SEED": cfg.seed, "DIFFICULTY": cfg.difficulty,
-                   "REFLECTANCE_SCALE": REFLECTANCE_SCALE, "SIMULATION": cfg.model_dump_json()}
+    common_tags = {
+        "GENERATOR": GENERATOR,
+        "SEED": cfg.seed,
+        "DIFFICULTY": cfg.difficulty,
+        "REFLECTANCE_SCALE": REFLECTANCE_SCALE,
+        "SIMULATION": cfg.model_dump_json(),
+    }
     for date, when in zip(dates, (BEFORE_DATE, AFTER_DATE), strict=True):
         tags = {**common_tags, "ACQUISITION_DATE": when, "DATE_ROLE": date.role}
         atm_stats[date.role], means[date.role] = _write_date(
-            cfg, lc, date, dem, paths[date.role], grid, tags, hidden, cloudy, say)
+            cfg, lc, date, dem, paths[date.role], grid, tags, hidden, cloudy, say
+        )
     say("mask: forest loss, unknown under clouds, shadows and nodata")
     mask = lc.loss.astype(np.uint8)
     mask[hidden] = MASK_UNKNOWN
     either_cloud = hidden.mean()
-    mask_tags = {**common_tags, "VALUES": "0 no loss, 1 forest loss, 255 unknown (cloud, shadow, "
-                 "nodata)", "BEFORE_DATE": BEFORE_DATE, "AFTER_DATE": AFTER_DATE}
+    mask_tags = {
+        **common_tags,
+        "VALUES": "0 no loss, 1 forest loss, 255 unknown (cloud, shadow, nodata)",
+        "BEFORE_DATE": BEFORE_DATE,
+        "AFTER_DATE": AFTER_DATE,
+    }
     with mask_writer(paths["mask"], grid, tags=mask_tags) as w:
         w.write(mask)
     say(f"writing: {paths['quicklook'].name}")
@@ -1348,15 +1450,16 @@ def simulate_scene(config: SimulationConfig, out_dir: str | Path, overwrite: boo
         "forest_fraction": lc.stats["forest_fraction"],
         "deforestation_rate": lc.stats["deforestation_rate"],
         "clearings": lc.stats["clearings"],
-        "mask": {"no_loss_share": round(float(counts[0]) / n / n, 6),
-                 "loss_share": round(float(counts[1]) / n / n, 6),
-                 "unknown_share": round(float(counts[MASK_UNKNOWN]) / n / n, 6)},
+        "mask": {
+            "no_loss_share": round(float(counts[0]) / n / n, 6),
+            "loss_share": round(float(counts[1]) / n / n, 6),
+            "unknown_share": round(float(counts[MASK_UNKNOWN]) / n / n, 6),
+        },
         "unknown_share": round(float(counts[MASK_UNKNOWN]) / n / n, 6),
         "cloud_share": round(float(cloudy.mean()), 6),
         "hidden_share": round(float(either_cloud), 6),
         "atmosphere": atm_stats,
-        "misregistration_px": {"rows": round(dates[1].shift[0], 4),
-                               "cols": round(dates[1].shift[1], 4)},
+        "misregistration_px": {"rows": round(dates[1].shift[0], 4), "cols": round(dates[1].shift[1], 4)},
         "band_means": means,
     }
     summary = {
@@ -1367,5 +1470,6 @@ def simulate_scene(config: SimulationConfig, out_dir: str | Path, overwrite: boo
     }
     write_text_atomic(paths["summary_json"], json.dumps(summary, indent=2) + "\n")
     say(f"done: loss {stats['mask']['loss_share']:.1%}, unknown {stats['unknown_share']:.1%}")
-    return SimulatedScene(paths["before"], paths["after"], paths["mask"], paths["quicklook"],
-                          paths["summary_json"], stats)
+    return SimulatedScene(
+        paths["before"], paths["after"], paths["mask"], paths["quicklook"], paths["summary_json"], stats
+    )

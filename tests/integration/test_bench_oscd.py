@@ -21,7 +21,9 @@ def test_leave_cities_out_on_real_cities(shared_data: Path, tmp_path: Path) -> N
     test_dir.mkdir()
     (test_dir / TEST_CITY).symlink_to(data / TEST_CITY)
     settings = oscd.OscdSettings(
-        folds=3, val_cities=1, budget_minutes=10,
+        folds=3,
+        val_cities=1,
+        budget_minutes=10,
         train={"epochs": 1, "base": 4, "depth": 3, "crop": 64, "batch_size": 8, "samples_per_epoch": 8, "threads": 2},
     )
     result = oscd.benchmark(data, tmp_path / "work", test_data=test_dir, settings=settings, cities=CITIES)
@@ -49,5 +51,14 @@ def test_leave_cities_out_on_real_cities(shared_data: Path, tmp_path: Path) -> N
 
     line = oscd.summary_line(result)
     json.dumps(line)
-    assert {"per_city", "overall_f1", "overall_ap", "baselines", "thresholds", "minutes", "reference_f1",
-            "ratio_overall_f1_to_reference", "test"} <= set(line)
+    assert {
+        "per_city",
+        "overall_f1",
+        "overall_ap",
+        "baselines",
+        "thresholds",
+        "minutes",
+        "reference_f1",
+        "ratio_overall_f1_to_reference",
+        "test",
+    } <= set(line)

@@ -26,12 +26,30 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runner = CliRunner()
     for seed in range(1, 5):
         raw = root / "raw"
-        assert runner.invoke(cli, ["simulate", "--name", f"b{seed}", "--size", "512", "--seed", str(seed),
-                                   "--out-dir", str(raw)]).exit_code == 0
-        result = runner.invoke(cli, ["chip", "--before", str(raw / f"b{seed}_before.tif"), "--after",
-                                     str(raw / f"b{seed}_after.tif"), "--mask", str(raw / f"b{seed}_mask.tif"),
-                                     "--out-dir", str(root / "chips" / f"b{seed}"), "--size", "128",
-                                     "--split-block", "128"])
+        assert (
+            runner.invoke(
+                cli, ["simulate", "--name", f"b{seed}", "--size", "512", "--seed", str(seed), "--out-dir", str(raw)]
+            ).exit_code
+            == 0
+        )
+        result = runner.invoke(
+            cli,
+            [
+                "chip",
+                "--before",
+                str(raw / f"b{seed}_before.tif"),
+                "--after",
+                str(raw / f"b{seed}_after.tif"),
+                "--mask",
+                str(raw / f"b{seed}_mask.tif"),
+                "--out-dir",
+                str(root / "chips" / f"b{seed}"),
+                "--size",
+                "128",
+                "--split-block",
+                "128",
+            ],
+        )
         assert result.exit_code == 0, result.output
     out = root / "baseline.json"
     result = runner.invoke(cli, ["baseline", "--chips-dir", str(root / "chips"), "--out", str(out), "--split", "all"])
@@ -40,8 +58,20 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_same_distribution_exits_0(baseline: Path, tmp_path: Path) -> None:
-    code, out = _run(["--baseline", str(baseline), "--new-data", str(tmp_path / "new"), "--simulate", "none",
-                      "--scenes", "3", "--out-dir", str(tmp_path / "report")])
+    code, out = _run(
+        [
+            "--baseline",
+            str(baseline),
+            "--new-data",
+            str(tmp_path / "new"),
+            "--simulate",
+            "none",
+            "--scenes",
+            "3",
+            "--out-dir",
+            str(tmp_path / "report"),
+        ]
+    )
     assert code == 0, out
     assert out["decision"] == "no_drift" and out["exit_code"] == 0 and out["new_chips"] > 30
     report = json.loads((tmp_path / "report" / "drift.json").read_text())
@@ -50,8 +80,20 @@ def test_same_distribution_exits_0(baseline: Path, tmp_path: Path) -> None:
 
 
 def test_hazy_scenes_exit_3_with_a_report_that_shows_the_drift(baseline: Path, tmp_path: Path) -> None:
-    code, out = _run(["--baseline", str(baseline), "--new-data", str(tmp_path / "new"), "--simulate", "haze",
-                      "--scenes", "3", "--out-dir", str(tmp_path / "report")])
+    code, out = _run(
+        [
+            "--baseline",
+            str(baseline),
+            "--new-data",
+            str(tmp_path / "new"),
+            "--simulate",
+            "haze",
+            "--scenes",
+            "3",
+            "--out-dir",
+            str(tmp_path / "report"),
+        ]
+    )
     assert code == 3, out
     assert out["decision"] == "drift" and "band B02" in out["drifted"]
     report = json.loads((tmp_path / "report" / "drift.json").read_text())

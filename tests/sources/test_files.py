@@ -22,17 +22,25 @@ X0, Y0 = 500_000.0, 8_900_000.0
 N10 = 60  # 10 m pixels per side of the fake tile (600 m)
 
 
-def write_band(path: Path, data: np.ndarray, crs: str | None, transform: Affine,
-               nodata: float | None = None) -> Path:
+def write_band(path: Path, data: np.ndarray, crs: str | None, transform: Affine, nodata: float | None = None) -> Path:
     data = np.asarray(data)
     if data.ndim == 2:
         data = data[None]
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # deliberate in some tests
-        ds = rasterio.open(path, "w", driver="GTiff", width=data.shape[2],
-                           height=data.shape[1], count=data.shape[0], dtype=data.dtype, crs=crs,
-                           transform=transform, nodata=nodata)
+        ds = rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=data.shape[2],
+            height=data.shape[1],
+            count=data.shape[0],
+            dtype=data.dtype,
+            crs=crs,
+            transform=transform,
+            nodata=nodata,
+        )
     with ds:
         ds.write(data)
     return path
@@ -48,17 +56,20 @@ def utm_date(folder: Path, tag: str, seed: int, x_shift: float = 0.0) -> tuple[l
     files = []
     for band in ("B02", "B03", "B04", "B08"):
         arrays[band] = rng.integers(600, 3000, (N10, N10), dtype=np.uint16)
-        files.append(write_band(folder / f"T20LKP_{tag}_{band}_10m.tif", arrays[band], UTM,
-                                Affine(10, 0, X0 + x_shift, 0, -10, Y0)))
+        files.append(
+            write_band(
+                folder / f"T20LKP_{tag}_{band}_10m.tif", arrays[band], UTM, Affine(10, 0, X0 + x_shift, 0, -10, Y0)
+            )
+        )
     n20 = N10 // 2
     arrays["B11"] = np.tile((1000 + 20 * np.arange(n20)).astype(np.uint16), (n20, 1))
     arrays["B12"] = np.full((n20, n20), 1500, np.uint16)
     for band in ("B11", "B12"):
-        files.append(write_band(folder / f"T20LKP_{tag}_{band}_20m.tif", arrays[band], UTM,
-                                Affine(20, 0, X0, 0, -20, Y0)))
+        files.append(
+            write_band(folder / f"T20LKP_{tag}_{band}_20m.tif", arrays[band], UTM, Affine(20, 0, X0, 0, -20, Y0))
+        )
     arrays["B01"] = np.full((N10 // 6, N10 // 6), 900, np.uint16)
-    files.append(write_band(folder / f"T20LKP_{tag}_B01_60m.tif", arrays["B01"], UTM,
-                            Affine(60, 0, X0, 0, -60, Y0)))
+    files.append(write_band(folder / f"T20LKP_{tag}_B01_60m.tif", arrays["B01"], UTM, Affine(60, 0, X0, 0, -60, Y0)))
     return files, arrays
 
 
@@ -71,8 +82,9 @@ def lonlat_date(folder: Path, tag: str, offset: int = 0, x_size: int = 70) -> li
         res = res10 * (2 if coarse else 1)
         n = x_size // (2 if coarse else 1)
         data = np.full((n, n), 1000 + 100 * i + offset, np.uint16)
-        files.append(write_band(folder / f"S2A_{tag}_{band}.tif", data, "EPSG:4326",
-                                Affine(res, 0, -63.0, 0, -res, -10.0)))
+        files.append(
+            write_band(folder / f"S2A_{tag}_{band}.tif", data, "EPSG:4326", Affine(res, 0, -63.0, 0, -res, -10.0))
+        )
     return files
 
 
@@ -131,8 +143,7 @@ def test_shifted_after_grid_is_resampled_and_gaps_propagate(tmp_path: Path) -> N
     before, b_arrays = utm_date(tmp_path / "d1", "A", seed=1)
     # date 2: 10 m bands start 20 m further east, so its first two columns have no 10 m data
     after, a_arrays = utm_date(tmp_path / "d2", "B", seed=2, x_shift=20.0)
-    full_mask = write_band(tmp_path / "mask.tif", np.ones((N10, N10), np.uint8), UTM,
-                           Affine(10, 0, X0, 0, -10, Y0))
+    full_mask = write_band(tmp_path / "mask.tif", np.ones((N10, N10), np.uint8), UTM, Affine(10, 0, X0, 0, -10, Y0))
     scene = import_files(before, after, "shift", tmp_path / "out", mask=full_mask)
     assert Grid.read(scene.after) == Grid.read(scene.before)
     assert scene.mask is not None
@@ -209,8 +220,7 @@ def test_lonlat_sources_go_to_a_utm_10m_grid(tmp_path: Path) -> None:
     # a georeferenced lon/lat mask: the western half is loss
     mask = np.zeros((70, 70), np.uint8)
     mask[:, :35] = 1
-    mask_path = write_band(tmp_path / "mask.tif", mask, "EPSG:4326",
-                           Affine(9e-5, 0, -63.0, 0, -9e-5, -10.0))
+    mask_path = write_band(tmp_path / "mask.tif", mask, "EPSG:4326", Affine(9e-5, 0, -63.0, 0, -9e-5, -10.0))
     scene = import_files(before, after, "geo", tmp_path / "out", mask=mask_path)
     grid, _ = check_scene(scene.before)
     assert grid.crs.to_string() == "EPSG:32720"
@@ -276,20 +286,19 @@ def test_duplicate_and_missing_bands(tmp_path: Path, utm_pair) -> None:
 
 def test_wrong_band_count(tmp_path: Path, utm_pair) -> None:
     before, after, _, _ = utm_pair
-    three = write_band(tmp_path / "stack_B02.tif", np.ones((3, N10, N10), np.uint16), UTM,
-                       Affine(10, 0, X0, 0, -10, Y0))
+    three = write_band(
+        tmp_path / "stack_B02.tif", np.ones((3, N10, N10), np.uint16), UTM, Affine(10, 0, X0, 0, -10, Y0)
+    )
     with pytest.raises(SentinelError, match="single-band raster for B02, got 3 bands"):
         import_files([three, *before[1:]], after, "x", tmp_path / "out")
 
 
 def test_float_and_ungeoreferenced_sources(tmp_path: Path, utm_pair) -> None:
     before, after, _, _ = utm_pair
-    flt = write_band(tmp_path / "f_B02.tif", np.ones((N10, N10), np.float32), UTM,
-                     Affine(10, 0, X0, 0, -10, Y0))
+    flt = write_band(tmp_path / "f_B02.tif", np.ones((N10, N10), np.float32), UTM, Affine(10, 0, X0, 0, -10, Y0))
     with pytest.raises(SentinelError, match="float32 data"):
         import_files([flt, *before[1:]], after, "x", tmp_path / "out")
-    bare = write_band(tmp_path / "bare_B02.tif", np.ones((N10, N10), np.uint16), None,
-                      Affine.identity())
+    bare = write_band(tmp_path / "bare_B02.tif", np.ones((N10, N10), np.uint16), None, Affine.identity())
     with pytest.raises(SentinelError, match="not georeferenced"):
         import_files([bare, *before[1:]], after, "x", tmp_path / "out")
 
@@ -315,12 +324,10 @@ def test_dates_that_do_not_overlap(tmp_path: Path, utm_pair) -> None:
 
 def test_bad_masks(tmp_path: Path, utm_pair) -> None:
     before, after, _, _ = utm_pair
-    bare = write_band(tmp_path / "bare.tif", np.zeros((N10, N10), np.uint8), None,
-                      Affine.identity())
+    bare = write_band(tmp_path / "bare.tif", np.zeros((N10, N10), np.uint8), None, Affine.identity())
     with pytest.raises(SentinelError, match="mask is not georeferenced"):
         import_files(before, after, "x", tmp_path / "out", mask=bare)
-    twos = write_band(tmp_path / "twos.tif", np.full((N10, N10), 2, np.uint8), UTM,
-                      Affine(10, 0, X0, 0, -10, Y0))
+    twos = write_band(tmp_path / "twos.tif", np.full((N10, N10), 2, np.uint8), UTM, Affine(10, 0, X0, 0, -10, Y0))
     with pytest.raises(SentinelError, match=r"mask values \[2\] are not allowed"):
         import_files(before, after, "x", tmp_path / "out", mask=twos)
     with pytest.raises(SentinelError, match="no such file"):
@@ -336,8 +343,7 @@ def test_bad_crs_argument(tmp_path: Path, utm_pair) -> None:
 def test_existing_outputs_refused_unless_overwrite(tmp_path: Path, utm_pair) -> None:
     before, after, _, _ = utm_pair
     out = tmp_path / "out"
-    mask = write_band(tmp_path / "mask.tif", np.zeros((N10, N10), np.uint8), UTM,
-                      Affine(10, 0, X0, 0, -10, Y0))
+    mask = write_band(tmp_path / "mask.tif", np.zeros((N10, N10), np.uint8), UTM, Affine(10, 0, X0, 0, -10, Y0))
     first = import_files(before, after, "t", out, mask=mask)
     stamp = first.before.stat().st_mtime_ns
     with pytest.raises(SentinelError, match="already exist"):
@@ -397,8 +403,7 @@ def test_oscd_missing_parts(tmp_path: Path) -> None:
 
 
 OSCD_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "oscd-dev"
-OSCD_CITIES = ("abudhabi", "aguasclaras", "beihai", "bercy", "bordeaux", "mumbai", "rennes",
-               "saclay_e")
+OSCD_CITIES = ("abudhabi", "aguasclaras", "beihai", "bercy", "bordeaux", "mumbai", "rennes", "saclay_e")
 #: Cities whose date-2 rasters are a few pixels smaller than date 1 (README).
 SMALLER_DATE_2 = ("abudhabi", "saclay_e")
 
@@ -407,8 +412,10 @@ SMALLER_DATE_2 = ("abudhabi", "saclay_e")
 def test_oscd_dev_city(tmp_path: Path, city: str) -> None:
     city_dir = OSCD_DIR / city
     if not city_dir.is_dir():
-        pytest.skip(f"OSCD development data not available: {city_dir} is absent "
-                    "(it lives in ../shared/data/oscd-dev next to the repository)")
+        pytest.skip(
+            f"OSCD development data not available: {city_dir} is absent "
+            "(it lives in ../shared/data/oscd-dev next to the repository)"
+        )
     scene = import_oscd(city_dir, tmp_path / "out")
 
     grid, names = check_scene(scene.before, expect_bands=DEFAULT_BANDS)

@@ -135,16 +135,13 @@ def test_canopy_has_texture_and_edges_are_soft(default_scene: SimulatedScene) ->
     assert 60 < forest.std() < 600  # textured canopy, not a flat colour and not noise
     # a forest/pasture boundary is mixed across a pixel or two, not a single step
     edge = (lc.before == LandClass.FOREST) & ndimage.binary_dilation(lc.before == LandClass.PASTURE)
-    pasture_b04 = np.median(_read(default_scene.before)[B04][_interior(lc.before,
-                                                                       LandClass.PASTURE, valid)])
-    forest_b04 = np.median(_read(default_scene.before)[B04][_interior(lc.before,
-                                                                      LandClass.FOREST, valid)])
+    pasture_b04 = np.median(_read(default_scene.before)[B04][_interior(lc.before, LandClass.PASTURE, valid)])
+    forest_b04 = np.median(_read(default_scene.before)[B04][_interior(lc.before, LandClass.FOREST, valid)])
     edge_b04 = np.median(_read(default_scene.before)[B04][edge & valid])
     assert forest_b04 + 20 < edge_b04 < pasture_b04
 
 
-def test_loss_is_forest_turning_non_forest_with_a_plausible_share(
-        default_scene: SimulatedScene) -> None:
+def test_loss_is_forest_turning_non_forest_with_a_plausible_share(default_scene: SimulatedScene) -> None:
     lc = land_cover(SimulationConfig(size=1024))
     mask = _read(default_scene.mask)[0]
     assert np.all(lc.before[mask == 1] == LandClass.FOREST)
@@ -184,8 +181,7 @@ def test_same_seed_same_bytes_and_different_seed_differs(tmp_path: Path) -> None
 
 
 def test_unknown_is_exactly_where_clouds_shadows_or_nodata_are(tmp_path: Path) -> None:
-    cloudy = simulate_scene(SimulationConfig(size=512, cloud_cover=0.2, swath_edge=0.1, seed=5),
-                            tmp_path / "cloudy")
+    cloudy = simulate_scene(SimulationConfig(size=512, cloud_cover=0.2, swath_edge=0.1, seed=5), tmp_path / "cloudy")
     mask = _read(cloudy.mask)[0]
     before, after = _read(cloudy.before), _read(cloudy.after)
     unknown = mask == MASK_UNKNOWN
@@ -204,8 +200,7 @@ def test_unknown_is_exactly_where_clouds_shadows_or_nodata_are(tmp_path: Path) -
     inside = unknown & ~nodata
     assert np.median(diff[inside]) > 4 * np.median(diff[~unknown])
     # and with no clouds and no swath edge there is nothing unknown at all
-    clear = simulate_scene(SimulationConfig(size=512, cloud_cover=0.0, swath_edge=0.0, seed=5),
-                           tmp_path / "clear")
+    clear = simulate_scene(SimulationConfig(size=512, cloud_cover=0.0, swath_edge=0.0, seed=5), tmp_path / "clear")
     assert not np.any(_read(clear.mask)[0] == MASK_UNKNOWN)
     assert clear.stats["cloud_share"] == 0.0
 
@@ -218,8 +213,7 @@ def _estimate_shift(before: np.ndarray, after: np.ndarray, unchanged: np.ndarray
     for _ in range(4):
         moved = ndimage.shift(before, d, order=3, mode="nearest")
         gy, gx = np.gradient(moved)
-        step, *_ = np.linalg.lstsq(np.stack([-gy[keep], -gx[keep]], 1),
-                                   (after - moved)[keep], rcond=None)
+        step, *_ = np.linalg.lstsq(np.stack([-gy[keep], -gx[keep]], 1), (after - moved)[keep], rcond=None)
         d += step
     return d
 
@@ -245,8 +239,9 @@ def test_difficulty_raises_clouds_haze_noise_and_misregistration(tmp_path: Path)
     for knob in ("cloud_cover", "haze", "misregistration_px", "noise", "phenology"):
         assert getattr(hard, knob) > getattr(easy, knob), knob
     assert SimulationConfig(difficulty=0.9, cloud_cover=0.01).resolved().cloud_cover == 0.01
-    stats = {d: simulate_scene(SimulationConfig(size=256, difficulty=d, seed=4),
-                               tmp_path / str(d)).stats for d in (0.1, 0.9)}
+    stats = {
+        d: simulate_scene(SimulationConfig(size=256, difficulty=d, seed=4), tmp_path / str(d)).stats for d in (0.1, 0.9)
+    }
     assert stats[0.9]["cloud_share"] > stats[0.1]["cloud_share"] + 0.05
     assert stats[0.9]["unknown_share"] > stats[0.1]["unknown_share"]
     shift = {d: np.hypot(*stats[d]["misregistration_px"].values()) for d in stats}
@@ -275,8 +270,7 @@ def test_drift_knobs_change_the_data(tmp_path: Path) -> None:
 def test_refuses_existing_outputs_unless_overwrite(tmp_path: Path) -> None:
     cfg = SimulationConfig(name="pair", size=256)
     first = simulate_scene(cfg, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        p.name for p in output_paths("pair", tmp_path).values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in output_paths("pair", tmp_path).values())
     stamp = first.before.stat().st_mtime_ns
     with pytest.raises(SentinelError, match="already exist"):
         simulate_scene(cfg, tmp_path)

@@ -21,8 +21,11 @@ BENCHMARKS = {
 @click.option("--size", type=int, help="Scene side in pixels (each benchmark has its own default).")
 @click.option("--workdir", type=click.Path(file_okay=False), help="Where inputs are cached and outputs written.")
 @click.option("--data", type=click.Path(file_okay=False), help="Input data folder, for benchmarks on real data (oscd).")
-@click.option("--test-data", type=click.Path(file_okay=False),
-              help="A second data folder scored by a model that never saw it (oscd).")
+@click.option(
+    "--test-data",
+    type=click.Path(file_okay=False),
+    help="A second data folder scored by a model that never saw it (oscd).",
+)
 def bench(name: str, size: int | None, workdir: str | None, data: str | None, test_data: str | None) -> None:
     """Run benchmark NAME and print its JSON line."""
     module = importlib.import_module(BENCHMARKS[name])

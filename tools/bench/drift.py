@@ -83,8 +83,9 @@ def make_scene(args: tuple[str, str, int, int]) -> str:
     if (out / "manifest.json").exists():
         return str(out)
     raw = work / "raw" / f"{kind}{seed}"
-    scene = simulate_scene(SimulationConfig(name=f"{kind}{seed}", size=size, seed=seed, **DRIFT_PRESETS[kind]),
-                           raw, overwrite=True)
+    scene = simulate_scene(
+        SimulationConfig(name=f"{kind}{seed}", size=size, seed=seed, **DRIFT_PRESETS[kind]), raw, overwrite=True
+    )
     chip_scene(scene.before, scene.after, scene.mask, out, ChipConfig(size=CHIP, split_block=CHIP), overwrite=True)
     shutil.rmtree(raw, ignore_errors=True)
     return str(out)
@@ -94,8 +95,12 @@ def ensure_pools(work: Path, size: int, workers: int) -> dict[str, list[int]]:
     pools = {"none": [SEED_OFFSET["none"] + i for i in range(SAME_POOL)]}
     for kind in DRIFTS:
         pools[kind] = [SEED_OFFSET[kind] + i for i in range(DRIFT_POOL)]
-    todo = [(str(work), k, s, size) for k, seeds in pools.items() for s in seeds
-            if not (scene_dir(work, k, s, size) / "manifest.json").exists()]
+    todo = [
+        (str(work), k, s, size)
+        for k, seeds in pools.items()
+        for s in seeds
+        if not (scene_dir(work, k, s, size) / "manifest.json").exists()
+    ]
     if todo:
         print(f"simulating {len(todo)} scenes of {size} px into {work} (cached for later runs)", file=sys.stderr)
         _map(make_scene, todo, workers)
@@ -192,10 +197,16 @@ def calibration(work: Path, size: int, workers: int) -> dict[str, Any]:
         "power": power,
         "power_trials": POWER_TRIALS,
         "power_signals": {k: dict(Counter(n for r in by_kind[k] for n in r["drifted"]).most_common(3)) for k in DRIFTS},
-        "sample": {"scene_px": size, "chip_px": CHIP, "new_scenes": NEW_SCENES,
-                   "new_chips_median": int(np.median([r["chips"] for r in same])),
-                   "baseline_scenes": BASELINE_SCENES, "baselines": BASELINES,
-                   "same_pool": SAME_POOL, "drift_pool": DRIFT_POOL},
+        "sample": {
+            "scene_px": size,
+            "chip_px": CHIP,
+            "new_scenes": NEW_SCENES,
+            "new_chips_median": int(np.median([r["chips"] for r in same])),
+            "baseline_scenes": BASELINE_SCENES,
+            "baselines": BASELINES,
+            "same_pool": SAME_POOL,
+            "drift_pool": DRIFT_POOL,
+        },
         "trials_seconds": round(seconds, 1),
     }
 
@@ -215,8 +226,14 @@ def ensure_stream_chips(work: Path) -> Path:
     print(f"simulating a {STREAM_SIZE} px scene for the streaming measurement (cached)", file=sys.stderr)
     raw = work / "raw-stream"
     scene = simulate_scene(SimulationConfig(name="stream", size=STREAM_SIZE, seed=77), raw, overwrite=True)
-    chip_scene(scene.before, scene.after, scene.mask, out, ChipConfig(size=STREAM_CHIP, split_block=STREAM_CHIP,
-                                                                      max_invalid=1.0), overwrite=True)
+    chip_scene(
+        scene.before,
+        scene.after,
+        scene.mask,
+        out,
+        ChipConfig(size=STREAM_CHIP, split_block=STREAM_CHIP, max_invalid=1.0),
+        overwrite=True,
+    )
     shutil.rmtree(raw, ignore_errors=True)
     return out
 
@@ -265,8 +282,13 @@ def read_phase(chips_dir: str) -> dict[str, float]:
         for batch in store.batches(store.indices("all"), 32):
             total += sum(int(a.nbytes) for a in batch.values())
         seconds = time.perf_counter() - start
-    return {"seconds": seconds, "chips": len(store.indices("all")), "bytes": total,
-            "peak_rss_mb": peak_rss_mb(), "peak_anon_mb": anon.peak}
+    return {
+        "seconds": seconds,
+        "chips": len(store.indices("all")),
+        "bytes": total,
+        "peak_rss_mb": peak_rss_mb(),
+        "peak_anon_mb": anon.peak,
+    }
 
 
 def stats_phase(chips_dir: str) -> dict[str, float]:
@@ -277,8 +299,9 @@ def stats_phase(chips_dir: str) -> dict[str, float]:
     store = ChipStore(chips_dir)
     with _AnonPeak() as anon:
         start = time.perf_counter()
-        summary = summarise_chips([store], list(store.bands), baseline_labelled=True, pixel_sample=20_000,
-                                  config=MonitorConfig())
+        summary = summarise_chips(
+            [store], list(store.bands), baseline_labelled=True, pixel_sample=20_000, config=MonitorConfig()
+        )
         seconds = time.perf_counter() - start
     return {"seconds": seconds, "chips": summary.n_chips, "peak_rss_mb": peak_rss_mb(), "peak_anon_mb": anon.peak}
 
@@ -342,7 +365,8 @@ def ensure_oscd(work: Path, data: Path) -> Path:
 
 
 _ME_RE = re.compile(
-    r"Sentinel2_(?P<band>B\d+|QA60)_(?P<lon>-?\d+\.\d+)_(?P<lat>-?\d+\.\d+)_(?P<date>\d{4}_\d{2}_\d{2})\.tiff$")
+    r"Sentinel2_(?P<band>B\d+|QA60)_(?P<lon>-?\d+\.\d+)_(?P<lat>-?\d+\.\d+)_(?P<date>\d{4}_\d{2}_\d{2})\.tiff$"
+)
 
 
 def ensure_multiearth(work: Path, data: Path) -> Path:
@@ -401,21 +425,30 @@ def real_data(work: Path, data: Path) -> dict[str, Any]:
     full = write_baseline(chips, work / "oscd" / "baseline_all.json", BaselineConfig(split="all"), overwrite=True)
     half = write_baseline(chips, work / "oscd" / "baseline_half_a.json", BaselineConfig(split="train"), overwrite=True)
     rgb = MonitorConfig(bands=["B02", "B03", "B04"])
-    amazon = run_monitor(work / "oscd" / "baseline_all.json", scenes, work / "reports" / "oscd_vs_multiearth",
-                         config=rgb)
+    amazon = run_monitor(
+        work / "oscd" / "baseline_all.json", scenes, work / "reports" / "oscd_vs_multiearth", config=rgb
+    )
     halves = monitor_stores(half, [ChipStore(d) for d in find_chip_dirs(chips)], MonitorConfig(split="val"))
 
     def brief(result: Any) -> dict[str, Any]:
-        top = sorted((s for s in result.signals if s.p_adjusted is not None),
-                     key=lambda s: -max([v for k, v in s.effects.items() if k in s.limits] or [0]))
-        return {"decision": result.decision.status, "drifted": result.decision.drifted,
-                "new_chips": result.new.n_chips,
-                "largest": {s.name: {k: round(v, 3) for k, v in s.effects.items() if k in s.limits}
-                            for s in top[:3]}}
+        top = sorted(
+            (s for s in result.signals if s.p_adjusted is not None),
+            key=lambda s: -max([v for k, v in s.effects.items() if k in s.limits] or [0]),
+        )
+        return {
+            "decision": result.decision.status,
+            "drifted": result.decision.drifted,
+            "new_chips": result.new.n_chips,
+            "largest": {s.name: {k: round(v, 3) for k, v in s.effects.items() if k in s.limits} for s in top[:3]},
+        }
 
     return {
-        "oscd_vs_multiearth": {**brief(amazon), "baseline_chips": full["n_chips"], "bands": ["B02", "B03", "B04"],
-                               "flagged": amazon.decision.drift},
+        "oscd_vs_multiearth": {
+            **brief(amazon),
+            "baseline_chips": full["n_chips"],
+            "bands": ["B02", "B03", "B04"],
+            "flagged": amazon.decision.drift,
+        },
         "oscd_half_vs_half": {**brief(halves), "baseline_chips": half["n_chips"], "flagged": halves.decision.drift},
     }
 
@@ -446,8 +479,9 @@ def run(size: int | None = None, workdir: str | None = None, data: str | None = 
         "goal": {"false_alarm_rate": 0.05, "power": 0.95, "real_data": "OSCD vs MultiEarth flagged, halves not"},
         "seconds": round(time.perf_counter() - start, 1),
     }
-    real_ok = ("skipped" not in real and real["oscd_vs_multiearth"]["flagged"]
-               and not real["oscd_half_vs_half"]["flagged"])
+    real_ok = (
+        "skipped" not in real and real["oscd_vs_multiearth"]["flagged"] and not real["oscd_half_vs_half"]["flagged"]
+    )
     result["meets_goal"] = bool(calib["false_alarm_rate"] <= 0.05 and min(calib["power"].values()) >= 0.95 and real_ok)
     print(json.dumps(result))
     return result

@@ -180,13 +180,18 @@ def import_cities(city_dirs: Sequence[Path], out_dir: Path, label: str) -> dict[
         pixels = json.loads(scene.summary_json.read_text())["mask_pixels"]
         labelled = pixels["loss"] + pixels["no_loss"]
         scenes[city_dir.name] = {
-            "before": scene.before, "after": scene.after, "mask": scene.mask,
-            "size": [scene.grid.width, scene.grid.height], "changed_pixels": pixels["loss"],
+            "before": scene.before,
+            "after": scene.after,
+            "mask": scene.mask,
+            "size": [scene.grid.width, scene.grid.height],
+            "changed_pixels": pixels["loss"],
             "change_share": pixels["loss"] / labelled if labelled else 0.0,
             "screen_would_flag": _screen_shares(scene),
         }
-        say(f"{label}: imported {city_dir.name} ({scene.grid.width}x{scene.grid.height} px, "
-            f"{scenes[city_dir.name]['change_share']:.1%} changed)")
+        say(
+            f"{label}: imported {city_dir.name} ({scene.grid.width}x{scene.grid.height} px, "
+            f"{scenes[city_dir.name]['change_share']:.1%} changed)"
+        )
     return scenes
 
 
@@ -256,8 +261,15 @@ def _step_seconds(train_cfg: Any, n_bands: int, threads: int | None) -> float:
     if threads:
         torch.set_num_threads(threads)
     side = train_cfg.crop or 128
-    model = SiameseUNet(ModelConfig(in_channels=n_bands, base=train_cfg.base, depth=train_cfg.depth,
-                                    variant=train_cfg.variant, dropout=train_cfg.dropout))
+    model = SiameseUNet(
+        ModelConfig(
+            in_channels=n_bands,
+            base=train_cfg.base,
+            depth=train_cfg.depth,
+            variant=train_cfg.variant,
+            dropout=train_cfg.dropout,
+        )
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.randn(train_cfg.batch_size, n_bands, side, side)
     times = []
@@ -303,8 +315,9 @@ def _count_split(root: Path, split: str) -> int:
     return sum(len(ChipStore(d).indices(split)) for d in find_chip_dirs(root))
 
 
-def _train_fold(name: str, root: Path, run_dir: Path, fixed: dict[str, Any], epochs: int | None,
-                minutes: float | None) -> tuple[Any, dict[str, Any]]:
+def _train_fold(
+    name: str, root: Path, run_dir: Path, fixed: dict[str, Any], epochs: int | None, minutes: float | None
+) -> tuple[Any, dict[str, Any]]:
     from planet_sentinel.drift.baseline import BaselineConfig, compute_baseline
     from planet_sentinel.train import TrainConfig, train
 
@@ -322,15 +335,28 @@ def _tuned_ndvi(root: Path, batch_size: int) -> tuple[float | None, str]:
     return _tune_ndvi(stores, "train", batch_size, False)
 
 
-def _evaluate(bundle_path: Path, scenes: dict[str, dict[str, Any]], cities: Sequence[str], ndvi_threshold: float | None,
-              batch_size: int) -> list[Any]:
+def _evaluate(
+    bundle_path: Path,
+    scenes: dict[str, dict[str, Any]],
+    cities: Sequence[str],
+    ndvi_threshold: float | None,
+    batch_size: int,
+) -> list[Any]:
     from planet_sentinel.bundle import load_bundle
     from planet_sentinel.evaluate import evaluate_scene
 
     bundle = load_bundle(bundle_path)
     return [
-        evaluate_scene(bundle, scenes[c]["before"], scenes[c]["after"], scenes[c]["mask"], name=c,
-                       batch_size=batch_size, screen=False, ndvi_threshold=ndvi_threshold).scenes[0]
+        evaluate_scene(
+            bundle,
+            scenes[c]["before"],
+            scenes[c]["after"],
+            scenes[c]["mask"],
+            name=c,
+            batch_size=batch_size,
+            screen=False,
+            ndvi_threshold=ndvi_threshold,
+        ).scenes[0]
         for c in cities
     ]
 
@@ -340,9 +366,13 @@ def _scene_figures(scene: Any, fold: int | str, threshold: float) -> dict[str, A
     oracle_threshold, oracle_f1 = model.scores.best_f1_threshold()
     return {
         "fold": fold,
-        "f1": _r(model.counts.f1), "precision": _r(model.counts.precision), "recall": _r(model.counts.recall),
-        "ap": _r(model.average_precision), "threshold": _r(threshold),
-        "oracle_f1": _r(oracle_f1), "oracle_threshold": _r(oracle_threshold),
+        "f1": _r(model.counts.f1),
+        "precision": _r(model.counts.precision),
+        "recall": _r(model.counts.recall),
+        "ap": _r(model.average_precision),
+        "threshold": _r(threshold),
+        "oracle_f1": _r(oracle_f1),
+        "oracle_threshold": _r(oracle_threshold),
         "baselines_f1": {m: _r(scene.methods[m].counts.f1) for m in BASELINES if m in scene.methods},
         "changed_pixels": scene.pixels["changed"],
     }
@@ -353,10 +383,16 @@ def _overall(scenes: Sequence[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
     overall = EvaluationReport(list(scenes), {}).overall
     model = overall["model"]
-    figures = {"f1": _r(model.counts.f1), "precision": _r(model.counts.precision), "recall": _r(model.counts.recall),
-               "ap": _r(model.average_precision), **model.counts.to_dict()}
-    baselines = {m: {"f1": _r(overall[m].counts.f1), "ap": _r(overall[m].average_precision)} for m in BASELINES
-                 if m in overall}
+    figures = {
+        "f1": _r(model.counts.f1),
+        "precision": _r(model.counts.precision),
+        "recall": _r(model.counts.recall),
+        "ap": _r(model.average_precision),
+        **model.counts.to_dict(),
+    }
+    baselines = {
+        m: {"f1": _r(overall[m].counts.f1), "ap": _r(overall[m].average_precision)} for m in BASELINES if m in overall
+    }
     return figures, baselines
 
 
@@ -387,13 +423,30 @@ def _preload() -> None:
     runs (minutes) cannot break it half-way through."""
     import importlib
 
-    for module in ("bands", "bundle", "chips", "clouds", "drift.baseline", "evaluate", "model", "predict",
-                   "progress", "raster", "sources.files", "train"):
+    for module in (
+        "bands",
+        "bundle",
+        "chips",
+        "clouds",
+        "drift.baseline",
+        "evaluate",
+        "model",
+        "predict",
+        "progress",
+        "raster",
+        "sources.files",
+        "train",
+    ):
         importlib.import_module(f"planet_sentinel.{module}")
 
 
-def benchmark(data: Path, workdir: Path, test_data: Path | None = None, settings: OscdSettings | None = None,
-              cities: Sequence[str] | None = None) -> dict[str, Any]:
+def benchmark(
+    data: Path,
+    workdir: Path,
+    test_data: Path | None = None,
+    settings: OscdSettings | None = None,
+    cities: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Run the leave-cities-out benchmark (and the test-data scoring); return the full results."""
     from planet_sentinel.progress import say
     from planet_sentinel.train import TrainConfig
@@ -459,10 +512,13 @@ def benchmark(data: Path, workdir: Path, test_data: Path | None = None, settings
         epoch_cost = units * timings[threads] * step_factor
         epochs = fixed_epochs or int(min(settings.max_epochs, max(1, share_s * 0.92 // epoch_cost)))
         held = ", ".join(members["held_out"]) or f"none (scored on {len(test_scenes)} --test-data cities)"
-        say(f"{clock()} {name} ({k + 1}/{len(trainings)}): held out {held}; validation {', '.join(members['val'])}; "
+        say(
+            f"{clock()} {name} ({k + 1}/{len(trainings)}): held out {held}; validation {', '.join(members['val'])}; "
             f"training on {', '.join(members['train'])} ({n_train} train / {n_val} val chips); "
             f"{epochs} epochs, at most {minutes:.1f} min; {threads} torch thread(s) (bare step "
-            + ", ".join(f"{t} thread(s) {v:.2f} s" for t, v in timings.items()) + ")")
+            + ", ".join(f"{t} thread(s) {v:.2f} s" for t, v in timings.items())
+            + ")"
+        )
         train_start = time.perf_counter()
         fold_fixed = {**fixed, "threads": threads}
         result, config = _train_fold(name, root, run / "folds" / name / "train", fold_fixed, epochs, minutes)
@@ -473,29 +529,52 @@ def benchmark(data: Path, workdir: Path, test_data: Path | None = None, settings
         threshold = float(result.best["val_threshold"])
         ndvi_threshold, ndvi_note = _tuned_ndvi(root, 16)
         targets = members["held_out"] or sorted(test_scenes)
-        evaluated = _evaluate(result.bundle_path, scenes if members["held_out"] else test_scenes, targets,
-                              ndvi_threshold, settings.eval_batch_size)
+        evaluated = _evaluate(
+            result.bundle_path,
+            scenes if members["held_out"] else test_scenes,
+            targets,
+            ndvi_threshold,
+            settings.eval_batch_size,
+        )
         fold = {
-            "name": name, **members, "chip_root": str(root), "train_chips": n_train, "val_chips": n_val,
-            "threshold": _r(threshold), "best_epoch": result.best.get("epoch"), "val_f1": _r(result.best["val_f1"]),
-            "epochs_planned": epochs, "epochs_run": len(result.history), "stop": result.extra.get("stop_reason"),
-            "train_minutes": round(train_s / 60, 2), "threads": threads,
+            "name": name,
+            **members,
+            "chip_root": str(root),
+            "train_chips": n_train,
+            "val_chips": n_val,
+            "threshold": _r(threshold),
+            "best_epoch": result.best.get("epoch"),
+            "val_f1": _r(result.best["val_f1"]),
+            "epochs_planned": epochs,
+            "epochs_run": len(result.history),
+            "stop": result.extra.get("stop_reason"),
+            "train_minutes": round(train_s / 60, 2),
+            "threads": threads,
             "bare_step_seconds": {str(t): round(v, 3) for t, v in timings.items()},
             "ndvi_tuned_threshold": _r(ndvi_threshold),
-            "ndvi_tuning": ndvi_note, "run_dir": str(result.run_dir), "config": config,
+            "ndvi_tuning": ndvi_note,
+            "run_dir": str(result.run_dir),
+            "config": config,
             "evaluation": [s.to_dict() for s in evaluated],
         }
         figures = {s.name: _scene_figures(s, name, threshold) for s in evaluated}
-        say(f"{clock()} {name}: threshold {threshold:.3f} (val F1 {result.best['val_f1']:.3f}, "
+        say(
+            f"{clock()} {name}: threshold {threshold:.3f} (val F1 {result.best['val_f1']:.3f}, "
             f"epoch {result.best.get('epoch')}); "
-            + "; ".join(f"{c} F1 {f['f1']:.3f} AP {f['ap']:.3f}" for c, f in figures.items()))
+            + "; ".join(f"{c} F1 {f['f1']:.3f} AP {f['ap']:.3f}" for c, f in figures.items())
+        )
         if members["held_out"]:
             cv_scenes += evaluated
             per_city.update(figures)
         else:
             overall, baselines = _overall(evaluated)
-            test_out = {"data": str(Path(test_data).resolve()), "per_city": figures, "overall": overall,
-                        "baselines_overall": baselines, "threshold": _r(threshold)}
+            test_out = {
+                "data": str(Path(test_data).resolve()),
+                "per_city": figures,
+                "overall": overall,
+                "baselines_overall": baselines,
+                "threshold": _r(threshold),
+            }
         folds_out.append(fold)
         overhead_s = (time.perf_counter() - fold_start) - train_s + 5.0
 
@@ -511,8 +590,23 @@ def benchmark(data: Path, workdir: Path, test_data: Path | None = None, settings
         "overall": overall,
         "baselines_overall": baselines,
         "thresholds": {f["name"]: f["threshold"] for f in folds_out},
-        "folds": [{k: f[k] for k in ("name", "held_out", "val", "train", "threshold", "val_f1", "best_epoch",
-                                      "epochs_run", "train_minutes")} for f in folds_out],
+        "folds": [
+            {
+                k: f[k]
+                for k in (
+                    "name",
+                    "held_out",
+                    "val",
+                    "train",
+                    "threshold",
+                    "val_f1",
+                    "best_epoch",
+                    "epochs_run",
+                    "train_minutes",
+                )
+            }
+            for f in folds_out
+        ],
         "reference": REFERENCE,
         "ratio_to_reference": _r(overall["f1"] / REFERENCE_F1, 3) if overall["f1"] is not None else None,
         "test": test_out,
@@ -542,23 +636,43 @@ def plot(result: dict[str, Any], target: Path) -> Path:
     import matplotlib.pyplot as plt
 
     groups = [(f"{c}\n(held out)", f) for c, f in sorted(result["per_city"].items())]
-    groups.append(("overall\n(micro)", {"f1": result["overall"]["f1"],
-                                         "baselines_f1": {m: v["f1"] for m, v in result["baselines_overall"].items()}}))
+    groups.append(
+        (
+            "overall\n(micro)",
+            {
+                "f1": result["overall"]["f1"],
+                "baselines_f1": {m: v["f1"] for m, v in result["baselines_overall"].items()},
+            },
+        )
+    )
     if result.get("test"):
         groups += [(f"{c}\n(test)", f) for c, f in sorted(result["test"]["per_city"].items())]
         test = result["test"]
-        groups.append(("test overall", {"f1": test["overall"]["f1"],
-                                        "baselines_f1": {m: v["f1"] for m, v in test["baselines_overall"].items()}}))
+        groups.append(
+            (
+                "test overall",
+                {
+                    "f1": test["overall"]["f1"],
+                    "baselines_f1": {m: v["f1"] for m, v in test["baselines_overall"].items()},
+                },
+            )
+        )
     series = [("model", "Siamese U-Net", "tab:blue")] + [
-        ("cva_otsu", "CVA, Otsu", "tab:gray"), ("ndvi_tuned", "NDVI diff, tuned on train cities", "tab:green")]
+        ("cva_otsu", "CVA, Otsu", "tab:gray"),
+        ("ndvi_tuned", "NDVI diff, tuned on train cities", "tab:green"),
+    ]
     fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(groups)), 4.5))
     x = np.arange(len(groups))
     width = 0.8 / len(series)
     for i, (key, label, colour) in enumerate(series):
         values = [(g["f1"] if key == "model" else g["baselines_f1"].get(key)) or 0.0 for _, g in groups]
         ax.bar(x + (i - (len(series) - 1) / 2) * width, values, width, label=label, color=colour)
-    ax.axhline(REFERENCE_F1, color="tab:red", linestyle="--",
-               label="FC-Siam-diff 48.86 (official OSCD test split, RGB: a different split)")
+    ax.axhline(
+        REFERENCE_F1,
+        color="tab:red",
+        linestyle="--",
+        label="FC-Siam-diff 48.86 (official OSCD test split, RGB: a different split)",
+    )
     ax.set_xticks(x, [g for g, _ in groups], fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel("F1, change class")
@@ -593,14 +707,17 @@ def summary_line(result: dict[str, Any]) -> dict[str, Any]:
         test = result["test"]
         line["test"] = {
             "per_city": {c: {k: f[k] for k in keys if k != "fold"} for c, f in test["per_city"].items()},
-            "overall_f1": test["overall"]["f1"], "overall_ap": test["overall"]["ap"],
-            "baselines": test["baselines_overall"], "threshold": test["threshold"],
+            "overall_f1": test["overall"]["f1"],
+            "overall_ap": test["overall"]["ap"],
+            "baselines": test["baselines_overall"],
+            "threshold": test["threshold"],
         }
     return line
 
 
-def run(size: int | None = None, workdir: str | None = None, data: str | None = None, test_data: str | None = None,
-        **_: Any) -> dict[str, Any]:
+def run(
+    size: int | None = None, workdir: str | None = None, data: str | None = None, test_data: str | None = None, **_: Any
+) -> dict[str, Any]:
     """`python -m tools bench oscd [--data DIR] [--test-data DIR] [--workdir DIR]`: print one JSON line."""
     if size is not None:
         print("oscd: --size is not used by this benchmark (cities keep their own size)", file=sys.stderr)

@@ -46,11 +46,16 @@ def end_to_end_phase(before: str, after: str, out_dir: str, base: str) -> dict[s
 
     bundle = _bundle(int(base))
     start = time.perf_counter()
-    result = predict_scene(bundle, before, after, out_dir, name="bench", window=WINDOW, overlap=OVERLAP,
-                           batch_size=BATCH, overwrite=True)
+    result = predict_scene(
+        bundle, before, after, out_dir, name="bench", window=WINDOW, overlap=OVERLAP, batch_size=BATCH, overwrite=True
+    )
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "timings": result.summary.get("timings_s", {}),
-            "polygons": result.summary.get("polygons", 0)}
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "timings": result.summary.get("timings_s", {}),
+        "polygons": result.summary.get("polygons", 0),
+    }
 
 
 def forward_phase(height: str, width: str, base: str) -> dict[str, float]:
@@ -81,8 +86,9 @@ def run(size: int | None = None, workdir: str | None = None, base: int = 8, **_:
     paths = ensure_scene(work, size)
     out_dir = work / "predict"
     forward = run_phase("tools.bench.predict", "forward", str(size), str(size), str(base))
-    e2e = run_phase("tools.bench.predict", "end_to_end", str(paths["before"]), str(paths["after"]), str(out_dir),
-                    str(base))
+    e2e = run_phase(
+        "tools.bench.predict", "end_to_end", str(paths["before"]), str(paths["after"]), str(out_dir), str(base)
+    )
     shutil.rmtree(out_dir, ignore_errors=True)
     model = SiameseUNet(ModelConfig(in_channels=6, base=base))
     area_km2 = (size * 10 / 1000) ** 2
