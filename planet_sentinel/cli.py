@@ -432,11 +432,10 @@ def train(
     data_dir: str, baseline_path: str, run_dir: str | None, resume: bool, register: bool, as_json: bool, **options: Any
 ) -> None:
     """Train the Siamese U-Net on the chips' train split, validating on val each epoch."""
-    import shutil
     import time
 
     from planet_sentinel.config import resolve
-    from planet_sentinel.train import TrainConfig
+    from planet_sentinel.train import TrainConfig, publish_inference_copy
     from planet_sentinel.train import train as run_training
 
     config = resolve(TrainConfig, "train", options)
@@ -456,9 +455,7 @@ def train(
         result_info = {"run_id": run.info.run_id, "model_version": version.version, "model_uri": version.uri}
     else:
         result = run_training(data_dir, run_dir, config, baseline_data, resume)
-    inference = Path("runs/model_inference.pth")
-    inference.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(result.bundle_path, inference)
+    inference = publish_inference_copy(result)
     _emit({**result.to_dict(), **result_info, "model_inference": str(inference)}, as_json)
 
 

@@ -50,7 +50,7 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
     from planet_sentinel.evaluate import evaluate_chips, evaluate_scene
     from planet_sentinel.predict import predict_scene
     from planet_sentinel.sources.synthetic import SimulationConfig, simulate_scene
-    from planet_sentinel.train import TrainConfig, train
+    from planet_sentinel.train import TrainConfig, publish_inference_copy, train
 
     config = config or DemoConfig()
     raw, chips_root, outputs = Path("data/raw"), Path("data/chips"), Path("outputs")
@@ -78,7 +78,7 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
                 chips_root, Path("runs/demo"), resolve(TrainConfig, "train"), baseline, callbacks=[registry.log_epoch]
             )
             version = registry.log_and_register(result, tags={"trained_on": "local", "source": "sentinel demo"})
-        Path("runs/model_inference.pth").write_bytes(result.bundle_path.read_bytes())
+        publish_inference_copy(result)
     with _timed(config, "promote", "challenger vs champion on the test split"):
         decision = registry.promote(chips_root / "demo", split="test")
     model_uri = f"models:/{registry.MODEL_NAME}@{registry.CHAMPION}"

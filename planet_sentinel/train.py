@@ -81,6 +81,19 @@ class TrainResult:
         }
 
 
+#: The seed's plain-PyTorch output, for people who do not use MLflow.
+INFERENCE_COPY = Path("runs/model_inference.pth")
+
+
+def publish_inference_copy(result: TrainResult, target: Path = INFERENCE_COPY) -> Path:
+    """Copy the best bundle to ``runs/model_inference.pth`` (atomically)."""
+    import shutil
+
+    with atomic_path(target, suffix=".pth") as tmp:
+        shutil.copyfile(result.bundle_path, tmp)
+    return target
+
+
 def seed_everything(seed: int) -> None:
     import torch
 
