@@ -40,6 +40,7 @@ from planet_sentinel.raster import (
     check_scene_pair,
     io_env,
     mask_writer,
+    nodata_pixels,
     open_raster,
     scene_writer,
     write_text_atomic,
@@ -131,11 +132,6 @@ class _NpyStream:
         self._file.close()
 
 
-def _invalid_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """Pixels with no observation on either date (any band at nodata)."""
-    return (before == NODATA).any(axis=0) | (after == NODATA).any(axis=0)
-
-
 def _assign_block_splits(
     block_change: dict[tuple[int, int], float], ratios: Sequence[float], seed: int
 ) -> dict[tuple[int, int], str]:
@@ -207,7 +203,7 @@ def chip_scene(
                 m = sources[2].read(1, window=strip) if mask is not None else None
                 for col in cols:
                     cb, ca = b[:, :, col : col + size], a[:, :, col : col + size]
-                    nodata = _invalid_pixels(cb, ca)
+                    nodata = nodata_pixels(cb, ca)
                     cm = None
                     if m is not None:
                         cm = m[:, col : col + size].copy()

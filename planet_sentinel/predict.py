@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from planet_sentinel.bands import MASK_UNKNOWN, NODATA, canonical
+from planet_sentinel.bands import MASK_UNKNOWN, canonical
 from planet_sentinel.clouds import SCREEN_BANDS, CloudScreen, cloud_mask
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import (
@@ -51,6 +51,7 @@ from planet_sentinel.raster import (
     check_scene_pair,
     io_env,
     mask_writer,
+    nodata_pixels,
     open_raster,
     refuse_existing,
     write_text_atomic,
@@ -96,7 +97,7 @@ def unknown_pixels(
     ``screen``: True for the default cloud screen, a :class:`CloudScreen`, or False/None for
     none (inputs that are cloud-masked already).
     """
-    unknown = (before == NODATA).any(axis=0) | (after == NODATA).any(axis=0)
+    unknown = nodata_pixels(before, after)
     if screen is not False and screen is not None:
         params = screen if isinstance(screen, CloudScreen) else None
         unknown |= cloud_mask(before, bands, params) | cloud_mask(after, bands, params)

@@ -153,6 +153,11 @@ def check_scene(path: str | Path, expect_bands: Sequence[str] | None = None) -> 
     return grid, names
 
 
+def nodata_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Pixels with no observation on either date: any band at nodata in (bands, h, w) arrays."""
+    return (before == NODATA).any(axis=0) | (after == NODATA).any(axis=0)
+
+
 def check_scene_pair(before: str | Path, after: str | Path) -> tuple[Grid, tuple[str, ...]]:
     """Validate a before/after pair: each follows the scene contract, same bands, one grid."""
     grid, bands = check_scene(before)

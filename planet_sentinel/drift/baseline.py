@@ -21,10 +21,10 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from planet_sentinel import __version__
-from planet_sentinel.bands import MASK_UNKNOWN, NODATA, REFLECTANCE_SCALE
+from planet_sentinel.bands import MASK_UNKNOWN, REFLECTANCE_SCALE
 from planet_sentinel.chips import ChipStore, find_chip_dirs
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.raster import write_text_atomic
+from planet_sentinel.raster import nodata_pixels, write_text_atomic
 
 SCHEMA = "planet-sentinel/baseline"
 SCHEMA_VERSION = 1
@@ -197,7 +197,7 @@ def compute_baseline(chips_root: str | Path, config: BaselineConfig | None = Non
             for batch in store.batches(indices, config.batch_size):
                 for k in range(len(batch["before"])):
                     before, after = batch["before"][k], batch["after"][k]
-                    nodata = (before == NODATA).any(axis=0) | (after == NODATA).any(axis=0)
+                    nodata = nodata_pixels(before, after)
                     unknown = nodata.copy()
                     if "mask" in batch:
                         mask = batch["mask"][k]

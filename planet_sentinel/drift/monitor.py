@@ -51,7 +51,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from planet_sentinel import __version__
-from planet_sentinel.bands import MASK_UNKNOWN, NODATA, canonical
+from planet_sentinel.bands import MASK_UNKNOWN, canonical
 from planet_sentinel.chips import MANIFEST, ChipStore
 from planet_sentinel.drift.baseline import _Accumulator, data_fingerprint, load_baseline
 from planet_sentinel.drift.statistics import (
@@ -67,6 +67,7 @@ from planet_sentinel.drift.statistics import (
     wasserstein_normalised,
 )
 from planet_sentinel.errors import SentinelError
+from planet_sentinel.raster import nodata_pixels
 
 if TYPE_CHECKING:
     from planet_sentinel.bundle import ModelBundle
@@ -279,7 +280,7 @@ def summarise_chips(
                 n = len(batch["before"])
                 for k in range(n):
                     before, after = batch["before"][k][idx], batch["after"][k][idx]
-                    nodata = (before == NODATA).any(axis=0) | (after == NODATA).any(axis=0)
+                    nodata = nodata_pixels(before, after)
                     unknown = nodata.copy()
                     if rule == "mask":
                         unknown |= batch["mask"][k] == MASK_UNKNOWN
