@@ -558,7 +558,7 @@ class EvaluationReport:
 # --------------------------------------------------------------------------------------------
 
 
-def _tune_ndvi(
+def tune_ndvi_threshold(
     stores: Sequence[Any], split: str, batch_size: int, screen: CloudScreen | bool
 ) -> tuple[float | None, str]:
     """The NDVI-difference threshold with the best F1 over a split's chips, and a note."""
@@ -621,7 +621,7 @@ def evaluate_chips(
     ndvi_threshold: float | None = None
     method_notes: dict[str, str] = {}
     if with_ndvi:
-        ndvi_threshold, note = _tune_ndvi(stores, tune_split, batch_size, screen)
+        ndvi_threshold, note = tune_ndvi_threshold(stores, tune_split, batch_size, screen)
         method_notes["ndvi_tuned"] = note
     else:
         notes.append(f"NDVI baselines skipped: chips lack {list(NDVI_BANDS)}")
@@ -671,12 +671,12 @@ def evaluate_scene(
     optimistic, oracle baseline, marked so in the report).
     """
     from planet_sentinel.predict import (
-        _input_bands,
-        _scene_name,
+        input_bands,
         iter_tiles,
         model_info,
         plan_tiles,
         resolve_window,
+        scene_name,
     )
     from planet_sentinel.raster import band_indexes, check_mask, check_scene_pair, io_env, open_raster
 
@@ -685,12 +685,12 @@ def evaluate_scene(
     check_mask(mask, grid)
     threshold = bundle.threshold if threshold is None else float(threshold)
     with_ndvi = all(b in scene_bands for b in NDVI_BANDS)
-    wanted = _input_bands(bundle, screen) + (
-        [b for b in NDVI_BANDS if b not in _input_bands(bundle, screen)] if with_ndvi else []
+    wanted = input_bands(bundle, screen) + (
+        [b for b in NDVI_BANDS if b not in input_bands(bundle, screen)] if with_ndvi else []
     )
     win = resolve_window(bundle, window, grid.height, grid.width, overlap)
     tiles = plan_tiles(grid.height, grid.width, win, overlap)
-    scorer = _SceneScorer(name or _scene_name(before), bundle, threshold, ndvi_threshold, with_ndvi)
+    scorer = _SceneScorer(name or scene_name(before), bundle, threshold, ndvi_threshold, with_ndvi)
     notes = [] if with_ndvi else [f"NDVI baselines skipped: the scene lacks {list(NDVI_BANDS)}"]
     method_notes = {
         "ndvi_tuned": "given threshold"

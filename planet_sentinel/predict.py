@@ -302,7 +302,7 @@ def iter_tiles(
             progress.update(len(batch))
 
 
-def _input_bands(bundle: ModelBundle, screen: CloudScreen | bool) -> list[str]:
+def input_bands(bundle: ModelBundle, screen: CloudScreen | bool) -> list[str]:
     """The model's bands, then the extra bands the cloud screen reads."""
     bands = list(bundle.bands)
     if screen is not False:
@@ -340,7 +340,7 @@ def predict_arrays(
         raise SentinelError(f"before {before.shape} and after {after.shape} must be equal (bands, H, W) arrays")
     if len(bands) != before.shape[0]:
         raise SentinelError(f"{len(bands)} band names for {before.shape[0]} bands")
-    wanted = _input_bands(bundle, screen)
+    wanted = input_bands(bundle, screen)
     idx = _select(bands, wanted, "scene")
     _, height, width = before.shape
     win = resolve_window(bundle, window, height, width, overlap)
@@ -482,7 +482,7 @@ def model_info(bundle: ModelBundle) -> dict[str, Any]:
     }
 
 
-def _scene_name(before: Path) -> str:
+def scene_name(before: Path) -> str:
     stem = before.name
     for ext in (".tif", ".tiff", ".TIF", ".TIFF", ".vrt"):
         if stem.endswith(ext):
@@ -531,7 +531,7 @@ def predict_scene(
 
     start = time.perf_counter()
     before, after, out_dir = Path(before), Path(after), Path(out_dir)
-    name = name or _scene_name(before)
+    name = name or scene_name(before)
     threshold = bundle.threshold if threshold is None else float(threshold)
     if not 0.0 <= threshold <= 1.0:
         raise SentinelError(f"threshold {threshold} must be within 0..1")
@@ -540,7 +540,7 @@ def predict_scene(
     grid, _ = check_scene_pair(before, after)
     paths = output_paths(name, out_dir)
     refuse_existing(list(paths.values()), overwrite)
-    wanted = _input_bands(bundle, screen)
+    wanted = input_bands(bundle, screen)
     win = resolve_window(bundle, window, grid.height, grid.width, overlap)
     tiles = plan_tiles(grid.height, grid.width, win, overlap)
 

@@ -329,10 +329,10 @@ def _train_fold(
 
 def _tuned_ndvi(root: Path, batch_size: int) -> tuple[float | None, str]:
     from planet_sentinel.chips import ChipStore, find_chip_dirs
-    from planet_sentinel.evaluate import _tune_ndvi  # the same tuning evaluate_chips applies
+    from planet_sentinel.evaluate import tune_ndvi_threshold
 
     stores = [ChipStore(d) for d in find_chip_dirs(root)]
-    return _tune_ndvi(stores, "train", batch_size, False)
+    return tune_ndvi_threshold(stores, "train", batch_size, False)
 
 
 def _evaluate(
