@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from planet_sentinel.errors import SentinelError
+from planet_sentinel.errors import SentinelError, require_file
 from planet_sentinel.raster import Grid, utm_crs_for
 
 #: Longest edge (degrees) kept when measuring or projecting an AOI: long lon/lat edges are
@@ -189,11 +189,7 @@ def load_aoi(path: str | Path) -> Aoi:
     from shapely import unary_union
     from shapely.geometry import shape
 
-    path = Path(path)
-    if not path.exists():
-        raise SentinelError(f"{path}: no such file")
-    if path.is_dir():
-        raise SentinelError(f"{path}: is a directory, expected a GeoJSON file")
+    path = require_file(path, "GeoJSON")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from planet_sentinel.bands import MASK_UNKNOWN, NODATA, canonical
-from planet_sentinel.errors import SentinelError
+from planet_sentinel.errors import SentinelError, require_file
 
 if TYPE_CHECKING:
     from affine import Affine
@@ -99,11 +99,7 @@ def open_raster(path: str | Path) -> DatasetReader:
     import rasterio
     from rasterio.errors import RasterioIOError
 
-    p = Path(path)
-    if not p.exists():
-        raise SentinelError(f"{p}: no such file")
-    if p.is_dir():
-        raise SentinelError(f"{p}: is a directory, expected a raster file")
+    p = require_file(path, "raster")
     try:
         return rasterio.open(p)
     except RasterioIOError as exc:
