@@ -10,42 +10,21 @@ Exit codes: 0 success, 1 a problem with the input or environment (the message sa
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from planet_sentinel.commands.common import SentinelGroup, json_option, overwrite_option
+from planet_sentinel.commands.common import emit as _emit
+from planet_sentinel.commands.deploy import deploy
+from planet_sentinel.commands.github import github
+from planet_sentinel.commands.ingest import ingest
+from planet_sentinel.commands.kaggle import kaggle
+from planet_sentinel.commands.serve import serve
+
 RAW_DIR = Path("data/raw")
-
-
-class SentinelGroup(click.Group):
-    """A click group that turns library errors into clean one-line messages and exit code 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        from planet_sentinel.errors import SentinelError
-
-        try:
-            return super().invoke(ctx)
-        except SentinelError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        # Pipeline order, not alphabetical: the help reads as the flow of the data.
-        return list(self.commands)
-
-
-def _emit(result: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(result, default=str))
-    else:
-        for key, value in result.items():
-            click.echo(f"{key}: {value}")
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
-overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 
 
 @click.group(cls=SentinelGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -207,11 +186,7 @@ def _bands(text: str) -> tuple[str, ...]:
         raise click.BadParameter(str(exc), param_hint="--bands") from exc
 
 
-@cli.command()
-@click.option("--project", help="Google Cloud project with Earth Engine enabled.")
-def ingest(project: str | None) -> None:
-    """[planned, issue #6] Earth Engine composites and Hansen labels into data/raw."""
-    _planned("ingest", 6)
+cli.add_command(ingest)
 
 
 # --------------------------------------------------------------------------- labels
@@ -583,16 +558,8 @@ def evaluate(
     _emit({"f1": round(overall.f1, 4), "iou": round(overall.iou, 4), **{k: str(v) for k, v in paths.items()}}, as_json)
 
 
-@cli.command()
-def serve() -> None:
-    """[planned, issue #5] The FastAPI prediction service."""
-    _planned("serve", 5)
-
-
-@cli.command()
-def deploy() -> None:
-    """[planned, issue #5] Roll out the champion container with health check and roll-back."""
-    _planned("deploy", 5)
+cli.add_command(serve)
+cli.add_command(deploy)
 
 
 @cli.command()
@@ -684,10 +651,6 @@ def monitor(
     ctx.exit(result.exit_code)
 
 
-def _planned(stage: str, issue: int) -> None:
-    raise click.ClickException(f"`sentinel {stage}` is not available yet (tracked in issue #{issue})")
-
-
 # --------------------------------------------------------------------------- tooling
 
 
@@ -732,6 +695,10 @@ def demo(size: int, seed: int, held_out_size: int, workdir: str) -> None:
     os.chdir(workdir)
     for line in run_demo(DemoConfig(size=size, seed=seed, held_out_size=held_out_size)):
         click.echo(line)
+
+
+cli.add_command(kaggle)
+cli.add_command(github)
 
 
 def main() -> None:

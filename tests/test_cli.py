@@ -6,7 +6,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from planet_sentinel.cli import cli
@@ -141,10 +140,3 @@ def test_errors_exit_non_zero_with_a_message(fake_scene: FakeScene, tmp_path: Pa
     )
     assert result.exit_code == 1 and "overlap (200) must be smaller than size (128)" in result.output
     assert not (tmp_path / "c").exists()
-
-
-@pytest.mark.parametrize("stage,issue", [("ingest", 6), ("serve", 5), ("deploy", 5)])
-def test_planned_stages_say_so(stage: str, issue: int) -> None:
-    result = CliRunner().invoke(cli, [stage])
-    assert result.exit_code == 1
-    assert f"issue #{issue}" in result.output

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import click
 
+from tools.act import act, run_action
 from tools.bench import bench
+from tools.ee_cli import ee
+from tools.github_cli import github
+from tools.kaggle_cli import kaggle
+from tools.workflows import workflows
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Planet Sentinel developer tools: benchmarks (more tools arrive with later issues)."""
+    """Planet Sentinel developer tools: run workflows and actions locally, emulators, benchmarks."""
 
 
-main.add_command(bench)
+for command in (act, run_action, workflows, ee, kaggle, github, bench):
+    main.add_command(command)
 
 if __name__ == "__main__":
     main(prog_name="python -m tools")

@@ -1,0 +1,1 @@
+"""`sentinel` subcommands that live in their own modules (one per surface); cli.py registers them."""
