@@ -1,12 +1,164 @@
-"""`sentinel github`: GitHub: drift issues, retrain approvals, workflow dispatches."""
+"""`sentinel github`: GitHub: drift issues, retrain approvals, workflow dispatches.
+
+Each command finds the API at --github-url or $GITHUB_API_URL (default https://api.github.com),
+the token in $GITHUB_TOKEN and the repository at --repo or $GITHUB_REPOSITORY, so inside a
+workflow they need no options beyond their inputs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
-from planet_sentinel.commands.common import SentinelGroup
+from planet_sentinel.commands.common import SentinelGroup, emit, json_option
+
+
+def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY).")(func)
+    return click.option("--github-url", help="REST API base (default: $GITHUB_API_URL or https://api.github.com).")(
+        func
+    )
+
+
+workflow_option = click.option(
+    "--workflow", default="train.yml", show_default=True, help="Workflow file (or id) to dispatch for retraining."
+)
+ref_option = click.option("--ref", help="Branch or tag the workflow runs on (default: the repository's default).")
 
 
 @click.group(name="github", cls=SentinelGroup)
 def github() -> None:
-    """[planned, issue #8] GitHub: drift issues, retrain approvals, workflow dispatches."""
+    """GitHub: drift issues, retrain approvals, workflow dispatches (token in $GITHUB_TOKEN)."""
+
+
+@github.command(name="report-drift")
+@click.option(
+    "--report",
+    default="outputs/monitor",
+    show_default=True,
+    type=click.Path(),
+    help="`sentinel monitor` output directory (or its drift.json).",
+)
+@click.option("--auto-retrain", is_flag=True, help="Dispatch train at once instead of asking for approval.")
+@click.option("--run-url", help="Link to the monitor run (default: built from GITHUB_SERVER_URL/REPOSITORY/RUN_ID).")
+@click.option("--model-version", help="Model version to name (default: the report's registry version).")
+@workflow_option
+@ref_option
+@_target_options
+@json_option
+def report_drift(
+    report: str,
+    auto_retrain: bool,
+    run_url: str | None,
+    model_version: str | None,
+    workflow: str,
+    ref: str | None,
+    github_url: str | None,
+    repo: str | None,
+    as_json: bool,
+) -> None:
+    """Open (or update) the one issue of this drift episode; with --auto-retrain dispatch train.
+
+    Without drift in the report (no_drift or inconclusive) nothing is written and it exits 0.
+    """
+    from planet_sentinel import github as gh
+
+    def connect() -> Any:  # only when there is drift to report: no token needed otherwise
+        return gh.connect(gh.GitHubTarget.resolve(github_url, repo))
+
+    result = gh.report_drift(
+        connect,
+        gh.load_drift_report(report),
+        auto_retrain=auto_retrain,
+        run_url=run_url or gh.run_url_from_env(),
+        model_version=model_version,
+        workflow=workflow,
+        ref=ref,
+    )
+    emit(result.to_dict(), as_json)
+
+
+@github.command(name="approve")
+@click.option(
+    "--event-path",
+    required=True,
+    envvar="GITHUB_EVENT_PATH",
+    type=click.Path(dir_okay=False),
+    help="Webhook payload (default: $GITHUB_EVENT_PATH).",
+)
+@click.option("--event-name", envvar="GITHUB_EVENT_NAME", help="issue_comment or issues (default: $GITHUB_EVENT_NAME).")
+@workflow_option
+@ref_option
+@_target_options
+@json_option
+def approve(
+    event_path: str,
+    event_name: str | None,
+    workflow: str,
+    ref: str | None,
+    github_url: str | None,
+    repo: str | None,
+    as_json: bool,
+) -> None:
+    """Dispatch train once when a writer approves a drift issue (`/approve-retrain` or `retrain-approved`).
+
+    Other events, closed or non-drift issues: exits 0 with action `ignored`. Approvals from users
+    without write, maintain or admin permission get a polite refusal comment and dispatch nothing.
+    """
+    import os
+
+    from planet_sentinel import github as gh
+
+    event = gh.load_event(event_path)
+    repo = repo or os.environ.get("GITHUB_REPOSITORY") or (event.get("repository") or {}).get("full_name")
+
+    def connect() -> Any:
+        return gh.connect(gh.GitHubTarget.resolve(github_url, repo))
+
+    result = gh.approve(connect, event, event_name=event_name, workflow=workflow, ref=ref)
+    emit(result.to_dict(), as_json)
+
+
+@github.command(name="report-training")
+@click.option("--issue", required=True, help="Drift issue number (empty: nothing to report, exit 0).")
+@click.option(
+    "--result",
+    "result_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="`sentinel train --json` output (or `sentinel kaggle train --json`).",
+)
+@click.option("--promotion", required=True, type=click.Path(dir_okay=False), help="`sentinel promote --json` output.")
+@click.option("--run-url", help="Link to the training run (default: built from the Actions environment).")
+@_target_options
+@json_option
+def report_training(
+    issue: str,
+    result_path: str,
+    promotion: str,
+    run_url: str | None,
+    github_url: str | None,
+    repo: str | None,
+    as_json: bool,
+) -> None:
+    """Comment the retrained model's metrics on the drift issue; close it if the model was promoted.
+
+    Not promoted: the issue stays open with the reason, and can be approved again.
+    """
+    from planet_sentinel import github as gh
+    from planet_sentinel.errors import SentinelError
+
+    if issue.strip() in ("", "0"):
+        emit({"action": "ignored", "reason": "no drift issue given (train was not started from one)"}, as_json)
+        return
+    try:
+        number = int(issue.strip().lstrip("#"))
+    except ValueError:
+        raise SentinelError(f"--issue '{issue}' is not an issue number") from None
+    train = gh.load_result_json(result_path, "training result")
+    decision = gh.load_result_json(promotion, "promotion")
+    repository = gh.connect(gh.GitHubTarget.resolve(github_url, repo))
+    result = gh.report_training(repository, number, train, decision, run_url or gh.run_url_from_env())
+    emit(result.to_dict(), as_json)
