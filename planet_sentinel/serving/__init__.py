@@ -1,0 +1,8 @@
+"""The prediction service: a FastAPI app over planet_sentinel.predict.
+
+``create_app(settings)`` (in :mod:`planet_sentinel.serving.app`) builds the app; ``sentinel serve``
+runs it under uvicorn. The modules each have one job: settings, the model holder (load, periodic
+alias check, atomic swap), upload validation, the bounded inference pool, metrics, and the
+response schemas. The prediction itself is ``planet_sentinel.predict.predict_scene``, the CLI's
+function, so the service and ``sentinel predict`` give identical results.
+"""

@@ -1,0 +1,146 @@
+"""The served model: loaded once, re-checked periodically, swapped atomically.
+
+A request takes a snapshot (:meth:`ModelHolder.current`) when it starts and predicts with it to
+the end, so swapping the reference never disturbs a request in flight; the old model is freed
+when its last request finishes. A failed check (registry unreachable, alias missing, corrupt
+file) is recorded and the current model keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from planet_sentinel.errors import SentinelError
+
+if TYPE_CHECKING:
+    from planet_sentinel.bundle import ModelBundle
+
+log = logging.getLogger("planet_sentinel.serving")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """An immutable snapshot: the bundle, what identifies it, and when it was loaded."""
+
+    bundle: ModelBundle
+    key: str
+    info: dict[str, Any]
+    loaded_at: float
+
+
+@dataclass
+class CheckStatus:
+    """The outcome of the last alias/file check."""
+
+    last_check: float | None = None
+    last_success: float | None = None
+    last_error: str | None = None
+    failures: int = 0
+    swaps: int = 0
+    history: list[str] = field(default_factory=list)
+
+
+def parse_registry_spec(spec: str) -> tuple[str, str, str] | None:
+    """``models:/name@alias`` -> (name, "alias", alias); ``models:/name/version`` -> (name, "version", v)."""
+    if not spec.startswith("models:/"):
+        return None
+    ref = spec[len("models:/") :]
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        return name, "alias", alias
+    name, _, version = ref.rpartition("/")
+    return name, "version", version
+
+
+class ModelHolder:
+    """Holds the current model for ``spec`` and refreshes it when the alias or file changes."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.status = CheckStatus()
+        self._current: LoadedModel | None = None
+        self._lock = threading.Lock()  # one load at a time; readers never wait for it
+
+    def current(self) -> LoadedModel | None:
+        return self._current
+
+    def _target_key(self) -> str:
+        """What the spec points at now: a registry version, or a file's size and mtime."""
+        from planet_sentinel import registry
+
+        parsed = parse_registry_spec(self.spec)
+        if parsed is not None:
+            name, kind, ref = parsed
+            if kind == "version":
+                return ref
+            version = registry.alias_version(ref, name)
+            if version is None:
+                raise SentinelError(f"alias '{ref}' of {name} not found in {registry.tracking_uri()}")
+            return version
+        if registry.is_registry_uri(self.spec):  # runs:/...: immutable
+            return self.spec
+        path = Path(self.spec)
+        if not path.is_file():
+            raise SentinelError(f"{path}: no such model file")
+        stat = path.stat()
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+    def _load(self, key: str) -> ModelBundle:
+        from planet_sentinel import registry
+
+        parsed = parse_registry_spec(self.spec)
+        if parsed is None:
+            bundle = registry.load_model(self.spec)
+            bundle.source = {**bundle.source, "uri": bundle.source.get("uri") or self.spec}
+            return bundle
+        name, kind, ref = parsed
+        bundle = registry.load_model(f"models:/{name}/{key}")  # the resolved version: no race with the alias
+        bundle.source = {**bundle.source, "uri": self.spec, "alias": ref if kind == "alias" else ""}
+        return bundle
+
+    def refresh(self) -> bool:
+        """Load the model if what the spec points at changed; True when a new model was swapped in.
+
+        Never raises: on failure the current model (if any) keeps serving and the error is kept
+        in :attr:`status`.
+        """
+        from planet_sentinel.predict import model_info
+
+        with self._lock:
+            now = time.time()
+            self.status.last_check = now
+            try:
+                key = self._target_key()
+                current = self._current
+                if current is not None and current.key == key:
+                    self.status.last_success, self.status.last_error = now, None
+                    return False
+                bundle = self._load(key)
+                bundle.model.eval()
+                loaded = LoadedModel(bundle, key, model_info(bundle), time.time())
+            except Exception as exc:  # the registry may fail in any way; the service must not
+                self.status.failures += 1
+                self.status.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("model check failed for %s (still serving %s): %s", self.spec, self._describe(), exc)
+                return False
+            previous = self._describe()
+            self._current = loaded  # one reference assignment: atomic for every reader
+            self.status.last_success, self.status.last_error = now, None
+            self.status.swaps += 1
+            self.status.history.append(str(loaded.info.get("version") or key))
+            log.info("serving %s (was %s)", self._describe(), previous)
+            return True
+
+    def _describe(self) -> str:
+        current = self._current
+        if current is None:
+            return "nothing"
+        info = current.info
+        if info.get("version"):
+            return f"{info.get('name')} v{info['version']}" + (f" @{info['alias']}" if info.get("alias") else "")
+        return f"{self.spec} ({current.key})"

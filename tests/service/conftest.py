@@ -1,0 +1,78 @@
+"""Service fixtures: one tiny trained model per session, scenes to send, and an app factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from planet_sentinel import registry
+from planet_sentinel.serving.app import create_app
+from planet_sentinel.serving.settings import ServeSettings
+from planet_sentinel.train import TrainConfig, TrainResult, train
+from tests.test_registry import TINY
+
+
+@pytest.fixture(scope="session")
+def trained(simulated_chips: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+    """One epoch at base 4 on the simulated chips: a real model, trained once for every service test."""
+    return train(simulated_chips, tmp_path_factory.mktemp("service-model") / "run", TrainConfig(**TINY))
+
+
+@pytest.fixture(scope="session")
+def model_file(trained: TrainResult) -> Path:
+    return trained.bundle_path
+
+
+@pytest.fixture(scope="session")
+def scene_pair(simulated_chips: Path) -> tuple[Path, Path]:
+    """The simulated 512 px scene the chips came from (realistic: forest, clearings, clouds)."""
+    raw = simulated_chips.parent / "raw"
+    return raw / "tiny_before.tif", raw / "tiny_after.tif"
+
+
+def register(result: TrainResult) -> registry.RegisteredVersion:
+    """Register a trained model as a new version of planet-sentinel (alias challenger)."""
+    with registry.training_run(run_name="service-test"):
+        return registry.log_and_register(result)
+
+
+@contextmanager
+def serving(**overrides: Any) -> Iterator[TestClient]:
+    """A TestClient on a fresh app (lifespan started: the model is loading or loaded)."""
+    settings = ServeSettings(**{"reload_interval_s": 0, "workers": 1, "torch_threads": 1, **overrides})
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def wait_ready(client: TestClient, timeout: float = 30.0) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = client.get("/ready")
+        if response.status_code == 200:
+            return response.json()
+        time.sleep(0.05)
+    raise AssertionError(f"service not ready after {timeout} s: {response.json()}")
+
+
+@pytest.fixture
+def client_for(model_file: Path) -> Iterator[Callable[..., TestClient]]:
+    """Open ready TestClients serving the session's model file; closed at the end of the test."""
+    opened: list[Any] = []
+
+    def open_client(**overrides: Any) -> TestClient:
+        cm = serving(**{"model": str(model_file), **overrides})
+        client = cm.__enter__()
+        opened.append(cm)
+        wait_ready(client)
+        return client
+
+    yield open_client
+    for cm in reversed(opened):
+        cm.__exit__(None, None, None)
