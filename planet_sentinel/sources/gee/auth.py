@@ -1,0 +1,97 @@
+"""Earth Engine credentials and session set-up.
+
+Two ways in, tried in order:
+
+1. ``EARTHENGINE_SERVICE_ACCOUNT_KEY``: a service-account key, as JSON text (how a GitHub
+   Actions secret arrives) or a path to the key file. The account needs the Earth Engine
+   Resource Viewer role (or Writer for exports) on ``--project``.
+2. The credentials ``earthengine authenticate`` stored under ~/.config/earthengine (or
+   Application Default Credentials from ``gcloud auth application-default login``).
+
+``EARTHENGINE_API_URL`` points the real client at another endpoint (the local emulator).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from planet_sentinel.errors import SentinelError
+
+KEY_ENV = "EARTHENGINE_SERVICE_ACCOUNT_KEY"
+URL_ENV = "EARTHENGINE_API_URL"
+
+NO_CREDENTIALS = (
+    "no Earth Engine credentials: set {env} to a service-account key (JSON text or a file path; in "
+    "GitHub Actions a repository secret of that name) or run `earthengine authenticate` once on this "
+    "machine. See docs/earthengine.md."
+)
+
+
+def _key_info(raw: str) -> dict[str, Any]:
+    text = raw.strip()
+    if not text.startswith("{"):
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise SentinelError(f"{KEY_ENV} is neither key JSON nor an existing key file ({path})")
+        text = path.read_text()
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SentinelError(f"{KEY_ENV} is not valid JSON ({exc.msg} at char {exc.pos})") from exc
+    missing = [k for k in ("type", "client_email", "private_key", "token_uri") if k not in info]
+    if info.get("type") != "service_account" or missing:
+        raise SentinelError(
+            f"{KEY_ENV} is not a service-account key (type {info.get('type')!r}, missing {missing}); "
+            "create one with `gcloud iam service-accounts keys create key.json --iam-account=...`"
+        )
+    return info
+
+
+def credentials() -> tuple[Any, str]:
+    """The credentials to use and where they came from."""
+    import ee
+    from google.oauth2 import service_account
+
+    raw = os.environ.get(KEY_ENV, "")
+    if raw.strip():
+        info = _key_info(raw)
+        try:
+            creds = service_account.Credentials.from_service_account_info(info, scopes=ee.oauth.SCOPES)
+        except ValueError as exc:
+            raise SentinelError(f"{KEY_ENV}: the key cannot be loaded ({exc})") from exc
+        return creds, f"service account {info['client_email']} ({KEY_ENV})"
+    try:
+        return ee.data.get_persistent_credentials(), "earthengine authenticate credentials"
+    except ee.EEException as exc:
+        raise SentinelError(NO_CREDENTIALS.format(env=KEY_ENV)) from exc
+
+
+def connect(project: str | None, url: str | None = None, timeout_s: float = 300.0) -> str:
+    """Initialise the ee client for ``project`` (at ``url`` or $EARTHENGINE_API_URL); say how.
+
+    Client-side retries are switched off: the download retries tiles itself, with backoff and
+    progress, and knows which tile failed.
+    """
+    import ee
+
+    if not project:
+        raise SentinelError(
+            "no Google Cloud project: pass --project (the Cloud project registered for Earth Engine, "
+            "https://code.earthengine.google.com/register) or set SENTINEL_INGEST_PROJECT"
+        )
+    creds, how = credentials()
+    url = url or os.environ.get(URL_ENV) or None
+    ee.Reset()
+    try:
+        ee.Initialize(creds, url=url.rstrip("/") if url else None, project=project)
+    except ee.EEException as exc:
+        raise SentinelError(f"Earth Engine refused the session for project {project!r}: {exc}") from exc
+    except Exception as exc:  # transport errors: DNS, refused connection, TLS, token endpoint
+        where = url or "the Earth Engine API"
+        raise SentinelError(f"cannot reach {where} to start a session ({type(exc).__name__}: {exc})") from exc
+    ee.data.setMaxRetries(0)
+    ee.data.setDeadline(int(timeout_s * 1000))
+    return f"{how}, project {project}" + (f", endpoint {url}" if url else "")

@@ -1,0 +1,236 @@
+"""`sentinel ingest gee` end to end: validate, plan, connect, check the windows, fetch, record.
+
+Outputs follow the scene contract: ``<name>_before.tif`` and ``<name>_after.tif`` (uint16
+COGs, Sentinel-2 band names), ``<name>_mask.tif`` (uint8 0/1/255) on one grid, and
+``<name>_ingest.json`` with what was asked, the images found per window and the graph hash.
+Nothing existing is replaced unless asked, and every file lands atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from planet_sentinel.aoi import load_aoi
+from planet_sentinel.errors import SentinelError
+from planet_sentinel.raster import refuse_existing, write_text_atomic
+from planet_sentinel.sources.gee import graph
+from planet_sentinel.sources.gee.config import IngestConfig
+from planet_sentinel.sources.gee.plan import Plan, make_plan
+
+CACHE_DIR = ".ingest-cache"
+
+
+def output_paths(cfg: IngestConfig, roles: tuple[str, ...]) -> dict[str, Path]:
+    out = Path(cfg.out_dir)
+    paths = {role: out / f"{cfg.name}_{role}.tif" for role in roles}
+    paths["summary"] = out / f"{cfg.name}_ingest.json"
+    return paths
+
+
+def graph_spec(cfg: IngestConfig, plan: Plan, aoi_geojson: dict[str, Any]) -> graph.GraphSpec:
+    t = plan.grid.transform
+    return graph.GraphSpec(
+        before=cfg.before,
+        after=cfg.after,
+        bands=cfg.bands,
+        cloud_mask=cfg.cloud_mask,
+        cloud_threshold=cfg.cloud_threshold,
+        label=cfg.label,
+        treecover_threshold=cfg.treecover_threshold,
+        crs=plan.grid.crs.to_string(),
+        transform=(t.a, t.b, t.c, t.d, t.e, t.f),
+        aoi_geojson=aoi_geojson,
+    )
+
+
+def prepare(cfg: IngestConfig) -> tuple[Plan, graph.GraphSpec]:
+    """Load the AOI and make the plan and the graph spec (no network)."""
+    from shapely.geometry import mapping
+
+    aoi = load_aoi(cfg.aoi)
+    plan = make_plan(aoi, cfg)
+    spec = graph_spec(cfg, plan, json.loads(json.dumps(mapping(aoi.geometry))))
+    if cfg.label == "hansen":
+        plan.warnings.extend(graph.label_warnings(spec))
+    return plan, spec
+
+
+def serialised_graphs(spec: graph.GraphSpec) -> dict[str, Any]:
+    """The serialised expressions of every output and of the window metadata query."""
+    graphs = {role: graph.serialise(image) for role, image in graph.outputs(spec).items()}
+    graphs["metadata"] = graph.serialise(graph.window_metadata(spec))
+    return graphs
+
+
+def dry_run(cfg: IngestConfig) -> dict[str, Any]:
+    """The plan and the serialised graphs, built offline: no credentials, no network."""
+    plan, spec = prepare(cfg)
+    with graph.offline_session(cfg.project or "offline-dry-run"):
+        graphs = serialised_graphs(spec)
+    return {
+        "dry_run": True,
+        "plan": plan.to_dict(),
+        "graph_hash": graph.graph_hash(graphs),
+        "graph": graphs,
+    }
+
+
+def _window_summary(role: str, window: tuple[dt.date, dt.date], info: dict[str, Any]) -> dict[str, Any]:
+    times = info.get("times") or []
+    dates = [dt.datetime.fromtimestamp(t / 1000, dt.timezone.utc).date().isoformat() for t in times]
+    clouds = [c for c in info.get("cloudy_pixel_percentage") or [] if c is not None]
+    clear = info.get("clear") or {}
+    scored = info.get("has_cloud_score") or []
+    return {
+        "window": [window[0].isoformat(), window[1].isoformat()],
+        "images": len(info.get("ids") or []),
+        "image_ids": list(info.get("ids") or []),
+        "dates": dates,
+        "cloudy_pixel_percentage": {
+            "mean": round(sum(clouds) / len(clouds), 2) if clouds else None,
+            "min": min(clouds) if clouds else None,
+            "max": max(clouds) if clouds else None,
+        },
+        "without_cloud_score_plus": sum(1 for s in scored if not s),
+        "clear_share": None if clear.get("clear_share") is None else round(float(clear["clear_share"]), 4),
+        "clear_observations_mean": None if clear.get("clear_mean") is None else round(float(clear["clear_mean"]), 2),
+    }
+
+
+def check_windows(cfg: IngestConfig, windows: dict[str, dict[str, Any]]) -> None:
+    """Refuse windows with no image, or with nothing clear after masking; say what to change."""
+    for role, w in windows.items():
+        span = f"{w['window'][0]}..{w['window'][1]}"
+        wider = f"widen the {role} window (e.g. to 2-3 months)"
+        if w["images"] == 0:
+            raise SentinelError(
+                f"no Sentinel-2 image over the AOI in the {role} window {span}: {wider}, "
+                "or check that the AOI lies on land Sentinel-2 covers"
+            )
+        share = w["clear_share"] or 0.0
+        if share <= cfg.min_clear_share:
+            looser = (
+                f"loosen the Cloud Score+ threshold (--cloud-threshold {max(0.3, cfg.cloud_threshold - 0.15):.2f}, "
+                f"now {cfg.cloud_threshold})"
+                if cfg.cloud_mask == "cloudscore"
+                else "try the Cloud Score+ mask (cloud_mask: cloudscore)"
+            )
+            raise SentinelError(
+                f"the {role} window {span} has {w['images']} image(s) (cloudy pixel percentage mean "
+                f"{w['cloudy_pixel_percentage']['mean']}) but only {share:.1%} of the AOI has a clear observation "
+                f"after cloud masking: {wider}, or {looser}"
+            )
+
+
+def _tags(cfg: IngestConfig, role: str, windows: dict[str, Any], ghash: str) -> dict[str, Any]:
+    tags: dict[str, Any] = {"GENERATOR": "planet_sentinel.sources.gee", "GRAPH_HASH": ghash, "DATE_ROLE": role}
+    if role in ("before", "after"):
+        tags["WINDOW"] = "/".join(windows[role]["window"])
+        tags["IMAGES"] = windows[role]["images"]
+    else:
+        tags["VALUES"] = "0 no loss, 1 forest loss (Hansen GFC), 255 unknown (cloud in either composite, no data)"
+    return tags
+
+
+def ingest(
+    cfg: IngestConfig,
+    overwrite: bool = False,
+    api_url: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Run the ingest; return the summary that is also written to ``<name>_ingest.json``."""
+    import ee
+
+    from planet_sentinel.sources.gee import auth, download, export
+
+    say = progress or (lambda _m: None)
+    started = time.perf_counter()
+    plan, spec = prepare(cfg)
+    paths = output_paths(cfg, plan.roles)
+    if plan.route != "drive":
+        refuse_existing([paths[r] for r in plan.roles], overwrite)
+    for line in plan.describe():
+        say(line)
+    session = auth.connect(cfg.project, api_url, cfg.timeout_s)
+    say(f"connected: {session}")
+    images = graph.outputs(spec)
+    graphs = {role: graph.serialise(image) for role, image in images.items()}
+    ghash = graph.graph_hash(graphs)
+    say("checking the windows: images, dates, clouds")
+    try:
+        info = ee.data.computeValue(graph.window_metadata(spec))
+    except ee.EEException as exc:
+        status = download.http_status(exc)
+        hint = " (quota exceeded: wait a few minutes and retry)" if status == 429 else ""
+        raise SentinelError(f"Earth Engine could not list the images{hint}: {exc}") from exc
+    windows = {
+        role: _window_summary(role, cfg.before if role == "before" else cfg.after, info[role])
+        for role in ("before", "after")
+    }
+    for role, w in windows.items():
+        say(
+            f"{role}: {w['images']} image(s) {w['window'][0]}..{w['window'][1]}, "
+            f"clear share {w['clear_share'] if w['clear_share'] is not None else '?'}"
+        )
+    check_windows(cfg, windows)
+    cache = Path(cfg.out_dir) / CACHE_DIR / f"{cfg.name}-{ghash[:12]}"
+    summary: dict[str, Any] = {
+        "name": cfg.name,
+        "requested": cfg.model_dump(mode="json"),
+        "plan": plan.to_dict(),
+        "graph_hash": ghash,
+        "windows": windows,
+        "session": session,
+        "datasets": graph_datasets(cfg),
+        "warnings": plan.warnings,
+    }
+    tags = {role: _tags(cfg, role, windows, ghash) for role in plan.roles}
+    if plan.route == "direct":
+        stats = download.TileFetcher(images, plan, cache, cfg, say, sleep).run()
+        say(f"mosaicking {len(plan.tiles)} tile(s) per output into COGs")
+        for role in plan.roles:
+            download.mosaic(role, plan, cache, paths[role], tags[role])
+        summary["download"] = stats.to_dict()
+    elif plan.route == "gcs":
+        creds, _how = auth.credentials()
+        assert plan.export is not None
+        summary["export"] = export.run_gcs(
+            images, plan, plan.export, cfg, cache, creds, {r: paths[r] for r in plan.roles}, tags, say, sleep
+        )
+    else:
+        assert plan.export is not None
+        tasks = export.start_exports(images, plan, plan.export, cfg.name)
+        summary["export"] = {"tasks": {r: t.id for r, t in tasks.items()}}
+        summary["next_steps"] = export.drive_instructions(tasks, plan.export, cfg.name, Path(cfg.out_dir))
+    summary["outputs"] = {r: str(paths[r]) for r in plan.roles} if plan.route != "drive" else {}
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    write_text_atomic(paths["summary"], json.dumps(summary, indent=2, default=str) + "\n")
+    if cache.exists():
+        shutil.rmtree(cache, ignore_errors=True)
+        _remove_if_empty(cache.parent)
+    return summary
+
+
+def _remove_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+
+
+def graph_datasets(cfg: IngestConfig) -> dict[str, str]:
+    from planet_sentinel.sources.gee import catalog
+
+    used = {"sentinel2": catalog.S2_COLLECTION}
+    if cfg.cloud_mask == "cloudscore":
+        used["cloud_score_plus"] = catalog.CLOUD_SCORE_PLUS
+    if cfg.label == "hansen":
+        used["hansen"] = catalog.HANSEN_GFC
+    return used

@@ -1,0 +1,688 @@
+"""A local Earth Engine REST API: enough of it for the real earthengine-api client to ingest.
+
+The client is initialised against it exactly as against Google (``ee.Initialize(credentials,
+url=URL, project=P)``): it fetches the discovery document shipped in earthengine-api (served
+with ``rootUrl`` set to this server), lists the algorithms (the fixture shipped with the
+client), and then sends its real requests:
+
+- ``projects.value.compute``: the ingest's window-metadata dictionary, answered from a
+  synthetic catalogue (one image every 5 days in each window) and the simulated scene's clouds.
+- ``projects.image.computePixels``: GeoTIFF bytes cut from a simulated scene
+  (planet_sentinel.sources.synthetic) for the requested grid. The emulator cannot evaluate ee
+  graphs; it reads which output is asked for from the ``planet_sentinel:role`` property the
+  graph sets, the bands from ``bandIds``, and refuses grids that are not on the scene's pixels.
+- ``projects.image.export`` and ``projects.operations.get``: batch exports that run over a few
+  polls; Cloud Storage destinations are written to an in-memory bucket served through the
+  Cloud Storage JSON API (list + media download), Drive destinations are only recorded.
+- ``/token``: an OAuth token endpoint for service-account keys (see :func:`service_account_key`).
+
+Faults can be injected (:class:`Faults`): HTTP 429 for the first N pixel requests, a tile that
+fails N times, windows with no images or no clear pixel. Every request is recorded in
+:attr:`EarthEngineEmulator.log`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import threading
+import time
+import urllib.parse
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROLE_PROPERTY = "planet_sentinel:role"
+REQUEST_LIMIT_BYTES = 48 * 1024**2
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_API = re.compile(r"^/(v1|v1alpha|v1beta)/projects/([^/]+)/(.+)$")
+
+
+# --------------------------------------------------------------------------------------------
+# Reading serialised ee graphs
+# --------------------------------------------------------------------------------------------
+
+
+def expand(expression: dict[str, Any]) -> Any:
+    """The expression as one nested tree: every ``valueReference`` replaced by its value."""
+    values = expression["values"]
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        if set(node) == {"valueReference"}:
+            return resolve(values[node["valueReference"]])
+        if "functionDefinitionValue" in node:
+            fd = node["functionDefinitionValue"]
+            return {"functionDefinitionValue": {**fd, "body": resolve(values[fd["body"]])}}
+        return {k: resolve(v) for k, v in node.items()}
+
+    return resolve(values[expression["result"]])
+
+
+def calls(tree: Any, name: str) -> list[dict[str, Any]]:
+    """Every invocation of algorithm ``name`` in an expanded tree (its ``arguments`` dicts)."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, dict):
+            inv = node.get("functionInvocationValue")
+            if isinstance(inv, dict) and inv.get("functionName") == name:
+                found.append(inv.get("arguments", {}))
+            for v in node.values():
+                walk(v)
+
+    walk(tree)
+    return found
+
+
+def constants(tree: Any) -> list[Any]:
+    """Every ``constantValue`` in an expanded tree."""
+    found: list[Any] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, dict):
+            if "constantValue" in node:
+                found.append(node["constantValue"])
+            for v in node.values():
+                walk(v)
+
+    walk(tree)
+    return found
+
+
+def _dictionary(tree: Any) -> dict[str, Any]:
+    """The entries of an ee.Dictionary node (a ``dictionaryValue`` or a ``Dictionary`` call)."""
+    if not isinstance(tree, dict):
+        return {}
+    if "dictionaryValue" in tree:
+        return tree["dictionaryValue"].get("values", {})
+    inv = tree.get("functionInvocationValue", {})
+    if inv.get("functionName") == "Dictionary":
+        return _dictionary(inv.get("arguments", {}).get("input"))
+    return {}
+
+
+def role_of_metadata(tree: Any) -> str | None:
+    """The window a metadata entry describes, from its ``planet_sentinel:role`` key."""
+    value = _dictionary(tree).get(ROLE_PROPERTY, {})
+    return value.get("constantValue") if isinstance(value, dict) else None
+
+
+def role_of(tree: Any) -> str | None:
+    """The output an expression computes, from ``Element.set(planet_sentinel:role, ...)``."""
+    for args in calls(tree, "Element.set"):
+        if args.get("key", {}).get("constantValue") == ROLE_PROPERTY:
+            return args.get("value", {}).get("constantValue")
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Test helpers: credentials and AOIs that match the emulator
+# --------------------------------------------------------------------------------------------
+
+
+def service_account_key(token_uri: str, email: str = "ingest@emulated-project.iam.gserviceaccount.com") -> str:
+    """A freshly generated service-account key (JSON text) whose tokens come from ``token_uri``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return json.dumps(
+        {
+            "type": "service_account",
+            "project_id": "emulated-project",
+            "private_key_id": uuid.uuid4().hex,
+            "private_key": pem,
+            "client_email": email,
+            "client_id": "1",
+            "token_uri": token_uri,
+        }
+    )
+
+
+@dataclass
+class Faults:
+    """Failures to inject.
+
+    Attributes:
+        rate_limited: the first N computePixels requests get HTTP 429.
+        failing_tiles: (role, translateX, translateY) -> how many times that tile answers HTTP 500.
+        empty_windows: metadata roles ('before'/'after') with no image at all.
+        cloudy_windows: metadata roles whose images have no clear pixel after masking.
+        export_polls: polls an export operation takes to finish.
+        export_split: split exported images into this many files (row bands), as Earth Engine does
+            for big images.
+    """
+
+    rate_limited: int = 0
+    failing_tiles: dict[tuple[str, float, float], int] = field(default_factory=dict)
+    empty_windows: set[str] = field(default_factory=set)
+    cloudy_windows: set[str] = field(default_factory=set)
+    export_polls: int = 2
+    export_split: int = 1
+
+
+class EmulatorError(Exception):
+    def __init__(self, status: int, message: str, reason: str = "INVALID_ARGUMENT") -> None:
+        super().__init__(message)
+        self.status, self.message, self.reason = status, message, reason
+
+
+# --------------------------------------------------------------------------------------------
+# The emulator
+# --------------------------------------------------------------------------------------------
+
+
+class EarthEngineEmulator:
+    """Earth Engine REST API over a simulated scene, on 127.0.0.1 (ephemeral port by default).
+
+    Args:
+        scene_dir: folder for the simulated scene (created and simulated if empty).
+        size: simulated scene side in pixels; seed: its seed.
+        faults: failures to inject.
+        require_auth: refuse API calls without a Bearer token from ``/token``.
+        port: 0 for an ephemeral port.
+    """
+
+    def __init__(
+        self,
+        scene_dir: str | Path,
+        size: int = 512,
+        seed: int = 3,
+        faults: Faults | None = None,
+        require_auth: bool = True,
+        port: int = 0,
+        keep_bodies: bool = False,
+    ) -> None:
+        self.scene_dir = Path(scene_dir)
+        self.size, self.seed = size, seed
+        self.faults = faults or Faults()
+        self.require_auth = require_auth
+        self.keep_bodies = keep_bodies
+        self.log: list[dict[str, Any]] = []
+        self.bodies: list[bytes] = []
+        self.tokens: set[str] = set()
+        self.operations: dict[str, dict[str, Any]] = {}
+        self.buckets: dict[str, dict[str, bytes]] = {}
+        self.drive: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._tile_failures: dict[tuple[str, float, float], int] = {}
+        self._pixel_requests = 0
+        self._load_scene()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> EarthEngineEmulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="ee-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> EarthEngineEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def environ(self, key: bool = True) -> dict[str, str]:
+        """Environment variables that point planet_sentinel (and Google's clients) here."""
+        env = {"EARTHENGINE_API_URL": self.url, "STORAGE_EMULATOR_HOST": self.url}
+        if key:
+            env["EARTHENGINE_SERVICE_ACCOUNT_KEY"] = service_account_key(f"{self.url}/token")
+        return env
+
+    # -- the scene -----------------------------------------------------------------------------
+
+    def _load_scene(self) -> None:
+        import rasterio
+
+        from planet_sentinel.raster import Grid, band_names
+        from planet_sentinel.sources.synthetic import SimulationConfig, output_paths, simulate_scene
+
+        name = f"ee-source-{self.size}-{self.seed}"
+        paths = output_paths(name, self.scene_dir)
+        if not all(paths[k].exists() for k in ("before", "after", "mask")):
+            simulate_scene(SimulationConfig(name=name, size=self.size, seed=self.seed), self.scene_dir, overwrite=True)
+        self.arrays: dict[str, np.ndarray] = {}
+        for role in ("before", "after", "mask"):
+            with rasterio.open(paths[role]) as ds:
+                self.arrays[role] = ds.read()
+                if role == "before":
+                    self.grid = Grid.of(ds)
+                    self.bands = band_names(ds)
+        summary = json.loads(paths["summary_json"].read_text())
+        self.hidden_share = float(summary.get("hidden_share", 0.0))
+        self.paths = paths
+
+    def aoi(self, col0: int, row0: int, col1: int, row1: int) -> dict[str, Any]:
+        """A GeoJSON AOI (EPSG:4326) over the scene pixels [col0, col1) x [row0, row1)."""
+        from rasterio.warp import transform
+
+        t = self.grid.transform
+        corners = [t * (c, r) for c, r in ((col0, row0), (col1, row0), (col1, row1), (col0, row1))]
+        lons, lats = transform(self.grid.crs, "EPSG:4326", [x for x, _ in corners], [y for _, y in corners])
+        ring = [[round(x, 9), round(y, 9)] for x, y in zip(lons, lats, strict=True)]
+        return {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}}
+            ],
+        }
+
+    def expected(self, role: str, grid: Any) -> np.ndarray:
+        """What the emulator serves for ``role`` on ``grid`` (nodata outside the scene)."""
+        return self._cut(role, grid.transform.c, grid.transform.f, grid.width, grid.height, None)
+
+    def _cut(self, role: str, x0: float, y0: float, width: int, height: int, band_idx: list[int] | None) -> np.ndarray:
+        src = self.arrays[role] if band_idx is None else self.arrays[role][band_idx]
+        fill = 255 if role == "mask" else 0
+        out = np.full((src.shape[0], height, width), fill, dtype=src.dtype)
+        t = self.grid.transform
+        col = (x0 - t.c) / t.a
+        row = (y0 - t.f) / t.e
+        if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+            raise EmulatorError(400, f"grid origin ({x0}, {y0}) is not on the source pixel grid")
+        col, row = round(col), round(row)
+        c0, r0 = max(col, 0), max(row, 0)
+        c1, r1 = min(col + width, self.grid.width), min(row + height, self.grid.height)
+        if c1 > c0 and r1 > r0:
+            out[:, r0 - row : r1 - row, c0 - col : c1 - col] = src[:, r0:r1, c0:c1]
+        return out
+
+    # -- API methods ---------------------------------------------------------------------------
+
+    def discovery(self) -> dict[str, Any]:
+        import ee
+
+        path = Path(ee.__file__).parent / "tests" / "cloud_api_discovery_document.json"
+        doc = json.loads(path.read_text())
+        doc["rootUrl"] = self.url + "/"
+        doc["baseUrl"] = self.url + "/" + doc.get("servicePath", "")
+        return doc
+
+    def algorithms(self) -> bytes:
+        import ee
+
+        return (Path(ee.__file__).parent / "tests" / "algorithms.json").read_bytes()
+
+    def _grid_args(self, body: dict[str, Any]) -> tuple[float, float, int, int]:
+        grid = body.get("grid") or {}
+        dims = grid.get("dimensions") or {}
+        aff = grid.get("affineTransform") or {}
+        crs = grid.get("crsCode")
+        if crs is None or crs.upper() != self.grid.crs.to_string().upper():
+            raise EmulatorError(400, f"emulator serves {self.grid.crs.to_string()} only, got crsCode {crs!r}")
+        res = self.grid.transform.a
+        if aff.get("scaleX") != res or aff.get("scaleY") != -res or aff.get("shearX", 0) or aff.get("shearY", 0):
+            raise EmulatorError(400, f"emulator serves a north-up {res:g} m grid only, got {aff}")
+        return float(aff["translateX"]), float(aff["translateY"]), int(dims["width"]), int(dims["height"])
+
+    def _band_indexes(self, role: str, band_ids: list[str] | None, tree: Any) -> list[int] | None:
+        if role == "mask":
+            return None
+        if not band_ids:
+            selected = [c for c in calls(tree, "Image.select")]
+            band_ids = next(
+                (
+                    a["bandSelectors"]["constantValue"]
+                    for a in selected
+                    if "constantValue" in a.get("bandSelectors", {})
+                ),
+                None,
+            )
+        if not band_ids:
+            return None
+        from planet_sentinel.bands import canonical
+
+        idx = []
+        for b in band_ids:
+            name = canonical(b)
+            if name not in self.bands:
+                raise EmulatorError(
+                    400, f"Image.select: Pattern '{b}' did not match any bands (emulated scene has {list(self.bands)})."
+                )
+            idx.append(self.bands.index(name))
+        return idx
+
+    def compute_pixels(self, body: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+        from rasterio.io import MemoryFile
+
+        tree = expand(body["expression"])
+        role = role_of(tree)
+        if role not in ("before", "after", "mask"):
+            raise EmulatorError(
+                400, "emulator: expression has no planet_sentinel:role; it serves the ingest graphs only"
+            )
+        if body.get("fileFormat") not in ("GEO_TIFF", None):
+            raise EmulatorError(400, f"emulator serves GEO_TIFF only, got {body.get('fileFormat')}")
+        x0, y0, width, height = self._grid_args(body)
+        info = {"role": role, "tile": (x0, y0), "width": width, "height": height}
+        band_idx = self._band_indexes(role, body.get("bandIds"), tree)
+        nbands = 1 if role == "mask" else len(band_idx or self.bands)
+        size = width * height * nbands * (1 if role == "mask" else 2)
+        if size > REQUEST_LIMIT_BYTES:
+            raise EmulatorError(
+                400, f"Total request size ({size} bytes) must be less than or equal to {REQUEST_LIMIT_BYTES} bytes."
+            )
+        with self._lock:
+            self._pixel_requests += 1
+            if self._pixel_requests <= self.faults.rate_limited:
+                raise EmulatorError(429, "Too many concurrent aggregations.", "RESOURCE_EXHAUSTED")
+            key = (role, x0, y0)
+            if key in self.faults.failing_tiles:
+                seen = self._tile_failures.get(key, 0)
+                if seen < self.faults.failing_tiles[key]:
+                    self._tile_failures[key] = seen + 1
+                    raise EmulatorError(500, "An internal error has occurred (emulated).", "INTERNAL")
+        data = self._cut(role, x0, y0, width, height, band_idx)
+        from affine import Affine
+
+        profile = dict(
+            driver="GTiff",
+            width=width,
+            height=height,
+            count=data.shape[0],
+            dtype=data.dtype,
+            crs=self.grid.crs,
+            transform=Affine(self.grid.transform.a, 0, x0, 0, self.grid.transform.e, y0),
+        )
+        with MemoryFile() as mem:
+            with mem.open(**profile) as ds:
+                ds.write(data)
+            return mem.read(), info
+
+    def compute_value(self, body: dict[str, Any]) -> dict[str, Any]:
+        tree = expand(body["expression"])
+        entries = _dictionary(tree)
+        if not entries or not all(role_of_metadata(sub) == role for role, sub in entries.items()):
+            raise EmulatorError(400, "emulator: value.compute answers the ingest's window metadata only")
+        return {"result": {role: self._window(role, sub) for role, sub in entries.items()}}
+
+    def _window(self, role: str, tree: Any) -> dict[str, Any]:
+        dates = sorted({c for c in constants(tree) if isinstance(c, str) and _DATE.match(c)})
+        if len(dates) < 2:
+            raise EmulatorError(400, f"emulator: no date range found for {role}")
+        start, end = dt.date.fromisoformat(dates[0]), dt.date.fromisoformat(dates[-1])
+        images = []
+        day = start + dt.timedelta(days=2)
+        rng = np.random.default_rng(zlib.crc32(f"{role}{dates[0]}".encode()))
+        while day < end and role not in self.faults.empty_windows:
+            when = dt.datetime(day.year, day.month, day.day, 14, 0, 49, tzinfo=dt.timezone.utc)
+            stamp = when.strftime("%Y%m%dT%H%M%S")
+            images.append(
+                (f"{stamp}_{stamp}_T20LMQ", int(when.timestamp() * 1000), round(float(rng.uniform(0, 80)), 2))
+            )
+            day += dt.timedelta(days=5)
+        cloudy = role in self.faults.cloudy_windows
+        clear_share = 0.0 if (cloudy or not images) else round(1.0 - self.hidden_share, 4)
+        return {
+            ROLE_PROPERTY: role,
+            "ids": [i[0] for i in images],
+            "times": [i[1] for i in images],
+            "cloudy_pixel_percentage": [i[2] for i in images],
+            "has_cloud_score": [True] * len(images),
+            "clear": {"clear_mean": 0.0 if cloudy else len(images) * clear_share, "clear_share": clear_share},
+        }
+
+    def export_image(self, project: str, body: dict[str, Any]) -> dict[str, Any]:
+        tree = expand(body["expression"])
+        role = role_of(tree)
+        if role is None:
+            raise EmulatorError(400, "emulator: expression has no planet_sentinel:role")
+        opts = body.get("fileExportOptions") or {}
+        x0, y0, width, height = self._grid_args(body)
+        self._band_indexes(role, None, tree)
+        op_id = uuid.uuid4().hex.upper()[:24]
+        name = f"projects/{project}/operations/{op_id}"
+        now = dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        op = {
+            "name": name,
+            "metadata": {
+                "@type": "type.googleapis.com/google.earthengine.v1alpha.OperationMetadata",
+                "state": "PENDING",
+                "description": body.get("description", ""),
+                "createTime": now,
+                "updateTime": now,
+                "type": "EXPORT_IMAGE",
+                "progress": 0.0,
+            },
+            "done": False,
+            "_polls": 0,
+            "_role": role,
+            "_tree": tree,
+            "_grid": (x0, y0, width, height),
+            "_opts": opts,
+        }
+        with self._lock:
+            self.operations[name] = op
+            if "driveDestination" in opts:
+                self.drive.append({"operation": name, "role": role, **opts["driveDestination"]})
+        return _public(op)
+
+    def get_operation(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            op = self.operations.get(name)
+            if op is None:
+                raise EmulatorError(404, f"Operation {name} not found.", "NOT_FOUND")
+            op["_polls"] += 1
+            meta = op["metadata"]
+            if not op["done"]:
+                if op["_polls"] >= self.faults.export_polls:
+                    self._finish(op)
+                else:
+                    meta["state"] = "RUNNING"
+                    meta["progress"] = op["_polls"] / self.faults.export_polls
+            return _public(op)
+
+    def _finish(self, op: dict[str, Any]) -> None:
+        from affine import Affine
+        from rasterio.io import MemoryFile
+
+        opts = op["_opts"]
+        x0, y0, width, height = op["_grid"]
+        role = op["_role"]
+        meta = op["metadata"]
+        gcs = opts.get("cloudStorageDestination")
+        if gcs:
+            band_idx = self._band_indexes(role, None, op["_tree"])
+            data = self._cut(role, x0, y0, width, height, band_idx)
+            parts = max(1, min(self.faults.export_split, height))
+            edges = np.linspace(0, height, parts + 1).astype(int)
+            prefix = gcs["filenamePrefix"]
+            bucket = self.buckets.setdefault(gcs["bucket"], {})
+            uris = []
+            for r0, r1 in zip(edges[:-1], edges[1:], strict=True):
+                name = f"{prefix}.tif" if parts == 1 else f"{prefix}-{r0:010d}-{0:010d}.tif"
+                res = self.grid.transform.a
+                profile = dict(
+                    driver="GTiff",
+                    width=width,
+                    height=int(r1 - r0),
+                    count=data.shape[0],
+                    dtype=data.dtype,
+                    crs=self.grid.crs,
+                    transform=Affine(res, 0, x0, 0, -res, y0 - r0 * res),
+                )
+                with MemoryFile() as mem:
+                    with mem.open(**profile) as ds:
+                        ds.write(data[:, r0:r1])
+                    bucket[name] = mem.read()
+                uris.append(f"https://console.developers.google.com/storage/browser/{gcs['bucket']}/{prefix}")
+            meta["destinationUris"] = uris[:1]
+        meta["state"] = "SUCCEEDED"
+        meta["progress"] = 1.0
+        op["done"] = True
+        op["response"] = {"@type": "type.googleapis.com/google.protobuf.Empty"}
+
+    def list_objects(self, bucket: str, prefix: str) -> dict[str, Any]:
+        objects = self.buckets.get(bucket, {})
+        items = [
+            {"kind": "storage#object", "name": n, "bucket": bucket, "size": str(len(b))}
+            for n, b in sorted(objects.items())
+            if n.startswith(prefix)
+        ]
+        return {"kind": "storage#objects", "items": items}
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.log.append(entry)
+
+    def pixel_requests(self, status: int | None = 200) -> list[dict[str, Any]]:
+        """Recorded computePixels requests (with ``status``, or all when None)."""
+        return [e for e in self.log if e.get("method") == "computePixels" and (status is None or e["status"] == status)]
+
+
+def _public(op: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in op.items() if not k.startswith("_")}
+
+
+def _handler(emu: EarthEngineEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr access log
+            pass
+
+        def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, status: int, obj: Any) -> None:
+            self._send(status, json.dumps(obj).encode())
+
+        def _error(self, err: EmulatorError) -> None:
+            self._json(err.status, {"error": {"code": err.status, "message": err.message, "status": err.reason}})
+
+        def _body(self) -> bytes:
+            n = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(n) if n else b""
+
+        def _authorised(self) -> bool:
+            if not emu.require_auth:
+                return True
+            auth = self.headers.get("Authorization", "")
+            return auth.startswith("Bearer ") and auth[7:] in emu.tokens
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._dispatch("POST")
+
+        def _dispatch(self, verb: str) -> None:
+            started = time.perf_counter()
+            parsed = urllib.parse.urlparse(self.path)
+            path, query = urllib.parse.unquote(parsed.path), urllib.parse.parse_qs(parsed.query)
+            raw = self._body() if verb == "POST" else b""
+            entry: dict[str, Any] = {"verb": verb, "path": path, "method": None, "status": 200, "bytes": 0}
+            try:
+                payload, ctype, extra = self._route(verb, path, query, raw, entry)
+                entry.update(extra)
+                entry["bytes"] = len(payload)
+                self._send(200, payload, ctype)
+            except EmulatorError as err:
+                entry["status"] = err.status
+                entry["error"] = err.message
+                self._error(err)
+            except Exception as exc:  # an emulator bug: report it as the server would, keep serving
+                entry["status"] = 500
+                entry["error"] = f"{type(exc).__name__}: {exc}"
+                self._error(EmulatorError(500, f"emulator failure: {type(exc).__name__}: {exc}", "INTERNAL"))
+            entry["seconds"] = time.perf_counter() - started
+            emu.record(entry)
+
+        def _route(
+            self, verb: str, path: str, query: dict[str, list[str]], raw: bytes, entry: dict[str, Any]
+        ) -> tuple[bytes, str, dict[str, Any]]:
+            js = "application/json"
+            if path == "/$discovery/rest" and verb == "GET":
+                entry["method"] = "discovery"
+                return json.dumps(emu.discovery()).encode(), js, {}
+            if path == "/token" and verb == "POST":
+                entry["method"] = "token"
+                form = urllib.parse.parse_qs(raw.decode())
+                if "assertion" not in form and "refresh_token" not in form:
+                    raise EmulatorError(400, "invalid_grant: no assertion")
+                token = "emulated-" + uuid.uuid4().hex
+                emu.tokens.add(token)
+                return json.dumps({"access_token": token, "expires_in": 3600, "token_type": "Bearer"}).encode(), js, {}
+            gcs = re.match(r"^(?:/download)?/storage/v1/b/([^/]+)/o(?:/(.+))?$", path)
+            if gcs and verb == "GET":
+                if not self._authorised():
+                    raise EmulatorError(
+                        401, "Anonymous caller does not have storage.objects.get access.", "UNAUTHENTICATED"
+                    )
+                bucket, obj = gcs.group(1), gcs.group(2)
+                if obj is None:
+                    entry["method"] = "storage.list"
+                    return json.dumps(emu.list_objects(bucket, query.get("prefix", [""])[0])).encode(), js, {}
+                entry["method"] = "storage.download"
+                data = emu.buckets.get(bucket, {}).get(obj)
+                if data is None:
+                    raise EmulatorError(404, f"No such object: {bucket}/{obj}", "NOT_FOUND")
+                return data, "application/octet-stream", {}
+            api = _API.match(path)
+            if not api:
+                raise EmulatorError(404, f"emulator: no route for {verb} {path}", "NOT_FOUND")
+            if not self._authorised():
+                raise EmulatorError(
+                    401,
+                    "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+                    "UNAUTHENTICATED",
+                )
+            project, rest = api.group(2), api.group(3)
+            body = json.loads(raw or b"{}") if verb == "POST" else {}
+            if emu.keep_bodies and verb == "POST":
+                emu.bodies.append(raw)
+            if rest == "algorithms" and verb == "GET":
+                entry["method"] = "algorithms.list"
+                return emu.algorithms(), js, {}
+            if rest == "value:compute" and verb == "POST":
+                entry["method"] = "value.compute"
+                return json.dumps(emu.compute_value(body)).encode(), js, {}
+            if rest == "image:computePixels" and verb == "POST":
+                entry["method"] = "computePixels"
+                data, info = emu.compute_pixels(body)
+                return data, "image/tiff", info
+            if rest == "image:export" and verb == "POST":
+                entry["method"] = "image.export"
+                op = emu.export_image(project, body)
+                return json.dumps(op).encode(), js, {"operation": op["name"]}
+            if rest.startswith("operations/") and verb == "GET":
+                entry["method"] = "operations.get"
+                return json.dumps(emu.get_operation(f"projects/{project}/{rest}")).encode(), js, {}
+            raise EmulatorError(404, f"emulator: {verb} {rest} is not emulated", "NOT_FOUND")
+
+    return Handler
