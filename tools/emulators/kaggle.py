@@ -1,0 +1,489 @@
+"""A local Kaggle API server for tests and debugging: the routes the kaggle 2.x client uses.
+
+Wire protocol (as kagglesdk sends it): ``POST {base}/api/v1/{service}/{Method}`` with camelCase
+JSON bodies and HTTP Basic auth (username + API key); errors are JSON ``{"code", "message"}``
+with the HTTP status. Blob uploads go to the ``createUrl`` handed out by StartBlobUpload, which
+points back at this server (``PUT /upload/<token>``, with the resumable-upload probe
+``Content-Range: bytes */N`` answered 308 or 200). Kernel outputs are served from
+``GET /output/<session>/<file>`` (the signed URLs of the real service).
+
+Pushed kernels really run: the script is executed with the emulator's Python in a subprocess,
+on CPU (CUDA hidden), with the attached datasets' files under a fake ``/kaggle/input/<slug>``
+and a fake ``/kaggle/working`` (SENTINEL_KAGGLE_INPUT / SENTINEL_KAGGLE_WORKING), and its real
+outputs and log are served back. Like Kaggle, uploaded ``.zip`` archives are unpacked.
+
+Fault injection: ``fail_uploads`` (answer that many blob PUTs with ``fail_status``),
+``hang_kernels`` (kernels start a process that never finishes; only a cancel or the session
+timeout stops it).
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+DATASET_STATUSES = ("READY",)
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Session:
+    id: int
+    kernel: str  # owner/slug
+    version: int
+    directory: Path
+    timeout_s: float | None
+    status: str = "QUEUED"
+    failure: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+    started: float = field(default_factory=time.time)
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "log.txt"
+
+    @property
+    def working(self) -> Path:
+        return self.directory / "working"
+
+
+@dataclass
+class Kernel:
+    id: int
+    ref: str
+    sessions: list[Session] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class KaggleEmulator:
+    """The server and its state; use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        username: str = "sentinel",
+        key: str = "emulator-key",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        fail_uploads: int = 0,
+        fail_status: int = 503,
+        hang_kernels: bool = False,
+        unpack_archives: bool = True,
+        python: str = sys.executable,
+    ) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.username, self.key = username, key
+        self.fail_uploads, self.fail_status = fail_uploads, fail_status
+        self.hang_kernels, self.unpack_archives, self.python = hang_kernels, unpack_archives, python
+        self.lock = threading.RLock()
+        self.ids = itertools.count(1)
+        self.blobs: dict[str, dict[str, Any]] = {}
+        self.datasets: dict[str, list[Path]] = {}
+        self.kernels: dict[str, Kernel] = {}
+        self.sessions: dict[int, Session] = {}
+        self.calls: list[tuple[str, str, int]] = []  # (method, path, status) for tests
+        self.cancels: list[int] = []
+        self._server = ThreadingHTTPServer((host, port), _handler(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> KaggleEmulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        with self.lock:
+            for session in self.sessions.values():
+                if session.process is not None and session.process.poll() is None:
+                    session.process.kill()
+                    session.process.wait()
+
+    def __enter__(self) -> KaggleEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ auth and dispatch
+
+    def check_auth(self, header: str | None) -> None:
+        if not header or not header.startswith("Basic "):
+            raise ApiError(401, "Unauthenticated: send your username and API key")
+        try:
+            user, _, key = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError as exc:
+            raise ApiError(401, "malformed Authorization header") from exc
+        if (user, key) != (self.username, self.key):
+            raise ApiError(401, "Unauthenticated: wrong username or key")
+
+    def rpc(self, service: str, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        handler = getattr(self, f"_{service.split('.')[0]}_{method}", None)
+        if handler is None:
+            raise ApiError(404, f"{service}/{method} is not emulated")
+        return handler(body)
+
+    # ------------------------------------------------------------------ blobs
+
+    def _blobs_StartBlobUpload(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("name") or ""
+        if not name or "/" in name:
+            raise ApiError(400, f"invalid blob name {name!r}")
+        token = uuid.uuid4().hex
+        with self.lock:
+            self.blobs[token] = {
+                "name": name,
+                "length": int(body.get("contentLength") or 0),
+                "path": self.root / "blobs" / token,
+                "complete": False,
+            }
+        return {"token": token, "createUrl": f"{self.url}/upload/{token}"}
+
+    def upload(self, token: str, headers: Any, read: Any) -> tuple[int, dict[str, str]]:
+        blob = self.blobs.get(token)
+        if blob is None:
+            return 404, {}
+        content_range = headers.get("Content-Range") or ""
+        if content_range.startswith("bytes */"):  # resumable-upload status probe
+            return (200 if blob["complete"] else 308), {}
+        data = read()
+        with self.lock:
+            failing = self.fail_uploads > 0
+            if failing:
+                self.fail_uploads -= 1
+        if failing:
+            return self.fail_status, {}
+        if len(data) != blob["length"]:
+            return 400, {}
+        blob["path"].parent.mkdir(parents=True, exist_ok=True)
+        blob["path"].write_bytes(data)
+        blob["complete"] = True
+        return 200, {}
+
+    # ------------------------------------------------------------------ datasets
+
+    def _dataset_ref(self, owner: str, slug: str) -> str:
+        if not owner or not slug:
+            raise ApiError(400, "ownerSlug and datasetSlug are required")
+        return f"{owner}/{slug}"
+
+    def _datasets_GetDatasetStatus(self, body: dict[str, Any]) -> dict[str, Any]:
+        ref = self._dataset_ref(body.get("ownerSlug", ""), body.get("datasetSlug", ""))
+        if ref not in self.datasets:
+            raise ApiError(404, f"dataset {ref} not found")
+        return {"status": "READY"}
+
+    def _datasets_GetDataset(self, body: dict[str, Any]) -> dict[str, Any]:
+        ref = self._dataset_ref(body.get("ownerSlug", ""), body.get("datasetSlug", ""))
+        if ref not in self.datasets:
+            raise ApiError(404, f"dataset {ref} not found")
+        return {"ref": ref, "currentVersionNumber": len(self.datasets[ref])}
+
+    def _datasets_CreateDataset(self, body: dict[str, Any]) -> dict[str, Any]:
+        ref = self._dataset_ref(body.get("ownerSlug", ""), body.get("slug", ""))
+        if body.get("ownerSlug") != self.username:
+            raise ApiError(403, f"{self.username} cannot create datasets for {body.get('ownerSlug')}")
+        with self.lock:
+            if ref in self.datasets:
+                return {"ref": "", "url": "", "status": "error", "error": f"dataset {ref} already exists"}
+            return self._new_version(ref, body.get("files") or [])
+
+    def _datasets_CreateDatasetVersion(self, body: dict[str, Any]) -> dict[str, Any]:
+        ref = self._dataset_ref(body.get("ownerSlug", ""), body.get("datasetSlug", ""))
+        with self.lock:
+            if ref not in self.datasets:
+                raise ApiError(404, f"dataset {ref} not found")
+            return self._new_version(ref, (body.get("body") or {}).get("files") or [])
+
+    def _new_version(self, ref: str, files: list[dict[str, Any]]) -> dict[str, Any]:
+        if not files:
+            return {"ref": "", "url": "", "status": "error", "error": "a dataset version needs at least one file"}
+        blobs = []
+        for item in files:
+            blob = self.blobs.get(item.get("token", ""))
+            if blob is None or not blob["complete"]:
+                return {"ref": "", "url": "", "status": "error", "error": f"unknown or incomplete blob {item}"}
+            blobs.append(blob)
+        version = len(self.datasets.get(ref, [])) + 1
+        target = self.root / "datasets" / ref / f"v{version}"
+        target.mkdir(parents=True)
+        for blob in blobs:
+            if self.unpack_archives and blob["name"].endswith(".zip"):
+                with zipfile.ZipFile(blob["path"]) as zf:
+                    zf.extractall(target / blob["name"][: -len(".zip")])
+            else:
+                shutil.copyfile(blob["path"], target / blob["name"])
+        self.datasets.setdefault(ref, []).append(target)
+        return {"ref": ref, "url": f"{self.url}/{ref}", "status": "ok", "error": ""}
+
+    # ------------------------------------------------------------------ kernels
+
+    def _kernels_SaveKernel(self, body: dict[str, Any]) -> dict[str, Any]:
+        ref = body.get("slug") or ""
+        if not re.fullmatch(r"[A-Za-z0-9_-]+/[a-z0-9-]{5,50}", ref):
+            raise ApiError(400, f"invalid kernel slug {ref!r}")
+        if ref.split("/")[0] != self.username:
+            raise ApiError(403, f"{self.username} cannot push kernels as {ref.split('/')[0]}")
+        if body.get("language") != "python" or body.get("kernelType") != "script":
+            raise ApiError(400, "the emulator runs python scripts only")
+        if not body.get("text"):
+            raise ApiError(400, "kernel text is empty")
+        sources = body.get("datasetDataSources") or []
+        invalid = [s for s in sources if s.split("/v")[0] not in self.datasets]
+        if invalid:
+            return {
+                "ref": "",
+                "url": "",
+                "error": f"invalid dataset sources {invalid}",
+                "invalidDatasetSources": invalid,
+            }
+        with self.lock:
+            kernel = self.kernels.get(ref)
+            if kernel is None:
+                kernel = self.kernels[ref] = Kernel(next(self.ids), ref)
+            kernel.metadata = {k: v for k, v in body.items() if k != "text"}
+            session = Session(
+                next(self.ids),
+                ref,
+                len(kernel.sessions) + 1,
+                self.root / "sessions" / f"s{len(self.sessions) + 1}",
+                body.get("sessionTimeoutSeconds"),
+            )
+            kernel.sessions.append(session)
+            self.sessions[session.id] = session
+        self._launch(session, body["text"], [self.datasets[s.split("/v")[0]][-1] for s in sources])
+        return {
+            "ref": f"/code/{ref}",
+            "url": f"{self.url}/code/{ref}",
+            "versionNumber": session.version,
+            "kernelId": kernel.id,
+            "error": "",
+        }
+
+    def _launch(self, session: Session, text: str, datasets: list[Path]) -> None:
+        d = session.directory
+        for sub in ("input", "working", "scratch", "src"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        for dataset in datasets:
+            _link_tree(dataset, d / "input" / dataset.parent.name)
+        script = d / "src" / "script.py"
+        script.write_text(text)
+        env = {k: v for k, v in os.environ.items() if k not in ("KAGGLE_USERNAME", "KAGGLE_KEY")}
+        env.update(
+            SENTINEL_KAGGLE_INPUT=str(d / "input"),
+            SENTINEL_KAGGLE_WORKING=str(session.working),
+            SENTINEL_KAGGLE_SCRATCH=str(d / "scratch"),
+            KAGGLE_KERNEL_RUN_TYPE="Batch",
+            CUDA_VISIBLE_DEVICES="",
+            PYTHONUNBUFFERED="1",
+        )
+        command = (
+            [self.python, "-c", "import time; time.sleep(86400)"] if self.hang_kernels else [self.python, str(script)]
+        )
+        log = open(session.log_path, "wb")  # noqa: SIM115 - closed by the watcher thread
+        session.process = subprocess.Popen(command, cwd=session.working, env=env, stdout=log, stderr=subprocess.STDOUT)
+        session.status = "RUNNING"
+        threading.Thread(target=self._watch, args=(session, log), daemon=True).start()
+
+    def _watch(self, session: Session, log: Any) -> None:
+        assert session.process is not None
+        try:
+            code = session.process.wait(timeout=session.timeout_s)
+        except subprocess.TimeoutExpired:
+            session.process.kill()
+            code = session.process.wait()
+            session.failure = f"session exceeded its timeout of {session.timeout_s} s"
+        log.close()
+        with self.lock:
+            if session.status in ("CANCEL_REQUESTED", "CANCEL_ACKNOWLEDGED"):
+                session.status = "CANCEL_ACKNOWLEDGED"
+            elif code == 0 and session.failure is None:
+                session.status = "COMPLETE"
+            else:
+                session.status = "ERROR"
+                session.failure = session.failure or f"the script exited with code {code}"
+
+    def _session(self, body: dict[str, Any]) -> Session:
+        ref = f"{body.get('userName', '')}/{body.get('kernelSlug', '')}"
+        kernel = self.kernels.get(ref)
+        if kernel is None or not kernel.sessions:
+            raise ApiError(404, f"kernel {ref} not found")
+        label = body.get("versionLabel")
+        if not label:
+            return kernel.sessions[-1]
+        match = re.fullmatch(r"v(\d+)", label)
+        if not match or not 1 <= int(match.group(1)) <= len(kernel.sessions):
+            raise ApiError(404, f"kernel {ref} has no version {label}")
+        return kernel.sessions[int(match.group(1)) - 1]
+
+    def _kernels_GetKernelSessionStatus(self, body: dict[str, Any]) -> dict[str, Any]:
+        session = self._session(body)
+        reply: dict[str, Any] = {"status": session.status}
+        if session.failure:
+            reply["failureMessage"] = session.failure
+        return reply
+
+    def _kernels_ListKernelSessionOutput(self, body: dict[str, Any]) -> dict[str, Any]:
+        session = self._session(body)
+        files = []
+        if session.status in ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED"):
+            for path in sorted(p for p in session.working.rglob("*") if p.is_file()):
+                name = path.relative_to(session.working).as_posix()
+                files.append({"url": f"{self.url}/output/{session.id}/{name}", "fileName": name})
+        return {"files": files, "log": self.log_json(session)}
+
+    def _kernels_CancelKernelSession(self, body: dict[str, Any]) -> dict[str, Any]:
+        wanted = int(body.get("kernelSessionId") or 0)
+        with self.lock:
+            self.cancels.append(wanted)
+            session = self.sessions.get(wanted)
+            if session is None:  # a kernel id: its latest session
+                kernel = next((k for k in self.kernels.values() if k.id == wanted), None)
+                session = kernel.sessions[-1] if kernel and kernel.sessions else None
+            if session is None:
+                return {"errorMessage": f"no kernel session {wanted}"}
+            if session.status in ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED"):
+                return {"errorMessage": f"session {session.id} already finished ({session.status})"}
+            session.status = "CANCEL_REQUESTED"
+            if session.process is not None:
+                session.process.terminate()
+        return {}
+
+    def log_json(self, session: Session) -> str:
+        """The log as Kaggle stores it: a JSON list of {stream_name, time, data} events."""
+        text = session.log_path.read_text(errors="replace") if session.log_path.exists() else ""
+        elapsed = round(time.time() - session.started, 3)
+        return json.dumps([{"stream_name": "stdout", "time": elapsed, "data": line} for line in text.splitlines(True)])
+
+    def output_file(self, session_id: int, name: str) -> Path | None:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return None
+        path = (session.working / name).resolve()
+        if session.working.resolve() not in path.parents or not path.is_file():
+            return None
+        return path
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Mount a dataset version read-only-ish: hard links where possible, copies otherwise."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link, dirs_exist_ok=True)
+
+
+def _handler(emulator: KaggleEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            return
+
+        def _send(self, code: int, body: bytes = b"", content_type: str = "application/json", **headers: str) -> None:
+            emulator.calls.append((self.command, self.path, code))
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in headers.items():
+                self.send_header(key.replace("_", "-"), value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, code: int, data: dict[str, Any]) -> None:
+            self._send(code, json.dumps(data).encode())
+
+        def _body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().strip() or b"0", 16)
+                    if size == 0:
+                        self.rfile.readline()
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            match = re.fullmatch(r"/api/v1/([\w.]+)/(\w+)", self.path.split("?")[0])
+            body = self._body()
+            try:
+                if match is None:
+                    raise ApiError(404, f"no route {self.path}")
+                emulator.check_auth(self.headers.get("Authorization"))
+                try:
+                    request = json.loads(body or b"{}")
+                except json.JSONDecodeError as exc:
+                    raise ApiError(400, f"body is not JSON: {exc}") from exc
+                self._json(200, emulator.rpc(match.group(1), match.group(2), request))
+            except ApiError as exc:
+                self._json(exc.code, {"code": exc.code, "message": exc.message})
+
+        def do_PUT(self) -> None:  # noqa: N802
+            match = re.fullmatch(r"/upload/(\w+)", self.path)
+            if match is None:
+                self._body()
+                self._send(404)
+                return
+            code, headers = emulator.upload(match.group(1), self.headers, self._body)
+            self._send(code, **headers)
+
+        def do_GET(self) -> None:  # noqa: N802
+            output = re.fullmatch(r"/output/(\d+)/(.+)", self.path)
+            if output:
+                path = emulator.output_file(int(output.group(1)), output.group(2))
+                if path is None:
+                    self._send(404)
+                    return
+                modified = email.utils.formatdate(path.stat().st_mtime, usegmt=True)
+                self._send(200, path.read_bytes(), "application/octet-stream", Last_Modified=modified)
+                return
+            logs = re.fullmatch(r"/api/v1/kernels/logs/stream/([^/]+)/([^/?]+)(\?.*)?", self.path)
+            if logs:
+                try:
+                    emulator.check_auth(self.headers.get("Authorization"))
+                    label = re.search(r"versionLabel=(v\d+)", logs.group(3) or "")
+                    body = {"userName": logs.group(1), "kernelSlug": logs.group(2)}
+                    session = emulator._session({**body, **({"versionLabel": label.group(1)} if label else {})})
+                except ApiError as exc:
+                    self._json(exc.code, {"code": exc.code, "message": exc.message})
+                    return
+                self._send(200, emulator.log_json(session).encode())
+                return
+            self._send(404)
+
+    return Handler
