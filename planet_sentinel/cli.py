@@ -402,12 +402,35 @@ def baseline(chips_dir: str, out: str, overwrite: bool, as_json: bool, **options
     show_default=True,
     help="Log to MLflow and register the model as `challenger`.",
 )
+@click.option(
+    "--on",
+    "where",
+    type=click.Choice(["local", "kaggle"]),
+    default="local",
+    show_default=True,
+    help="Train here, or on a Kaggle GPU (same as `sentinel kaggle train`; settings in params.yaml `kaggle:`).",
+)
 @json_option
 def train(
-    data_dir: str, baseline_path: str, run_dir: str | None, resume: bool, register: bool, as_json: bool, **options: Any
+    data_dir: str,
+    baseline_path: str,
+    run_dir: str | None,
+    resume: bool,
+    register: bool,
+    where: str,
+    as_json: bool,
+    **options: Any,
 ) -> None:
     """Train the Siamese U-Net on the chips' train split, validating on val each epoch."""
     import time
+
+    if where == "kaggle":
+        from planet_sentinel.commands.kaggle import run_kaggle_training
+
+        if resume:
+            raise click.UsageError("--resume works only with --on local")
+        _emit(run_kaggle_training(data_dir, baseline_path, run_dir, register, options), as_json)
+        return
 
     from planet_sentinel.config import resolve
     from planet_sentinel.train import TrainConfig, publish_inference_copy
