@@ -23,6 +23,10 @@ from planet_sentinel.errors import SentinelError
 KEY_ENV = "EARTHENGINE_SERVICE_ACCOUNT_KEY"
 URL_ENV = "EARTHENGINE_API_URL"
 
+NO_PROJECT = (
+    "no Google Cloud project: pass --project (the Cloud project registered for Earth Engine, "
+    "https://code.earthengine.google.com/register) or set SENTINEL_INGEST_PROJECT"
+)
 NO_CREDENTIALS = (
     "no Earth Engine credentials: set {env} to a service-account key (JSON text or a file path; in "
     "GitHub Actions a repository secret of that name) or run `earthengine authenticate` once on this "
@@ -78,10 +82,7 @@ def connect(project: str | None, url: str | None = None, timeout_s: float = 300.
     import ee
 
     if not project:
-        raise SentinelError(
-            "no Google Cloud project: pass --project (the Cloud project registered for Earth Engine, "
-            "https://code.earthengine.google.com/register) or set SENTINEL_INGEST_PROJECT"
-        )
+        raise SentinelError(NO_PROJECT)
     creds, how = credentials()
     url = url or os.environ.get(URL_ENV) or None
     ee.Reset()

@@ -67,6 +67,14 @@ class IngestConfig(BaseModel):
     min_clear_share: float = Field(0.0, ge=0.0, le=1.0)
     """Fail when less of the AOI than this has a clear observation in a window (0: fail only when none)."""
 
+    @field_validator("before", "after", mode="before")
+    @classmethod
+    def _window_text(cls, value: object) -> object:
+        # From an environment variable or params.yaml a window may arrive as "2024-01-01,2024-01-31".
+        if isinstance(value, str):
+            return [v for v in re.split(r"[,\s/]+", value) if v]
+        return value
+
     @field_validator("bands", mode="before")
     @classmethod
     def _canonical_bands(cls, value: object) -> object:

@@ -152,6 +152,8 @@ def ingest(
 
     say = progress or (lambda _m: None)
     started = time.perf_counter()
+    if not cfg.project:
+        raise SentinelError(auth.NO_PROJECT)
     plan, spec = prepare(cfg)
     paths = output_paths(cfg, plan.roles)
     if plan.route != "drive":
