@@ -12,7 +12,7 @@ case "$1" in
     ;;
   table)
     {
-      printf '### %s\n\n| | |\n|---|---|\n' "$3"
+      printf '### %s\n\n| field | value |\n|---|---|\n' "$3"
       jq -r 'to_entries[] | "| \(.key) | \(.value | if type == "string" then . else tojson end | gsub("\\|"; "\\\\|")) |"' "$2"
       printf '\n'
     } >> "$summary"

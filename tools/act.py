@@ -7,8 +7,10 @@ virtualenv, which this wrapper puts first on PATH. Everything the workflows talk
 ``--github-url`` (the GitHub emulator, ``python -m tools github serve``) becomes GITHUB_API_URL,
 ``--mlflow-uri`` the MLFLOW_TRACKING_URI variable, ``--dvc-remote`` the DVC_REMOTE_URL variable.
 
-Without ``--bind`` act runs in a copy of the repository's tracked files (outputs vanish with it);
-with ``--bind`` it runs in the repository itself, so data, commits of data pointers and runs stay.
+act's host workspace is a copy of the repository's files without ``.git`` (outputs vanish with
+it). On GitHub the pipeline commits and pushes the dataset pointer ``data/<dataset>.dvc``; here
+``--write-back`` commits it into the repository act was started from instead, so the next act run
+(train, monitor) pulls that version from the DVC remote like a fresh GitHub job would.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class ActRun:
     env: dict[str, str] = field(default_factory=dict)
     job: str | None = None
     repo_dir: Path = ROOT
-    bind: bool = False
+    write_back: bool = False
     github_url: str | None = None
     mlflow_uri: str | None = None
     dvc_remote: str | None = None
@@ -63,8 +65,6 @@ class ActRun:
         cmd += ["--input-file", "/dev/null"]
         for ref, stub in offline_stubs(cache).items():
             cmd += ["--local-repository", f"{ref}={stub}"]
-        if self.bind:
-            cmd.append("--bind")
         if self.job:
             cmd += ["--job", self.job]
         if self.event_file:
@@ -78,6 +78,8 @@ class ActRun:
             variables["MLFLOW_TRACKING_URI"] = self.mlflow_uri
         if self.dvc_remote:
             variables["DVC_REMOTE_URL"] = self.dvc_remote
+        if self.write_back:
+            env["SENTINEL_ACT_REPO"] = str(Path(self.repo_dir).resolve())
         for flag, values in (("--input", self.inputs), ("--var", variables), ("--env", env)):
             for key, value in values.items():
                 cmd += [flag, f"{key}={value}"]
@@ -186,7 +188,9 @@ _common = [
     click.option("--github-url", envvar="GITHUB_API_URL", help="GitHub API base (the emulator's URL)."),
     click.option("--mlflow-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI the workflow uses."),
     click.option("--dvc-remote", help="DVC remote (a directory for local runs) the workflow uses."),
-    click.option("--bind", is_flag=True, help="Run in the repository itself instead of a copy."),
+    click.option(
+        "--write-back", is_flag=True, help="Commit the dataset pointers the workflow versions into this repository."
+    ),
     click.option("--dry-run", is_flag=True, help="Print the act command instead of running it."),
 ]
 
@@ -225,7 +229,7 @@ def act(
     github_url: str | None,
     mlflow_uri: str | None,
     dvc_remote: str | None,
-    bind: bool,
+    write_back: bool,
     dry_run: bool,
 ) -> None:
     """Run a rendered workflow (e.g. `pipeline`) on this machine with act, offline."""
@@ -238,7 +242,7 @@ def act(
         variables=_pairs(variables, "--var"),
         env=_pairs(env, "--env"),
         job=job,
-        bind=bind,
+        write_back=write_back,
         github_url=github_url,
         mlflow_uri=mlflow_uri,
         dvc_remote=dvc_remote,
@@ -259,7 +263,7 @@ def run_action(
     github_url: str | None,
     mlflow_uri: str | None,
     dvc_remote: str | None,
-    bind: bool,
+    write_back: bool,
     dry_run: bool,
 ) -> None:
     """Run one composite action (e.g. actions/chip) alone, through a generated one-step workflow."""
@@ -277,7 +281,7 @@ def run_action(
             workflow=workflow,
             secrets=_pairs(secrets, "--secret"),
             variables=_pairs(variables, "--var"),
-            bind=bind,
+            write_back=write_back,
             github_url=github_url,
             dvc_remote=dvc_remote,
         )
