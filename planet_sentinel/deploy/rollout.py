@@ -1,0 +1,328 @@
+"""The roll-out: serve the champion, verified, or keep what serves now.
+
+1. Resolve the model to a pinned version (``@champion`` -> ``models:/planet-sentinel/7``), so
+   every instance serves exactly the version it was verified with, and a roll-back restarts
+   exactly what ran before.
+2. Compare with the live instance (a container label, else the service's GET /model, else the
+   state file). Same version, same port, alive and healthy: nothing to do, nothing restarted.
+3. Start the new version *beside* the old one on a free candidate port; wait for /ready, check
+   /model names the expected version, and send a smoke prediction through POST /predict.
+   Any failure: stop the candidate, keep the old one, fail with the reason and the log tail.
+4. Switch traffic by a port swap: stop the old instance, start the verified version on the public
+   port and verify it again; if that fails, the old version is started again on the public port
+   (roll-back) and the deploy fails. The candidate is stopped either way.
+
+Traffic is interrupted only during step 4, for the start-up time of one instance (seconds), and
+only after the new version has proved it starts and predicts. With no live instance (first
+deploy, or the old one died) the new version starts straight on the public port.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from planet_sentinel.deploy.probe import (
+    ProbeError,
+    is_healthy,
+    running_model,
+    smoke_pair,
+    smoke_predict,
+    wait_ready,
+)
+from planet_sentinel.deploy.runtimes import Runtime, make_runtime
+from planet_sentinel.deploy.state import DeployState, Instance, default_state_dir, load_state, locked, save_state
+from planet_sentinel.errors import SentinelError, require_file
+
+DEFAULT_MODEL = "models:/planet-sentinel@champion"
+DEFAULT_IMAGE = "localhost/planet-sentinel:latest"
+
+
+class DeployError(SentinelError):
+    """The roll-out failed; the message says where, and what serves now."""
+
+
+class DeployConfig(BaseModel):
+    """Settings of ``sentinel deploy`` (section ``deploy`` of params.yaml, env SENTINEL_DEPLOY_*)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    model: str = DEFAULT_MODEL
+    """Registry URI (alias or version) or a bundle file."""
+    runtime: Literal["process", "docker", "podman"] = "process"
+    """process: `sentinel serve` subprocess; docker/podman: the service image."""
+    host: str = "127.0.0.1"
+    """Address the service is published on."""
+    port: int = Field(8000, ge=1, le=65535)
+    """Public port: where traffic goes."""
+    state_dir: str | None = None
+    """Where the live instance is recorded (default ~/.local/state/planet-sentinel/deploy)."""
+    image: str = DEFAULT_IMAGE
+    """Service image for docker/podman (pulled if absent)."""
+    ready_timeout: float = Field(180.0, gt=0)
+    """Seconds a new instance gets to answer /ready."""
+    smoke: bool = True
+    """Send a smoke prediction before switching traffic."""
+    stop_grace: float = Field(10.0, ge=0)
+    """Seconds between SIGTERM and SIGKILL when stopping an instance."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The model to serve, pinned: ``spec`` is what the instance is started with."""
+
+    spec: str
+    version: str
+    requested: str
+    registry: bool
+
+
+@dataclass
+class DeployResult:
+    action: str  # deployed | unchanged
+    version: str
+    previous_version: str | None
+    runtime: str
+    url: str
+    instance: str
+    reason: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def file_version(path: Path) -> str:
+    """A bundle file's version: its content hash (the same file is the same version)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"file-{digest.hexdigest()[:12]}"
+
+
+def resolve_target(model: str) -> Target:
+    """Pin ``model``: an alias becomes the version it points to now; a file becomes its hash."""
+    from planet_sentinel.registry import alias_version, is_registry_uri, tracking_uri
+
+    if not is_registry_uri(model):
+        path = require_file(model, "model bundle").resolve()
+        return Target(str(path), file_version(path), model, registry=False)
+    if not model.startswith("models:/"):
+        raise SentinelError(f"{model}: deploy takes models:/NAME@ALIAS, models:/NAME/VERSION or a bundle file")
+    ref = model[len("models:/") :]
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        version = alias_version(alias, name)
+        if version is None:
+            raise SentinelError(f"{model}: no version of {name} has the alias '{alias}' in {tracking_uri()}")
+    else:
+        name, _, version = ref.rpartition("/")
+        if not name or not version.isdigit():
+            raise SentinelError(f"{model}: expected models:/NAME/VERSION")
+    return Target(f"models:/{name}/{version}", version, model, registry=True)
+
+
+def exported_bundle(target: Target, state_dir: Path) -> str:
+    """A bundle file of a registry version, for runtimes that mount a file (containers)."""
+    if not target.registry:
+        return target.spec
+    from planet_sentinel.registry import load_model
+
+    name = target.spec[len("models:/") :].rsplit("/", 1)[0]
+    path = state_dir / "models" / f"{name}-v{target.version}.pth"
+    if not path.exists():
+        load_model(target.spec).save(path)
+    return str(path)
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+class Rollout:
+    """One roll-out against one runtime and state directory."""
+
+    def __init__(self, config: DeployConfig, progress: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.state_dir = Path(config.state_dir).expanduser() if config.state_dir else default_state_dir()
+        self.say = progress or (lambda message: None)
+        self.runtime: Runtime = make_runtime(config.runtime, self.state_dir, config.image)
+
+    # ------------------------------------------------------------------ checks
+
+    def alive(self, instance: Instance) -> bool:
+        return self.runtime.failure(instance) is None and is_healthy(instance.url)
+
+    def running_version(self, instance: Instance) -> str:
+        """A container label, else what the service says it serves, else what was recorded."""
+        label = self.runtime.version(instance)
+        if label:
+            return label
+        try:
+            served = running_model(instance.url).get("version")
+        except ProbeError:
+            served = None
+        return str(served) if served else instance.version
+
+    def start_verified(self, target: Target, spec: str, port: int, role: str) -> Instance:
+        """Start ``target`` on ``port`` and prove it: /ready, the right /model, a smoke prediction."""
+        config = self.config
+        self.say(f"starting v{target.version} ({role}) on port {port} with the {self.runtime.name} runtime")
+        instance = self.runtime.start(spec, target.version, config.host, port, role)
+        try:
+            start = time.monotonic()
+            wait_ready(instance.url, config.ready_timeout, alive=lambda: self.runtime.failure(instance))
+            served = running_model(instance.url).get("version")
+            if target.registry and served is not None and str(served) != target.version:
+                raise ProbeError(f"/model says version {served}, expected {target.version}")
+            self.say(f"v{target.version} ready in {time.monotonic() - start:.1f} s")
+            if config.smoke:
+                start = time.monotonic()
+                answer = smoke_predict(instance.url, smoke_pair(self.state_dir / "smoke"))
+                answered = (answer.get("model") or {}).get("version")
+                if target.registry and answered is not None and str(answered) != target.version:
+                    raise ProbeError(f"POST /predict answered with version {answered}, expected {target.version}")
+                self.say(f"smoke prediction passed in {time.monotonic() - start:.1f} s")
+            dead = self.runtime.failure(instance)
+            if dead:
+                raise ProbeError(dead)
+        except SentinelError as exc:
+            tail = self.runtime.logs(instance, 8)
+            self.runtime.stop(instance, config.stop_grace)
+            detail = f"\n--- last lines of its log ---\n{tail}" if tail else ""
+            raise DeployError(f"v{target.version} ({role}, port {port}) failed: {exc}{detail}") from exc
+        return instance
+
+    # ------------------------------------------------------------------ the roll-out
+
+    def run(self) -> DeployResult:
+        config = self.config
+        start = time.monotonic()
+        with locked(self.state_dir):
+            state = load_state(self.state_dir)
+            target = resolve_target(config.model)
+            self.say(f"target: {config.model} -> version {target.version}")
+            live = self.live_instance(state)
+            previous = self.running_version(live) if live else None
+            same_place = live is not None and (live.host, live.port) == (config.host, config.port)
+            if live is not None and previous == target.version and same_place:
+                reason = f"v{previous} already serves on port {live.port}"
+                state.record({"action": "unchanged", "version": previous})
+                save_state(self.state_dir, state)
+                return self.result("unchanged", target, previous, live, reason, start)
+            spec = exported_bundle(target, self.state_dir) if self.runtime.name != "process" else target.spec
+            try:
+                new, reason = self.replace(state, live, target, spec)
+            except DeployError as exc:
+                state.record({"action": "failed", "version": target.version, "reason": str(exc).splitlines()[0]})
+                save_state(self.state_dir, state)
+                raise
+            state.active = new
+            state.record({"action": "deployed", "version": target.version, "previous": previous})
+            save_state(self.state_dir, state)
+            return self.result("deployed", target, previous, new, reason, start)
+
+    def live_instance(self, state: DeployState) -> Instance | None:
+        """The recorded instance if it still runs and answers /health; a dead one is cleaned up."""
+        current = state.active
+        if current is None:
+            return None
+        if current.runtime == self.runtime.name and self.alive(current):
+            return current
+        self.say(f"recorded instance {current.describe()} is not serving; it will be replaced")
+        if current.runtime == self.runtime.name:
+            self.runtime.stop(current, self.config.stop_grace)
+        state.active = None
+        return None
+
+    def replace(self, state: DeployState, live: Instance | None, target: Target, spec: str) -> tuple[Instance, str]:
+        config = self.config
+        if live is None:
+            if port_in_use(config.host, config.port):
+                raise DeployError(
+                    f"port {config.port} on {config.host} is taken by something this deploy did not start"
+                )
+            return self.start_verified(target, spec, config.port, "live"), "nothing was serving"
+        candidate = self.start_verified(target, spec, free_port(config.host), "candidate")
+        try:
+            self.say(f"switching port {config.port}: stopping {live.describe()}")
+            self.runtime.stop(live, config.stop_grace)
+            if live.port != config.port and port_in_use(config.host, config.port):
+                raise DeployError(f"port {config.port} on {config.host} is taken by something else")
+            try:
+                new = self.start_verified(target, spec, config.port, "live")
+            except DeployError as exc:
+                self.rollback(state, live, exc)
+                raise  # rollback raises; this keeps type checkers content
+        finally:
+            self.runtime.stop(candidate, config.stop_grace)
+        return new, f"replaced v{live.version}"
+
+    def rollback(self, state: DeployState, old: Instance, cause: DeployError) -> None:
+        """Start the old version again where it was; always raises (the deploy failed)."""
+        self.say(f"switch failed; rolling back to v{old.version} on port {old.port}")
+        previous = Target(old.spec, old.version, old.spec, registry=old.spec.startswith("models:/"))
+        try:
+            restored = self.start_verified(previous, old.spec, old.port, "rollback")
+        except DeployError as again:
+            state.active = None
+            raise DeployError(f"{cause}\nroll-back to v{old.version} failed too: {again}") from cause
+        state.active = restored
+        raise DeployError(f"{cause}\nrolled back: v{old.version} serves on port {old.port} again") from cause
+
+    def result(
+        self, action: str, target: Target, previous: str | None, instance: Instance, reason: str, start: float
+    ) -> DeployResult:
+        return DeployResult(
+            action=action,
+            version=target.version,
+            previous_version=previous,
+            runtime=self.runtime.name,
+            url=instance.url,
+            instance=instance.ref,
+            reason=reason,
+            seconds=round(time.monotonic() - start, 1),
+        )
+
+
+def deploy(config: DeployConfig, progress: Callable[[str], None] | None = None) -> DeployResult:
+    """Roll out ``config.model``; raises DeployError (old instance kept) when it fails."""
+    return Rollout(config, progress).run()
+
+
+def stop_all(config: DeployConfig, progress: Callable[[str], None] | None = None) -> Instance | None:
+    """Stop the live instance of a state directory (``sentinel deploy --stop``); returns it."""
+    rollout = Rollout(config, progress)
+    with locked(rollout.state_dir):
+        state = load_state(rollout.state_dir)
+        current = state.active
+        if current is not None:
+            rollout.say(f"stopping {current.describe()}")
+            runtime = rollout.runtime if current.runtime == rollout.runtime.name else None
+            if runtime is None:
+                raise SentinelError(f"the live instance runs with {current.runtime}; pass --runtime {current.runtime}")
+            runtime.stop(current, config.stop_grace)
+            state.active = None
+            state.record({"action": "stopped", "version": current.version})
+            save_state(rollout.state_dir, state)
+        return current

@@ -1,0 +1,245 @@
+"""Where a service instance runs: a local process (``sentinel serve``) or a docker/podman container.
+
+Every runtime starts an instance of a model version on a port, says whether it is still running
+(and if not, why), tells which model version it runs, shows its logs and stops it. The roll-out
+logic (planet_sentinel.deploy.rollout) only talks to this interface, so the same roll-out runs
+and is tested with plain processes and runs for real with containers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from planet_sentinel.deploy.engine import Engine
+from planet_sentinel.deploy.state import Instance
+from planet_sentinel.errors import SentinelError
+
+VERSION_LABEL = "org.planet-sentinel.model-version"
+MANAGED_LABEL = "org.planet-sentinel.deploy"
+CONTAINER_PORT = 8000
+CONTAINER_MODEL = "/models/model.pth"
+
+
+class Runtime(ABC):
+    """Start, inspect and stop service instances."""
+
+    name: str
+
+    @abstractmethod
+    def start(self, spec: str, version: str, host: str, port: int, role: str) -> Instance:
+        """Start serving ``spec`` (a pinned model URI or a bundle file) on ``host:port``."""
+
+    @abstractmethod
+    def failure(self, instance: Instance) -> str | None:
+        """None while the instance runs; otherwise why it does not (exit code, gone)."""
+
+    @abstractmethod
+    def stop(self, instance: Instance, grace: float = 10.0) -> None:
+        """Stop the instance: a graceful signal, then force after ``grace`` seconds."""
+
+    def version(self, instance: Instance) -> str | None:
+        """The model version the instance was started with, from the runtime itself (a container
+        label) where it keeps one; None when only the service can say (GET /model)."""
+        return None
+
+    @abstractmethod
+    def logs(self, instance: Instance, lines: int = 20) -> str:
+        """The last lines of the instance's output, for error messages."""
+
+
+# ----------------------------------------------------------------------------- process
+
+
+def _proc_start(pid: int) -> str | None:
+    """The process start time (clock ticks since boot) from /proc, or None without /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _proc_state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+class ProcessRuntime(Runtime):
+    """``sentinel serve`` as a detached uvicorn process (own session, output to a log file).
+
+    It outlives the ``sentinel deploy`` that started it; the pid and its start time in the state
+    file identify it later, so a recycled pid is never mistaken for it (or killed).
+    """
+
+    name = "process"
+
+    def __init__(self, state_dir: Path) -> None:
+        self.log_dir = state_dir / "logs"
+
+    def command(self, spec: str, host: str, port: int) -> list[str]:
+        script = Path(sys.executable).with_name("sentinel")
+        base = [str(script)] if script.exists() else [sys.executable, "-m", "planet_sentinel.cli"]
+        return [*base, "serve", "--model", spec, "--host", host, "--port", str(port)]
+
+    def start(self, spec: str, version: str, host: str, port: int, role: str) -> Instance:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"serve-{port}-{time.strftime('%Y%m%d-%H%M%S')}-{role}.log"
+        env = {**os.environ, "SENTINEL_QUIET": "1", "PYTHONUNBUFFERED": "1"}
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                self.command(spec, host, port),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+            )
+        return Instance(
+            runtime=self.name,
+            ref=str(proc.pid),
+            host=host,
+            port=port,
+            version=version,
+            spec=spec,
+            log=str(log),
+            proc_start=_proc_start(proc.pid),
+            cwd=os.getcwd(),
+        )
+
+    def failure(self, instance: Instance) -> str | None:
+        pid = int(instance.ref)
+        try:  # our own child (the deploy that started it is still running): reap it
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return f"process {pid} exited with code {os.waitstatus_to_exitcode(status)}"
+        except ChildProcessError:
+            pass
+        state = _proc_state(pid)
+        if state is None:
+            if Path("/proc/self").exists():
+                return f"process {pid} is not running"
+            try:  # no /proc (macOS): existence only
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return f"process {pid} is not running"
+            except PermissionError:
+                pass
+            return None
+        if state in ("Z", "X"):
+            return f"process {pid} exited"
+        if instance.proc_start and _proc_start(pid) != instance.proc_start:
+            return f"process {pid} is not running (the pid now belongs to another process)"
+        return None
+
+    def stop(self, instance: Instance, grace: float = 10.0) -> None:
+        pid = int(instance.ref)
+        if self.failure(instance) is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                if self.failure(instance) is not None:
+                    return
+                time.sleep(0.1)
+        raise SentinelError(f"process {pid} did not stop")
+
+    def logs(self, instance: Instance, lines: int = 20) -> str:
+        if not instance.log or not Path(instance.log).exists():
+            return ""
+        return "\n".join(Path(instance.log).read_text(errors="replace").splitlines()[-lines:])
+
+
+# ----------------------------------------------------------------------------- containers
+
+
+def container_name(prefix: str, version: str, role: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "-", version)[:40]
+    return f"{prefix}-v{safe}-{role}-{time.strftime('%Y%m%d%H%M%S')}"
+
+
+class ContainerRuntime(Runtime):
+    """The service image run by docker or podman; the model bundle is mounted read-only and the
+    version is a container label, so ``inspect`` tells what runs without asking the service."""
+
+    def __init__(self, engine: Engine, image: str, prefix: str = "planet-sentinel") -> None:
+        self.engine = engine
+        self.image = image
+        self.prefix = prefix
+        self.name = engine.name
+
+    def run_command(self, spec: str, version: str, host: str, port: int, name: str) -> list[str]:
+        """The ``run`` arguments: detached, restarted with the engine, published on host:port."""
+        if not Path(spec).is_file():
+            raise SentinelError(f"{spec}: containers serve a bundle file (export the registry version first)")
+        return [
+            "run",
+            "--detach",
+            "--name",
+            name,
+            "--restart",
+            "unless-stopped",
+            *self.engine.run_args,
+            "--label",
+            f"{VERSION_LABEL}={version}",
+            "--label",
+            f"{MANAGED_LABEL}=true",
+            "--publish",
+            f"{host}:{port}:{CONTAINER_PORT}",
+            "--volume",
+            f"{Path(spec).resolve()}:{CONTAINER_MODEL}:ro",
+            self.image,
+            "--model",
+            CONTAINER_MODEL,
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(CONTAINER_PORT),
+        ]
+
+    def start(self, spec: str, version: str, host: str, port: int, role: str) -> Instance:
+        name = container_name(self.prefix, version, role)
+        self.engine.run(*self.run_command(spec, version, host, port, name), timeout=300)
+        return Instance(runtime=self.name, ref=name, host=host, port=port, version=version, spec=spec)
+
+    def _inspect(self, instance: Instance, fmt: str) -> str | None:
+        proc = self.engine.run("inspect", "--format", fmt, instance.ref, check=False, timeout=60)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def failure(self, instance: Instance) -> str | None:
+        out = self._inspect(instance, "{{.State.Running}} {{.State.ExitCode}}")
+        if out is None:
+            return f"container {instance.ref} does not exist"
+        running, _, code = out.partition(" ")
+        return None if running == "true" else f"container {instance.ref} exited with code {code}"
+
+    def version(self, instance: Instance) -> str | None:
+        return self._inspect(instance, '{{ index .Config.Labels "' + VERSION_LABEL + '" }}') or None
+
+    def stop(self, instance: Instance, grace: float = 10.0) -> None:
+        self.engine.run("stop", "--time", str(int(grace)), instance.ref, check=False, timeout=grace + 60)
+        self.engine.run("rm", "--force", instance.ref, check=False, timeout=60)
+
+    def logs(self, instance: Instance, lines: int = 20) -> str:
+        proc = self.engine.run("logs", "--tail", str(lines), instance.ref, check=False, timeout=60)
+        return ((proc.stdout or "") + (proc.stderr or "")).strip()
+
+
+def make_runtime(name: str, state_dir: Path, image: str) -> Runtime:
+    if name == "process":
+        return ProcessRuntime(state_dir)
+    from planet_sentinel.deploy.engine import detect_engine
+
+    return ContainerRuntime(detect_engine(name), image)

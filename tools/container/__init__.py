@@ -1,0 +1,285 @@
+"""Container tooling: host-built wheelhouse, a debootstrap base image, image build, run and probe.
+
+The image build needs no network: every Python package comes from a wheelhouse built on the
+host (``pip wheel`` of the project and its ``service`` dependencies, with the CPU build of torch),
+and the base image is any slim Debian/Python image given as a build arg, or one made here with
+``debootstrap`` when no registry is reachable. ``python -m tools.container test`` (what
+``make test-container`` runs) does it all with docker or podman, whichever works, and checks that
+the image really serves: /health, /ready, /model, a real /predict and the HEALTHCHECK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from planet_sentinel.deploy.engine import Engine
+from planet_sentinel.errors import SentinelError
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO / "service" / "Dockerfile"
+#: Inside the repo (git-ignored under /build/) because the build context is the repo root and
+#: .dockerignore lets only these two folders in.
+CONTEXT_DIR = REPO / "build" / "container"
+WHEELHOUSE = CONTEXT_DIR / "wheelhouse"
+MODEL_DIR = CONTEXT_DIR / "model"
+DEFAULT_BASE = "localhost/sentinel-base:bookworm"
+DEFAULT_TAG = "localhost/planet-sentinel:latest"
+DEFAULT_TORCH = "torch==2.13.0"
+CONTAINER_PORT = 8000
+VERSION_LABEL = "org.planet-sentinel.model-version"
+
+
+def log(message: str) -> None:
+    print(f"[container] {message}", file=sys.stderr, flush=True)
+
+
+def _run(cmd: list[str], **kwargs: Any) -> None:
+    log("$ " + " ".join(cmd))
+    proc = subprocess.run(cmd, check=False, **kwargs)
+    if proc.returncode != 0:
+        raise SentinelError(f"{cmd[0]} failed with exit code {proc.returncode}")
+
+
+# ----------------------------------------------------------------------------- wheelhouse
+
+
+def wheelhouse_key(torch_spec: str, extras: str) -> str:
+    """Changes when what goes into the wheelhouse changes (dependencies, code, torch)."""
+    digest = hashlib.sha256()
+    digest.update(f"{torch_spec}|{extras}|{sys.version_info[:2]}".encode())
+    for path in sorted([REPO / "pyproject.toml", *(REPO / "planet_sentinel").rglob("*.py")]):
+        digest.update(path.relative_to(REPO).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build_wheelhouse(out: Path = WHEELHOUSE, torch_spec: str = DEFAULT_TORCH, extras: str = "service") -> Path:
+    """``pip wheel`` the project with ``extras`` and the CPU torch into ``out`` (skipped if current).
+
+    The host's pip configuration decides where wheels come from (PyPI, a mirror, a local
+    find-links folder holding the CPU torch wheel); the image build then installs offline.
+    """
+    key = wheelhouse_key(torch_spec, extras)
+    stamp = out / ".key"
+    if stamp.exists() and stamp.read_text().strip() == key:
+        log(f"wheelhouse {out} is current ({len(list(out.glob('*.whl')))} wheels)")
+        return out
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--wheel-dir",
+            str(out),
+            torch_spec,
+            f"{REPO}[{extras}]",
+        ]
+    )
+    stamp.write_text(key + "\n")
+    total = sum(p.stat().st_size for p in out.glob("*.whl")) / 2**20
+    log(f"wheelhouse: {len(list(out.glob('*.whl')))} wheels, {total:.0f} MiB in {out}")
+    return out
+
+
+# ----------------------------------------------------------------------------- base image
+
+
+def make_base_image(
+    engine: Engine, name: str = DEFAULT_BASE, suite: str = "bookworm", workdir: Path | None = None
+) -> str:
+    """A minimal Debian with python3 and venv, built with debootstrap and imported (if absent).
+
+    Use it where no registry is reachable; elsewhere pass ``--base python:3.11-slim-bookworm``.
+    """
+    if engine.image_exists(name):
+        log(f"base image {name} present")
+        return name
+    if shutil.which("debootstrap") is None:
+        raise SentinelError("debootstrap is not installed (apt-get install debootstrap) and no base image given")
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        _run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=python3,python3-venv,ca-certificates",
+                suite,
+                str(rootfs),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        shutil.rmtree(rootfs / "var" / "cache" / "apt" / "archives", ignore_errors=True)
+        shutil.rmtree(rootfs / "var" / "lib" / "apt" / "lists", ignore_errors=True)
+        log(f"importing {rootfs} as {name}")
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        imported = subprocess.run(engine.command("import", "-", name), stdin=tar.stdout, check=False)
+        tar.wait()
+        if imported.returncode != 0 or tar.returncode != 0:
+            raise SentinelError(f"importing the base image {name} failed")
+    return name
+
+
+# ----------------------------------------------------------------------------- image
+
+
+def stage_model(model: str | None) -> dict[str, str]:
+    """Put the model to bake (a bundle file, or a registry URI exported to one) into the context.
+
+    Returns image labels describing it. Without a model the folder is left empty and the image
+    expects the bundle mounted at /models/model.pth (or ``--model models:/...`` with a registry).
+    """
+    if MODEL_DIR.exists():
+        shutil.rmtree(MODEL_DIR)
+    MODEL_DIR.mkdir(parents=True)
+    (MODEL_DIR / "README").write_text("Model bundle baked into the image (model.pth), if any.\n")
+    if not model:
+        return {}
+    from planet_sentinel.registry import is_registry_uri, load_model
+
+    target = MODEL_DIR / "model.pth"
+    labels = {"org.planet-sentinel.model-spec": model}
+    if is_registry_uri(model):
+        bundle = load_model(model)
+        bundle.save(target)
+        if bundle.source.get("version"):
+            labels[VERSION_LABEL] = str(bundle.source["version"])
+    else:
+        shutil.copyfile(model, target)
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()[:12]
+    labels.setdefault(VERSION_LABEL, f"file-{digest}")
+    return labels
+
+
+def build_image(
+    engine: Engine,
+    tag: str = DEFAULT_TAG,
+    base: str = DEFAULT_BASE,
+    model: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> str:
+    """Build service/Dockerfile from the repo root (only the wheelhouse and model get in)."""
+    if not any(WHEELHOUSE.glob("planet_sentinel-*.whl")):
+        raise SentinelError(f"no project wheel in {WHEELHOUSE}: build the wheelhouse first")
+    all_labels = {**stage_model(model), **(labels or {})}
+    cmd = ["build", "-f", str(DOCKERFILE), "-t", tag, "--build-arg", f"BASE_IMAGE={base}"]
+    if engine.name == "podman":
+        # HEALTHCHECK is a Docker-format instruction; podman's default OCI format drops it.
+        cmd += ["--format", "docker", *_ulimits(engine.run_args)]
+    for key, value in all_labels.items():
+        cmd += ["--label", f"{key}={value}"]
+    start = time.monotonic()
+    _run(engine.command(*cmd, str(REPO)))
+    log(f"built {tag} in {time.monotonic() - start:.0f} s")
+    return tag
+
+
+def _ulimits(run_args: tuple[str, ...]) -> list[str]:
+    """The ``--ulimit`` pairs of the run arguments: podman's RUN steps need the same limits."""
+    out: list[str] = []
+    for flag, value in zip(run_args, run_args[1:], strict=False):
+        if flag == "--ulimit":
+            out += [flag, value]
+    return out
+
+
+def image_size_mb(engine: Engine, image: str) -> float:
+    out = engine.run("image", "inspect", "--format", "{{.Size}}", image).stdout.strip()
+    return round(int(out) / 1e6, 1)
+
+
+# ----------------------------------------------------------------------------- run and probe
+
+
+@dataclass
+class Container:
+    engine: Engine
+    name: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def logs(self, lines: int = 30) -> str:
+        proc = self.engine.run("logs", "--tail", str(lines), self.name, check=False)
+        return (proc.stdout or "") + (proc.stderr or "")
+
+    def remove(self) -> None:
+        self.engine.run("rm", "-f", self.name, check=False)
+
+
+def run_container(
+    engine: Engine, image: str, port: int, name: str, model_file: Path | None = None, args: list[str] | None = None
+) -> Container:
+    """Start the image detached, published on 127.0.0.1:port (a mounted bundle is optional)."""
+    cmd = ["run", "-d", "--name", name, *engine.run_args, "-p", f"127.0.0.1:{port}:{CONTAINER_PORT}"]
+    if model_file is not None:
+        cmd += ["-v", f"{Path(model_file).resolve()}:/models/model.pth:ro"]
+    cmd += [image, *(args or [])]
+    engine.run(*cmd, timeout=120)
+    return Container(engine, name, port)
+
+
+def healthcheck(container: Container, timeout: float = 60.0) -> str:
+    """The image's own HEALTHCHECK result: ``podman healthcheck run`` or docker's health state."""
+    deadline = time.monotonic() + timeout
+    status = "unknown"
+    while time.monotonic() < deadline:
+        if container.engine.name == "podman":
+            proc = container.engine.run("healthcheck", "run", container.name, check=False, timeout=60)
+            status = "healthy" if proc.returncode == 0 else (proc.stdout or proc.stderr or "unhealthy").strip()
+        else:
+            fmt = "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}"
+            status = container.engine.run("inspect", "--format", fmt, container.name, check=False).stdout.strip()
+        if status in ("healthy", "none"):
+            return status
+        time.sleep(2)
+    return status
+
+
+def probe(container: Container, workdir: Path, ready_timeout: float = 180.0) -> dict[str, Any]:
+    """Probe a running service: /health, /ready, /model, a real /predict, and the HEALTHCHECK."""
+    from planet_sentinel.deploy.probe import get_json, running_model, smoke_pair, smoke_predict, wait_ready
+
+    def alive() -> str | None:
+        fmt = "{{.State.Running}}"
+        running = container.engine.run("inspect", "--format", fmt, container.name, check=False).stdout.strip()
+        return None if running == "true" else f"container exited; logs:\n{container.logs()}"
+
+    start = time.monotonic()
+    wait_ready(container.url, ready_timeout, alive=alive)
+    ready_s = time.monotonic() - start
+    status, health = get_json(container.url, "/health")
+    if status != 200:
+        raise SentinelError(f"/health answered {status}: {health}")
+    model = running_model(container.url)
+    pair = smoke_pair(workdir)
+    start = time.monotonic()
+    answer = smoke_predict(container.url, pair)
+    predict_s = time.monotonic() - start
+    return {
+        "health": health,
+        "ready_s": round(ready_s, 1),
+        "model": {k: model.get(k) for k in ("name", "version", "fingerprint", "bands")},
+        "predict_s": round(predict_s, 2),
+        "predict_keys": sorted(answer)[:12],
+        "healthcheck": healthcheck(container),
+    }
+
+
+def summary_line(result: dict[str, Any]) -> str:
+    return json.dumps(result, default=str)
