@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, Field
+
 from planet_sentinel.errors import SentinelError
 
 if TYPE_CHECKING:
@@ -91,11 +93,32 @@ def api_errors(what: str) -> Iterator[None]:
         raise SentinelError(f"GitHub {what}: cannot reach the API ({type(exc).__name__}: {exc})") from exc
 
 
-def connect(target: GitHubTarget) -> Repository:
-    """The repository through PyGithub (few retries: a workflow should fail fast, not hang)."""
+class GitHubConfig(BaseModel):
+    """Client pacing (section ``github``; env ``SENTINEL_GITHUB_<FIELD>``). PyGithub's defaults keep
+    to GitHub's advice against secondary rate limits (a second between writes); the tests and the
+    local emulator set them to 0."""
+
+    seconds_between_requests: float = Field(0.25, ge=0)
+    seconds_between_writes: float = Field(1.0, ge=0)
+    timeout: float = Field(20.0, gt=0, description="seconds per HTTP request")
+    retries: int = Field(2, ge=0, description="retries of failed requests (fail fast in a workflow)")
+
+
+def connect(target: GitHubTarget, config: GitHubConfig | None = None) -> Repository:
+    """The repository through PyGithub, paced and with few retries (a workflow should fail fast)."""
     from github import Auth, Github
 
-    client = Github(base_url=target.api_url, auth=Auth.Token(target.token), timeout=20, retry=2)
+    from planet_sentinel.config import resolve
+
+    config = config or resolve(GitHubConfig, "github")
+    client = Github(
+        base_url=target.api_url,
+        auth=Auth.Token(target.token),
+        timeout=int(config.timeout),
+        retry=config.retries,
+        seconds_between_requests=config.seconds_between_requests,
+        seconds_between_writes=config.seconds_between_writes,
+    )
     with api_errors(f"repository {target.repo}"):
         return client.get_repo(target.repo)
 

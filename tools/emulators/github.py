@@ -113,7 +113,9 @@ class GitHubEmulator:
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
         self.url = f"http://{host}:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name="github-emulator", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, args=(0.05,), name="github-emulator", daemon=True
+        )
         self.thread.start()
         self.save()
         return self.url
