@@ -346,7 +346,6 @@ class GitHubEmulator:
                 payload = self.user_comments(body.get("repo", DEFAULT_REPO), body["issue"], body["user"], body["body"])
             else:
                 payload = self.user_labels(body.get("repo", DEFAULT_REPO), body["issue"], body["user"], body["label"])
-            self.save()
             return 200, payload, {}
         raise ApiError(404, "Not Found")
 
@@ -355,6 +354,7 @@ class GitHubEmulator:
         with self.lock:
             issue = self._issue(full_name, number)
             comment = self._add_comment(issue, user, text)
+            self.save()
             return {
                 "action": "created",
                 "issue": self.issue_json(full_name, issue),
@@ -371,6 +371,7 @@ class GitHubEmulator:
             if key not in issue["labels"]:
                 issue["labels"].append(key)
                 self._touch(issue)
+            self.save()
             return {
                 "action": "labeled",
                 "issue": self.issue_json(full_name, issue),
