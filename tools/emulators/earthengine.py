@@ -346,6 +346,25 @@ class EarthEngineEmulator:
             raise EmulatorError(400, f"emulator serves a north-up {res:g} m grid only, got {aff}")
         return float(aff["translateX"]), float(aff["translateY"]), int(dims["width"]), int(dims["height"])
 
+    def _export_grid(self, tree: Any) -> tuple[float, float, int, int]:
+        """The grid ee.batch folds into an export's expression: reproject + clip to a pixel rectangle."""
+        reprojects = calls(tree, "Image.reproject")
+        rectangles = calls(tree, "GeometryConstructors.Rectangle")
+        if not reprojects or not rectangles:
+            raise EmulatorError(400, "emulator: exports need crs, crsTransform and dimensions")
+        outer = reprojects[0]  # pre-order: the export's own reproject wraps the graph's
+        crs = next((c for c in constants(outer["crs"]) if isinstance(c, str)), None)
+        t = outer["crsTransform"]["constantValue"]
+        c0, r0, width, height = (int(v) for v in constants(rectangles[0]["coordinates"])[0])
+        body = {
+            "grid": {
+                "crsCode": crs,
+                "dimensions": {"width": width - c0, "height": height - r0},
+                "affineTransform": dict(zip(("scaleX", "shearX", "translateX", "shearY", "scaleY", "translateY"), t)),
+            }
+        }
+        return self._grid_args(body)
+
     def _band_indexes(self, role: str, band_ids: list[str] | None, tree: Any) -> list[int] | None:
         if role == "mask":
             return None
@@ -459,7 +478,7 @@ class EarthEngineEmulator:
         if role is None:
             raise EmulatorError(400, "emulator: expression has no planet_sentinel:role")
         opts = body.get("fileExportOptions") or {}
-        x0, y0, width, height = self._grid_args(body)
+        x0, y0, width, height = self._export_grid(tree)
         self._band_indexes(role, None, tree)
         op_id = uuid.uuid4().hex.upper()[:24]
         name = f"projects/{project}/operations/{op_id}"

@@ -1,0 +1,196 @@
+"""`sentinel ingest gee` end to end through the Earth Engine emulator, with the real client.
+
+The client authenticates with a freshly generated service-account key against the emulator's
+token endpoint, fetches the discovery document and algorithms, and sends real computePixels,
+value.compute, export and operations requests over HTTP on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+from planet_sentinel.cli import cli
+from planet_sentinel.raster import Grid
+from planet_sentinel.sources.gee import IngestConfig, make_plan
+from tools.emulators.earthengine import EarthEngineEmulator, Faults
+
+WINDOWS = ["--before", "2024-01-01", "2024-01-31", "--after", "2024-11-01", "2024-11-30"]
+#: Scene pixels the AOI covers: about 3.4 x 2.6 km, 8 x 6 tiles of 48 px per output.
+AOI_PIXELS = (60, 50, 400, 310)
+
+
+@pytest.fixture(scope="module")
+def scene_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ee-scene")
+
+
+@pytest.fixture
+def emulator(scene_dir: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    faults = getattr(request, "param", None) or Faults()
+    with EarthEngineEmulator(scene_dir, size=512, seed=3, faults=faults) as emu:
+        for key, value in emu.environ().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("SENTINEL_QUIET", "1")
+        monkeypatch.setenv("SENTINEL_INGEST_BACKOFF_S", "0.01")
+        monkeypatch.setenv("SENTINEL_INGEST_POLL_S", "0")
+        yield emu
+
+
+@pytest.fixture
+def aoi(tmp_path: Path, emulator: EarthEngineEmulator) -> Path:
+    path = tmp_path / "aoi.geojson"
+    path.write_text(json.dumps(emulator.aoi(*AOI_PIXELS)))
+    return path
+
+
+def ingest(aoi: Path, out: Path, *extra: str) -> Any:
+    args = ["ingest", "gee", "--project", "emulated-project", "--aoi", str(aoi), *WINDOWS, "--name", "x"]
+    return CliRunner().invoke(cli, [*args, "--out-dir", str(out), "--json", *extra])
+
+
+def plan_for(aoi: Path, tile_px: int) -> Any:
+    from planet_sentinel.aoi import load_aoi
+
+    cfg = IngestConfig(project="p", aoi=str(aoi), name="x", before=WINDOWS[1:3], after=WINDOWS[4:6], tile_px=tile_px)
+    return make_plan(load_aoi(aoi), cfg)
+
+
+def assert_equals_source(
+    out: Path, emulator: EarthEngineEmulator, roles: tuple[str, ...] = ("before", "after", "mask")
+) -> Grid:
+    grids = []
+    for role in roles:
+        with rasterio.open(out / f"x_{role}.tif") as ds:
+            grid = Grid.of(ds)
+            np.testing.assert_array_equal(ds.read(), emulator.expected(role, grid), err_msg=role)
+            assert ds.crs.to_string() == "EPSG:32720"
+            if role != "mask":
+                assert ds.descriptions == ("B02", "B03", "B04", "B08", "B11", "B12") and ds.nodata == 0
+        grids.append(grid)
+    assert all(not grids[0].differences(g) for g in grids[1:]), "before, after and mask share one grid"
+    return grids[0]
+
+
+def test_ingest_many_tiles_equals_source_and_feeds_chip(
+    aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator
+) -> None:
+    out = tmp_path / "raw"
+    result = ingest(aoi, out, "--tile-px", "48")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    plan = plan_for(aoi, 48)
+    assert len(plan.tiles) >= 40
+    assert summary["requests"] == 3 * len(plan.tiles) and summary["tiles_reused"] == 0
+    grid = assert_equals_source(out, emulator)
+    assert not grid.differences(plan.grid)
+    pixel_calls = emulator.pixel_requests()
+    assert len(pixel_calls) == 3 * len(plan.tiles)
+    assert {e["role"] for e in pixel_calls} == {"before", "after", "mask"}
+    assert max(e["width"] for e in pixel_calls) == 48
+    methods = Counter(e["method"] for e in emulator.log)
+    assert methods["token"] == 1 and methods["algorithms.list"] == 1 and methods["value.compute"] == 1
+    record = json.loads((out / "x_ingest.json").read_text())
+    assert record["windows"]["before"]["images"] == 6 and record["windows"]["after"]["dates"][0] == "2024-11-03"
+    assert record["graph_hash"] == summary["graph_hash"] and record["datasets"]["hansen"].startswith("UMD/hansen/")
+    assert not (out / ".ingest-cache").exists()
+    # The chip stage consumes the scene contract as written.
+    chips = CliRunner().invoke(
+        cli,
+        ["chip", "--before", str(out / "x_before.tif"), "--after", str(out / "x_after.tif"), "--mask", str(out / "x_mask.tif"),
+         "--out-dir", str(tmp_path / "chips"), "--size", "64", "--split-block", "64", "--json"],
+    )  # fmt: skip
+    assert chips.exit_code == 0, chips.output
+    manifest = json.loads((tmp_path / "chips" / "manifest.json").read_text())
+    assert manifest["labelled"] is True and "32720" in json.dumps(manifest["scene"]) and len(manifest["chips"]) > 5
+    # Outputs are not replaced without --overwrite.
+    again = ingest(aoi, out, "--tile-px", "48")
+    assert again.exit_code == 1 and "--overwrite" in again.output
+
+
+@pytest.mark.parametrize("emulator", [Faults(rate_limited=3)], indirect=True)
+def test_rate_limited_then_success(aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator) -> None:
+    result = ingest(aoi, tmp_path / "raw", "--tile-px", "128", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert len(emulator.pixel_requests(429)) == 3
+    record = json.loads((tmp_path / "raw" / "x_ingest.json").read_text())
+    assert record["download"]["rate_limited"] == 3 and record["download"]["retries"] == 3
+    assert_equals_source(tmp_path / "raw", emulator)
+
+
+def test_tile_failing_three_times_is_a_clean_error_and_rerun_resumes(
+    aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator
+) -> None:
+    plan = plan_for(aoi, 96)
+    bad = plan.tiles[len(plan.tiles) // 2].grid(plan.grid).transform
+    emulator.faults.failing_tiles[("after", bad.c, bad.f)] = 3
+    out = tmp_path / "raw"
+    first = ingest(aoi, out, "--tile-px", "96", "--retries", "2", "--workers", "2")
+    assert first.exit_code == 1
+    assert "after tile" in first.output and "failed after 3 attempt(s)" in first.output and "HTTP 500" in first.output
+    assert "rerun the same command" in first.output and "Traceback" not in first.output
+    assert not list(out.glob("x_*.tif")), "no partial outputs"
+    assert list((out / ".ingest-cache").rglob("*.tif")), "finished tiles are kept"
+    fetched_first = {(e["role"], e["tile"]) for e in emulator.pixel_requests()}
+    second = ingest(aoi, out, "--tile-px", "96", "--retries", "2", "--workers", "2")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.output)["tiles_reused"] == len(fetched_first)
+    successes = Counter((e["role"], e["tile"]) for e in emulator.pixel_requests())
+    assert set(successes.values()) == {1}, "no tile fetched twice"
+    assert len(successes) == 3 * len(plan.tiles)
+    assert_equals_source(out, emulator)
+
+
+@pytest.mark.parametrize(
+    ("emulator", "message"),
+    [
+        (
+            Faults(empty_windows={"after"}),
+            "no Sentinel-2 image over the AOI in the after window 2024-11-01..2024-11-30",
+        ),
+        (Faults(cloudy_windows={"before"}), "before window 2024-01-01..2024-01-31 has 6 image(s)"),
+    ],
+    indirect=["emulator"],
+)
+def test_windows_without_clear_images_are_refused(aoi: Path, tmp_path: Path, emulator: Any, message: str) -> None:
+    result = ingest(aoi, tmp_path / "raw")
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "widen the" in result.output
+    if "cloudy" in message or "has 6" in message:
+        assert "--cloud-threshold 0.45" in result.output
+    assert not emulator.pixel_requests(None), "nothing downloaded"
+
+
+@pytest.mark.parametrize("emulator", [Faults(export_split=3, export_polls=3)], indirect=True)
+def test_gcs_export_route_polls_downloads_and_mosaics(aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator) -> None:
+    out = tmp_path / "raw"
+    result = ingest(aoi, out, "--export", "gcs:sentinel-exports/runs/a")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["route"] == "gcs" and set(summary["tasks"]) == {"before", "after", "mask"}
+    assert sorted(emulator.buckets["sentinel-exports"])[0].startswith("runs/a/x_after-0000000000-")
+    assert len(emulator.buckets["sentinel-exports"]) == 9
+    assert Counter(e["method"] for e in emulator.log)["operations.get"] >= 9
+    assert not emulator.pixel_requests(None)
+    assert_equals_source(out, emulator)
+
+
+def test_drive_export_route_says_what_to_do_next(aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator) -> None:
+    result = ingest(aoi, tmp_path / "raw", "--export", "drive:ee-exports", "--label", "none")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["route"] == "drive" and set(summary["tasks"]) == {"before", "after"}
+    assert {(d["role"], d["folder"]) for d in emulator.drive} == {("before", "ee-exports"), ("after", "ee-exports")}
+    steps = "\n".join(summary["next_steps"])
+    assert "code.earthengine.google.com/tasks" in steps and "x_before.tif x_after.tif" in steps
+    assert "sentinel chip --before" in steps
+    assert not list((tmp_path / "raw").glob("*.tif"))
