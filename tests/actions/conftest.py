@@ -1,0 +1,192 @@
+"""Fixtures for the act runs: a throw-away copy of the repository, a real `mlflow server`, a local
+DVC remote and the GitHub emulator, all on 127.0.0.1.
+
+The runs chain like they do on GitHub: the pipeline versions a tiny simulated dataset into the DVC
+remote (its pointer is committed into the copy by `--write-back`), then train and monitor pull it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tools.act import ActRun, act_binary, run
+
+BIN = Path(sys.executable).parent
+ORIGIN = "https://github.com/octo-org/planet-sentinel.git"
+#: A small scene keeps every run to seconds: 768 px (enough train chips for the drift tests),
+#: 128 px chips, split blocks of 128 px.
+PIPELINE_INPUTS = {
+    "source": "simulate",
+    "name": "tiny",
+    "size": "768",
+    "seed": "3",
+    "chip-size": "128",
+    "split-block": "128",
+}
+
+
+def skip_inside_act() -> pytest.MarkDecorator:
+    """CI runs `make test`; act must not start act (and act runs need the act binary)."""
+    return pytest.mark.skipif(os.environ.get("ACT") == "true", reason="no act runs inside act")
+
+
+@dataclass
+class ActResult:
+    returncode: int
+    log: str
+
+    def check(self) -> ActResult:
+        assert self.returncode == 0, f"act failed ({self.returncode}):\n{self.log[-6000:]}"
+        return self
+
+
+@dataclass
+class ActEnv:
+    """Where the act runs happen and what they talk to."""
+
+    repo: Path
+    dvc_remote: Path
+    cache: Path
+    mlflow_uri: str | None = None
+
+    def run(self, workflow: str, timeout: float = 600, **kwargs: Any) -> ActResult:
+        spec = ActRun(
+            workflow=self.repo / ".github/workflows" / f"{workflow}.yml",
+            repo_dir=self.repo,
+            dvc_remote=str(self.dvc_remote),
+            mlflow_uri=self.mlflow_uri,
+            cache_dir=self.cache,
+            write_back=True,
+            secrets={"GITHUB_TOKEN": "ci-token"},
+            **kwargs,
+        )
+        proc = run(spec, capture=True, timeout=timeout)
+        return ActResult(proc.returncode, proc.stdout + proc.stderr)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _copy_repository(target: Path) -> None:
+    """The project's files as git sees them (tracked and new, not ignored), in a fresh git repo."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO_ROOT / name
+        if source.is_file() and not name.startswith("data/"):
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    steps = (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "copy"])
+    steps += (["remote", "add", "origin", ORIGIN],)
+    for args in steps:
+        subprocess.run([*git, *args], cwd=target, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def act_env(tmp_path_factory: pytest.TempPathFactory) -> ActEnv:
+    try:
+        act_binary()
+    except Exception as exc:  # noqa: BLE001 - click.ClickException with the install hint
+        pytest.skip(str(exc))
+    root = tmp_path_factory.mktemp("act")
+    repo = root / "repo"
+    repo.mkdir()
+    _copy_repository(repo)
+    remote = root / "dvc-remote"
+    remote.mkdir()
+    return ActEnv(repo=repo, dvc_remote=remote, cache=root / "act-cache")
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `mlflow server` (sqlite backend, proxied artifacts) on an ephemeral port."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    log = (root / "server.log").open("w")
+    proc = subprocess.Popen(
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mlflow server did not start:\n{(root / 'server.log').read_text()}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def github_emulator() -> Iterator[Any]:
+    from tools.emulators.github import GitHubEmulator
+
+    emulator = GitHubEmulator()
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(act_env: ActEnv) -> ActResult:
+    """The pipeline workflow once: a tiny simulated scene -> chips -> baseline -> DVC remote."""
+    return act_env.run("pipeline", inputs=PIPELINE_INPUTS)
+
+
+@pytest.fixture(scope="session")
+def monitor_runs(act_env: ActEnv, pipeline_run: ActResult, github_emulator: Any) -> tuple[ActResult, ActResult]:
+    """The monitor workflow twice on hazy scenes (data signals only): drift both times."""
+    pipeline_run.check()
+    inputs = {"new-data": "data/drifted", "simulate": "haze", "model": "none"}
+    first = act_env.run("monitor", inputs=inputs, github_url=github_emulator.url)
+    second = act_env.run("monitor", inputs=inputs, github_url=github_emulator.url)
+    return first, second

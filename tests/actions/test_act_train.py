@@ -1,0 +1,30 @@
+"""The train workflow (local mode) under act against a real `mlflow server`: the pulled dataset is
+trained on, registered as planet-sentinel@challenger over HTTP, evaluated and promoted."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.actions.conftest import ActEnv, ActResult, skip_inside_act
+from tools.act import outputs_from_log
+
+pytestmark = [skip_inside_act(), pytest.mark.slow]
+
+
+def test_train_registers_a_challenger(act_env: ActEnv, pipeline_run: ActResult, mlflow_server: str) -> None:
+    pipeline_run.check()
+    act_env.mlflow_uri = mlflow_server
+    result = act_env.run("train", inputs={"mode": "local", "epochs": "1", "base": "4"}).check()
+    outputs = outputs_from_log(result.log)
+    assert outputs["model_version"] == "1"
+    assert outputs["promoted"] == "true" and outputs["champion"] == "1"
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    challenger = client.get_model_version_by_alias("planet-sentinel", "challenger")
+    champion = client.get_model_version_by_alias("planet-sentinel", "champion")
+    assert challenger.version == champion.version == "1"
+    run = client.get_run(challenger.run_id)
+    assert run.data.tags.get("trained_on") == "local"
+    assert any(key.startswith("val") for key in run.data.metrics)
