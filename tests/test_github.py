@@ -237,3 +237,48 @@ def test_emulator_state_file_and_webhook_payloads(tmp_path: Path) -> None:
     assert saved["repos"][DEFAULT_REPO]["issues"][0]["title"] == "x"
     with GitHubEmulator(state_file=state) as again:  # a restart keeps the issues
         assert client(again).get_repo(DEFAULT_REPO).get_issue(1).title == "x"
+
+
+def test_tools_cli_serves_acts_and_shows(tmp_path: Path) -> None:
+    """`python -m tools github serve` in its own process, `event` against it, `show` of its state file."""
+    import subprocess
+    import sys
+    import time
+
+    from click.testing import CliRunner
+
+    from tools.github_cli import github as tools_github
+
+    state, url_file = tmp_path / "state.json", tmp_path / "url"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools", "github", "serve", "--state", str(state), "--url-file", str(url_file)],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not url_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        url = url_file.read_text().strip()
+        repo = Github(base_url=url, auth=Auth.Token("octo-admin-token")).get_repo(DEFAULT_REPO)
+        repo.create_issue("Data drift", labels=["drift"])
+        event = tmp_path / "event.json"
+        runner = CliRunner()
+        result = runner.invoke(
+            tools_github,
+            ["event", "comment", "--url", url, "--issue", "1", "--user", "rita-reader", "--out", str(event)],
+        )
+        assert result.exit_code == 0, result.output
+        payload = json.loads(event.read_text())
+        assert payload["comment"]["body"] == "/approve-retrain" and payload["sender"]["login"] == "rita-reader"
+        shown = runner.invoke(tools_github, ["show", "--state", str(state)])
+        assert shown.exit_code == 0, shown.output
+        assert "#1 [open] Data drift  labels: drift" in shown.output
+        assert "rita-reader: /approve-retrain" in shown.output
+        assert "201 POST   /repos/octo-org/planet-sentinel/issues (octo-admin)" in shown.output
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert "GitHub emulator on http://127.0.0.1:" in out and "wes-writer-token" in out

@@ -41,7 +41,12 @@ def github() -> None:
     type=click.Path(),
     help="`sentinel monitor` output directory (or its drift.json).",
 )
-@click.option("--auto-retrain", is_flag=True, help="Dispatch train at once instead of asking for approval.")
+@click.option(
+    "--auto-retrain",
+    is_flag=True,
+    envvar="SENTINEL_GITHUB_AUTO_RETRAIN",
+    help="Dispatch train at once instead of asking for approval (env SENTINEL_GITHUB_AUTO_RETRAIN=true).",
+)
 @click.option("--run-url", help="Link to the monitor run (default: built from GITHUB_SERVER_URL/REPOSITORY/RUN_ID).")
 @click.option("--model-version", help="Model version to name (default: the report's registry version).")
 @workflow_option
