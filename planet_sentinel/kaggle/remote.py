@@ -23,6 +23,7 @@ from planet_sentinel.kaggle.entry import MODEL_FILE, RUN_RECORD, RUN_SCHEMA
 from planet_sentinel.kaggle.settings import KaggleConfig
 
 Say = Callable[[str], None]
+MAX_SESSION_SECONDS = 12 * 3600  # Kaggle's longest session
 TERMINAL = {"complete", "error", "cancel_acknowledged"}
 INTERNET_WARNING = (
     "kernel metadata has enable_internet: true, but the kernel installs everything from the attached dataset "
@@ -185,8 +186,8 @@ def render_metadata(template: dict[str, Any], config: KaggleConfig, owner: str) 
 def push_kernel(api: Any, kernel_dir: Path, meta: dict[str, Any], work: Path, timeout_s: int) -> KernelRun:
     """Copy the kernel script next to the rendered metadata and push it (Kaggle starts it at once).
 
-    ``timeout_s`` is also sent as the session timeout, so Kaggle stops the session itself even
-    if our cancel never arrives."""
+    ``timeout_s`` (plus a margin, capped at Kaggle's 12 h) is sent as the session timeout, so
+    Kaggle stops the session itself even if our cancel never arrives."""
     import requests
 
     folder = work / "kernel"
@@ -198,7 +199,7 @@ def push_kernel(api: Any, kernel_dir: Path, meta: dict[str, Any], work: Path, ti
     (folder / "kernel-metadata.json").write_text(json.dumps(meta, indent=1))
     try:
         with quiet_stdout():
-            response = api.kernels_push(str(folder), timeout=str(int(timeout_s)))
+            response = api.kernels_push(str(folder), timeout=str(min(int(timeout_s) + 600, MAX_SESSION_SECONDS)))
     except ValueError as exc:
         raise SentinelError(f"kernel metadata rejected: {exc}") from exc
     except requests.RequestException as exc:

@@ -1,0 +1,93 @@
+"""The Kaggle emulator against the real kaggle client (through planet_sentinel.kaggle.remote):
+auth, dataset create/version, the client's own resume after a 503, kernel runs and outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planet_sentinel.errors import SentinelError
+from planet_sentinel.kaggle import bundle as packing
+from planet_sentinel.kaggle import remote
+from planet_sentinel.kaggle.client import connect
+from planet_sentinel.kaggle.settings import KaggleConfig
+from tests.kaggle_fixtures import KEY, USER, kaggle_emulator, start_emulator  # noqa: F401 - fixture
+from tools.emulators.kaggle import KaggleEmulator
+
+CONFIG = KaggleConfig(poll_seconds=0.1, max_poll_seconds=0.5, timeout_minutes=1)
+SCRIPT = """
+import os, pathlib
+out = pathlib.Path(os.environ["SENTINEL_KAGGLE_WORKING"])
+inputs = sorted(p.name for p in pathlib.Path(os.environ["SENTINEL_KAGGLE_INPUT"]).rglob("*"))
+(out / "seen.txt").write_text("\\n".join(inputs))
+print("listed", len(inputs), "input files")
+"""
+
+
+def _bundle(tmp_path: Path, chips: Path) -> packing.DatasetBundle:
+    wheel = tmp_path / "planet_sentinel-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    return packing.pack_dataset(packing.check_chips(chips), tmp_path / "ds", {"epochs": 1}, wheel)
+
+
+def _push_script(api: object, tmp_path: Path, name: str = "k") -> remote.KernelRun:
+    kernel_dir = tmp_path / name
+    kernel_dir.mkdir()
+    (kernel_dir / "train_kernel.py").write_text(SCRIPT)
+    template = json.loads((Path(__file__).parents[1] / "kernels/siamese-unet/kernel-metadata.json").read_text())
+    meta, _ = remote.render_metadata(template, CONFIG, USER)
+    return remote.push_kernel(api, kernel_dir, meta, tmp_path / f"{name}-work", 60)
+
+
+def test_wrong_key_is_refused(kaggle_emulator: KaggleEmulator, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    monkeypatch.setenv("KAGGLE_KEY", "wrong")
+    with pytest.raises(SentinelError, match="HTTP 401"):
+        remote.dataset_exists(connect(), f"{USER}/planet-sentinel-chips")
+
+
+def test_dataset_create_then_version_and_client_resumes_after_503(
+    simulated_chips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = start_emulator(tmp_path / "emu", monkeypatch, fail_uploads=1, fail_status=503)
+    try:
+        api = connect()
+        bundle = _bundle(tmp_path, simulated_chips)
+        ref = remote.push_dataset(api, bundle, USER, CONFIG, lambda _: None, lambda _: None)
+        puts = [(path, code) for method, path, code in emulator.calls if method == "PUT"]
+        first = [code for path, code in puts if path == puts[0][0]]
+        assert first == [503, 308, 200], "the client probed the failed upload and resent it"
+        assert len(puts) == 4, "archive and manifest uploaded"
+        remote.push_dataset(api, bundle, USER, CONFIG, lambda _: None, lambda _: None)
+        versions = emulator.datasets[ref]
+        assert [v.name for v in versions] == ["v1", "v2"]
+        unpacked = versions[-1] / "sentinel-bundle"
+        assert (unpacked / "train_config.json").is_file(), "zip archives are unpacked like on Kaggle"
+    finally:
+        emulator.stop()
+
+
+def test_kernel_runs_against_the_mounted_dataset(
+    simulated_chips: Path,
+    tmp_path: Path,
+    kaggle_emulator: KaggleEmulator,  # noqa: F811
+) -> None:
+    api = connect()
+    remote.push_dataset(api, _bundle(tmp_path, simulated_chips), USER, CONFIG, lambda _: None, lambda _: None)
+    run = _push_script(api, tmp_path)
+    assert run.ref == f"{USER}/planet-sentinel-train" and run.version == 1
+    status, failure = remote.wait_for_kernel(api, run, CONFIG, lambda _: None, lambda s: __import__("time").sleep(s))
+    assert (status, failure) == ("complete", "")
+    out = tmp_path / "out"
+    with pytest.raises(SentinelError, match="no run.json"):
+        remote.fetch_outputs(api, run, out, "fingerprint")
+    assert packing.BUNDLE_MANIFEST in (out / "seen.txt").read_text()
+    assert "listed" in remote.log_tail(api, run, 5)
+    second = _push_script(api, tmp_path, "k2")
+    assert second.version == 2 and second.kernel_id == run.kernel_id
+
+
+def test_kernel_with_unknown_dataset_is_refused(tmp_path: Path, kaggle_emulator: KaggleEmulator) -> None:  # noqa: F811
+    with pytest.raises(SentinelError, match="invalid dataset sources"):
+        _push_script(connect(), tmp_path)
