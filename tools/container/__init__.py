@@ -133,6 +133,31 @@ def make_base_image(
     return name
 
 
+# ----------------------------------------------------------------------------- model
+
+
+def tiny_model(workdir: Path) -> Path:
+    """A small model (one epoch on a simulated 512 px scene) to check the image with, when no
+    model is given; cached in ``workdir``."""
+    target = workdir / "tiny_model.pth"
+    if target.exists():
+        return target
+    from planet_sentinel.chips import ChipConfig, chip_scene
+    from planet_sentinel.sources.synthetic import SimulationConfig, simulate_scene
+    from planet_sentinel.train import TrainConfig, train
+
+    log(f"training a tiny model into {target}")
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        root = Path(tmp)
+        scene = simulate_scene(SimulationConfig(name="tiny", size=512, seed=3), root / "raw")
+        chips = root / "chips" / "tiny"
+        chip_scene(scene.before, scene.after, scene.mask, chips, ChipConfig(size=128, split_block=128))
+        config = TrainConfig(epochs=1, base=4, crop=64, batch_size=4)
+        result = train(root / "chips", root / "run", config)
+        shutil.copyfile(result.bundle_path, target)
+    return target
+
+
 # ----------------------------------------------------------------------------- image
 
 

@@ -72,14 +72,16 @@ def build(engine_name: str | None, base: str, tag: str, model: str | None) -> No
 @click.option(
     "--model",
     "model",
-    required=True,
     type=click.Path(dir_okay=False, exists=True),
-    help="A model bundle file (e.g. runs/model_inference.pth); baked in, and mounted in a second run.",
+    help="A model bundle file (e.g. runs/model_inference.pth), baked in and mounted in a second run "
+    "[default: a tiny model trained for one epoch on a simulated scene].",
 )
 @click.option("--workdir", type=click.Path(file_okay=False), default="build/container/probe", show_default=True)
 @click.option("--keep", is_flag=True, help="Leave the container running afterwards.")
 @click.option("--skip-build", is_flag=True, help="Probe an image that is already built.")
-def test(engine_name: str | None, base: str, tag: str, model: str, workdir: str, keep: bool, skip_build: bool) -> None:
+def test(
+    engine_name: str | None, base: str, tag: str, model: str | None, workdir: str, keep: bool, skip_build: bool
+) -> None:
     """Wheelhouse, base image (if it is the debootstrap one), build, run, probe: the image test.
 
     Runs the image twice: with the baked-in model, and with the same bundle mounted over it, and
@@ -87,6 +89,9 @@ def test(engine_name: str | None, base: str, tag: str, model: str, workdir: str,
     """
     engine = _engine(engine_name)
     c.log(f"engine: {engine.name} ({engine.binary})")
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    model = model or str(c.tiny_model(work))
     start = time.monotonic()
     if not skip_build:
         c.build_wheelhouse()
@@ -94,8 +99,6 @@ def test(engine_name: str | None, base: str, tag: str, model: str, workdir: str,
             c.make_base_image(engine, base)
         c.build_image(engine, tag, base, model)
     build_s = time.monotonic() - start
-    work = Path(workdir)
-    work.mkdir(parents=True, exist_ok=True)
     results: dict[str, object] = {"image": tag, "engine": engine.name, "size_mb": c.image_size_mb(engine, tag)}
     failures = []
     for mode, mount in (("baked", None), ("mounted", Path(model))):
