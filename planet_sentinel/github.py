@@ -436,10 +436,10 @@ def event_kind(event: dict[str, Any], event_name: str | None = None) -> str:
 
 
 def is_approve_command(text: str | None) -> bool:
-    """A line that is exactly ``/approve-retrain`` (anything after it on the line is a note)."""
-    return any(
-        line.strip().split(maxsplit=1)[0] == APPROVE_COMMAND for line in (text or "").splitlines() if line.strip()
-    )
+    """A comment that starts with the word ``/approve-retrain`` (what follows is a note), the same
+    rule the approve workflow's ``startsWith`` filter applies."""
+    words = (text or "").lstrip().split(maxsplit=1)
+    return bool(words) and words[0] == APPROVE_COMMAND
 
 
 def permission_of(repo: Repository, login: str) -> str:

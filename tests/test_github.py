@@ -79,7 +79,8 @@ def test_episode_marker_round_trip() -> None:
     [
         ("/approve-retrain", True),
         ("  /approve-retrain  ", True),
-        ("LGTM\n/approve-retrain because of haze", True),
+        ("/approve-retrain because of haze\nthanks", True),
+        ("LGTM\n/approve-retrain", False),
         ("/approve-retraining", False),
         ("please /approve-retrain", False),
         ("`/approve-retrain`", False),
