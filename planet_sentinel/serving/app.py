@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -88,10 +89,35 @@ def choose_format(explicit: str | None, accept: str | None) -> str:
 
 
 class ServiceMiddleware:
-    """Per-request metrics, and 503 for predictions arriving while the pool is full (before their body is read)."""
+    """Per-request metrics; refuses predictions whose declared body is over the limit (413) or that arrive
+    while the pool is full (503), before their body is read."""
 
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, pool: InferencePool, retry_after: int) -> None:
-        self.app, self.metrics, self.pool, self.retry_after = app, metrics, pool, retry_after
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, pool: InferencePool, settings: ServeSettings) -> None:
+        self.app, self.metrics, self.pool, self.settings = app, metrics, pool, settings
+
+    def _refuse(self, scope: Scope) -> JSONResponse | None:
+        """A 413 for a declared body over the limit, a 503 when the pool is full; None to go on."""
+        if scope["method"] != "POST" or scope["path"] != "/predict":
+            return None
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.settings.max_request_bytes:
+            self.metrics.errors.labels(kind="too_large").inc()
+            return problem(
+                413,
+                "too_large",
+                f"the request body ({int(declared):,} bytes) is larger than the limit of "
+                f"{self.settings.max_request_mb:g} MiB",
+            )
+        if self.pool.full():
+            self.metrics.errors.labels(kind="saturated").inc()
+            retry = self.settings.retry_after_s
+            return problem(
+                503,
+                "saturated",
+                f"all {self.pool.capacity} prediction slots are taken; retry in {retry} s",
+                {"Retry-After": str(retry)},
+            )
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,15 +132,9 @@ class ServiceMiddleware:
             await send(message)
 
         try:
-            if scope["method"] == "POST" and scope["path"] == "/predict" and self.pool.full():
-                self.metrics.errors.labels(kind="saturated").inc()
-                response = problem(
-                    503,
-                    "saturated",
-                    f"all {self.pool.capacity} prediction slots are taken; retry in {self.retry_after} s",
-                    {"Retry-After": str(self.retry_after)},
-                )
-                await response(scope, receive, send_and_record)
+            refusal = self._refuse(scope)
+            if refusal is not None:  # answered before a byte of the body is read
+                await refusal(scope, receive, send_and_record)
                 return
             await self.app(scope, receive, send_and_record)
         finally:
@@ -179,7 +199,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings, app.state.holder, app.state.pool, app.state.metrics = settings, holder, pool, metrics
-    app.add_middleware(ServiceMiddleware, metrics=metrics, pool=pool, retry_after=settings.retry_after_s)
+    app.add_middleware(ServiceMiddleware, metrics=metrics, pool=pool, settings=settings)
 
     @app.exception_handler(InputError)
     async def input_error(_: Request, exc: InputError) -> JSONResponse:
