@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: demo test lint repro bench-chip clean
+.PHONY: demo test lint repro bench-chip clean test-container
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ repro: $(BIN)/.installed
 
 bench-chip: $(BIN)/.installed
 	$(BIN)/python -m tools bench chip
+
+# Build the service image with docker or podman (whichever works) from a host-built wheelhouse and
+# check it serves: /health, /ready, /model, a real /predict, the HEALTHCHECK. Not part of `make test`.
+# CONTAINER_ARGS e.g. `--engine podman --base python:3.11-slim-bookworm --model runs/model_inference.pth`.
+test-container: $(BIN)/.installed
+	$(BIN)/python -m tools.container test $(CONTAINER_ARGS)
 
 clean:
 	rm -rf data outputs runs mlruns mlartifacts mlflow.db

@@ -230,6 +230,9 @@ class Rollout:
                 state.record({"action": "unchanged", "version": previous})
                 save_state(self.state_dir, state)
                 return self.result("unchanged", target, previous, live, reason, start)
+            prepared = self.runtime.prepare()
+            if prepared:
+                self.say(prepared)
             spec = exported_bundle(target, self.state_dir) if self.runtime.name != "process" else target.spec
             try:
                 new, reason = self.replace(state, live, target, spec)

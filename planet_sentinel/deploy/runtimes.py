@@ -53,6 +53,10 @@ class Runtime(ABC):
     def logs(self, instance: Instance, lines: int = 20) -> str:
         """The last lines of the instance's output, for error messages."""
 
+    def prepare(self) -> str | None:
+        """Make sure instances can start (containers: the image exists); what was done, if anything."""
+        return None
+
 
 # ----------------------------------------------------------------------------- process
 
@@ -94,6 +98,9 @@ class ProcessRuntime(Runtime):
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"serve-{port}-{time.strftime('%Y%m%d-%H%M%S')}-{role}.log"
         env = {**os.environ, "SENTINEL_QUIET": "1", "PYTHONUNBUFFERED": "1"}
+        # A GitHub runner kills the processes a job leaves behind by this variable; the service
+        # must outlive the deploy job.
+        env.pop("RUNNER_TRACKING_ID", None)
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 self.command(spec, host, port),
@@ -208,6 +215,20 @@ class ContainerRuntime(Runtime):
             "--port",
             str(CONTAINER_PORT),
         ]
+
+    def prepare(self) -> str | None:
+        """The image must exist: present, or built from this checkout (service/Dockerfile and
+        tools/container, as on a self-hosted runner after checkout), or pulled."""
+        if self.engine.image_exists(self.image):
+            return None
+        if Path("service/Dockerfile").is_file() and Path("tools/container").is_dir():
+            for step in (["wheelhouse"], ["build", "--engine", self.engine.name, "--tag", self.image]):
+                proc = subprocess.run([sys.executable, "-m", "tools.container", *step], check=False)
+                if proc.returncode != 0:
+                    raise SentinelError(f"building {self.image} failed at `python -m tools.container {step[0]}`")
+            return f"built {self.image} from this checkout"
+        self.engine.run("pull", self.image, timeout=1800)
+        return f"pulled {self.image}"
 
     def start(self, spec: str, version: str, host: str, port: int, role: str) -> Instance:
         name = container_name(self.prefix, version, role)

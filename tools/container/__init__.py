@@ -27,11 +27,14 @@ from planet_sentinel.errors import SentinelError
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "service" / "Dockerfile"
 #: Inside the repo (git-ignored under /build/) because the build context is the repo root and
-#: .dockerignore lets only these two folders in.
+#: .dockerignore lets only these three folders in.
 CONTEXT_DIR = REPO / "build" / "container"
 WHEELHOUSE = CONTEXT_DIR / "wheelhouse"
+PROJECT_DIR = CONTEXT_DIR / "project"
 MODEL_DIR = CONTEXT_DIR / "model"
 DEFAULT_BASE = "localhost/sentinel-base:bookworm"
+#: Where a registry is reachable: the official slim image of the host's Python (the wheelhouse's).
+SLIM_BASE = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim-bookworm"
 DEFAULT_TAG = "localhost/planet-sentinel:latest"
 DEFAULT_TORCH = "torch==2.13.0"
 CONTAINER_PORT = 8000
@@ -53,17 +56,19 @@ def _run(cmd: list[str], **kwargs: Any) -> None:
 
 
 def wheelhouse_key(torch_spec: str, extras: str) -> str:
-    """Changes when what goes into the wheelhouse changes (dependencies, code, torch)."""
+    """Changes when the dependencies change (pyproject.toml, torch, Python), not with our code."""
     digest = hashlib.sha256()
     digest.update(f"{torch_spec}|{extras}|{sys.version_info[:2]}".encode())
-    for path in sorted([REPO / "pyproject.toml", *(REPO / "planet_sentinel").rglob("*.py")]):
-        digest.update(path.relative_to(REPO).as_posix().encode())
-        digest.update(path.read_bytes())
+    digest.update((REPO / "pyproject.toml").read_bytes())
     return digest.hexdigest()[:16]
 
 
-def build_wheelhouse(out: Path = WHEELHOUSE, torch_spec: str = DEFAULT_TORCH, extras: str = "service") -> Path:
-    """``pip wheel`` the project with ``extras`` and the CPU torch into ``out`` (skipped if current).
+def build_wheelhouse(
+    out: Path = WHEELHOUSE, project: Path = PROJECT_DIR, torch_spec: str = DEFAULT_TORCH, extras: str = "service"
+) -> Path:
+    """``pip wheel`` the dependencies (``extras`` and the CPU torch) into ``out`` and the project's
+    own wheel into ``project``: two folders, two image layers, so a code change rebuilds only the
+    small one. The dependency folder is rebuilt only when the dependencies change.
 
     The host's pip configuration decides where wheels come from (PyPI, a mirror, a local
     find-links folder holding the CPU torch wheel); the image build then installs offline.
@@ -72,30 +77,36 @@ def build_wheelhouse(out: Path = WHEELHOUSE, torch_spec: str = DEFAULT_TORCH, ex
     stamp = out / ".key"
     if stamp.exists() and stamp.read_text().strip() == key:
         log(f"wheelhouse {out} is current ({len(list(out.glob('*.whl')))} wheels)")
-        return out
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--wheel-dir",
-            str(out),
-            torch_spec,
-            f"{REPO}[{extras}]",
-        ]
-    )
-    stamp.write_text(key + "\n")
-    total = sum(p.stat().st_size for p in out.glob("*.whl")) / 2**20
-    log(f"wheelhouse: {len(list(out.glob('*.whl')))} wheels, {total:.0f} MiB in {out}")
+    else:
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir"]
+        _run([*pip, str(out), torch_spec, f"{REPO}[{extras}]"])
+        for own in out.glob("planet_sentinel-*.whl"):
+            own.unlink()
+        stamp.write_text(key + "\n")
+        total = sum(p.stat().st_size for p in out.glob("*.whl")) / 2**20
+        log(f"wheelhouse: {len(list(out.glob('*.whl')))} wheels, {total:.0f} MiB in {out}")
+    if project.exists():
+        shutil.rmtree(project)
+    project.mkdir(parents=True)
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(project), str(REPO)])
     return out
 
 
 # ----------------------------------------------------------------------------- base image
+
+
+def choose_base(engine: Engine, base: str) -> str:
+    """The default base is the debootstrap image (made here if absent); without debootstrap,
+    the official slim Python image (the engine pulls it)."""
+    if base != DEFAULT_BASE:
+        return base
+    if engine.image_exists(base) or shutil.which("debootstrap") is not None:
+        return make_base_image(engine, base)
+    log(f"debootstrap is not installed: using {SLIM_BASE} as the base")
+    return SLIM_BASE
 
 
 def make_base_image(
@@ -197,8 +208,8 @@ def build_image(
     labels: dict[str, str] | None = None,
 ) -> str:
     """Build service/Dockerfile from the repo root (only the wheelhouse and model get in)."""
-    if not any(WHEELHOUSE.glob("planet_sentinel-*.whl")):
-        raise SentinelError(f"no project wheel in {WHEELHOUSE}: build the wheelhouse first")
+    if not any(PROJECT_DIR.glob("planet_sentinel-*.whl")) or not (WHEELHOUSE / ".key").exists():
+        raise SentinelError(f"no wheelhouse in {CONTEXT_DIR}: run `python -m tools.container wheelhouse` first")
     all_labels = {**stage_model(model), **(labels or {})}
     cmd = ["build", "-f", str(DOCKERFILE), "-t", tag, "--build-arg", f"BASE_IMAGE={base}"]
     if engine.name == "podman":

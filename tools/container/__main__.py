@@ -61,7 +61,7 @@ def base(engine_name: str | None, name: str, suite: str) -> None:
 def build(engine_name: str | None, base: str, tag: str, model: str | None) -> None:
     """Build service/Dockerfile (wheelhouse must exist) and print the image and its size."""
     engine = _engine(engine_name)
-    c.build_image(engine, tag, base, model)
+    c.build_image(engine, tag, c.choose_base(engine, base), model)
     click.echo(c.summary_line({"image": tag, "engine": engine.name, "size_mb": c.image_size_mb(engine, tag)}))
 
 
@@ -95,9 +95,7 @@ def test(
     start = time.monotonic()
     if not skip_build:
         c.build_wheelhouse()
-        if base == c.DEFAULT_BASE:
-            c.make_base_image(engine, base)
-        c.build_image(engine, tag, base, model)
+        c.build_image(engine, tag, c.choose_base(engine, base), model)
     build_s = time.monotonic() - start
     results: dict[str, object] = {"image": tag, "engine": engine.name, "size_mb": c.image_size_mb(engine, tag)}
     failures = []
