@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from planet_sentinel.cli import cli
 from planet_sentinel.deploy.engine import Engine, detect_engine
 from planet_sentinel.deploy.probe import ProbeError, load_failure, wait_ready
-from planet_sentinel.deploy.rollout import DeployConfig, free_port, port_in_use, resolve_target
+from planet_sentinel.deploy.rollout import DeployConfig, deploy, free_port, port_in_use, resolve_target
 from planet_sentinel.deploy.runtimes import MANAGED_LABEL, VERSION_LABEL, ContainerRuntime, ProcessRuntime, _proc_start
 from planet_sentinel.deploy.state import DeployState, Instance, load_state, locked, save_state
 from planet_sentinel.errors import SentinelError
@@ -139,6 +139,15 @@ def test_cli_fails_cleanly_without_a_champion(mlflow_home: Path) -> None:
     assert load_state(state).active is None
     bad = CliRunner().invoke(cli, ["deploy", "--runtime", "lxc"])
     assert bad.exit_code == 2
+
+
+def test_a_live_instance_of_another_runtime_is_not_touched(tmp_path: Path) -> None:
+    state = DeployState(Instance("podman", "ps-v1-live", "127.0.0.1", 8000, "1", "/m.pth"))
+    save_state(tmp_path, state)
+    config = DeployConfig(model=str(tmp_path / "state.json"), state_dir=str(tmp_path))
+    with pytest.raises(SentinelError, match="another runtime: stop it first"):
+        deploy(config)
+    assert load_state(tmp_path).active == state.active
 
 
 def test_config_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

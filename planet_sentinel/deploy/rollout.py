@@ -250,11 +250,15 @@ class Rollout:
         current = state.active
         if current is None:
             return None
-        if current.runtime == self.runtime.name and self.alive(current):
+        if current.runtime != self.runtime.name:
+            raise SentinelError(
+                f"the live instance {current.describe()} runs under another runtime: stop it first "
+                f"(sentinel deploy --stop --runtime {current.runtime}) or deploy with --runtime {current.runtime}"
+            )
+        if self.alive(current):
             return current
         self.say(f"recorded instance {current.describe()} is not serving; it will be replaced")
-        if current.runtime == self.runtime.name:
-            self.runtime.stop(current, self.config.stop_grace)
+        self.runtime.stop(current, self.config.stop_grace)
         state.active = None
         return None
 

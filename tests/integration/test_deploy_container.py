@@ -1,0 +1,64 @@
+"""The roll-out with the real container engine (docker or podman) and the service image.
+
+Opt-in (SENTINEL_TEST_CONTAINER=1), like `make test-container`: it needs a working engine and
+the image built by `python -m tools.container build` (SENTINEL_TEST_IMAGE, default
+localhost/planet-sentinel:latest), and each container start costs tens of seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from planet_sentinel import registry
+from planet_sentinel.deploy.engine import detect_engine
+from planet_sentinel.deploy.probe import running_model
+from planet_sentinel.deploy.rollout import DEFAULT_IMAGE, DeployConfig, deploy, free_port, stop_all
+from planet_sentinel.deploy.runtimes import ContainerRuntime
+from planet_sentinel.deploy.state import load_state
+from planet_sentinel.errors import SentinelError
+from planet_sentinel.train import TrainConfig, train
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.environ.get("SENTINEL_TEST_CONTAINER") != "1", reason="set SENTINEL_TEST_CONTAINER=1"),
+]
+
+
+def test_container_rollout(simulated_chips: Path, mlflow_home: Path) -> None:
+    try:
+        engine = detect_engine()
+    except SentinelError as exc:
+        pytest.skip(str(exc))
+    image = os.environ.get("SENTINEL_TEST_IMAGE", DEFAULT_IMAGE)
+    if not engine.image_exists(image):
+        pytest.skip(f"{image} is not built (python -m tools.container build)")
+    result = train(simulated_chips, mlflow_home / "run", TrainConfig(epochs=1, base=4, crop=64, batch_size=4))
+    client = mlflow.MlflowClient()
+    versions = []
+    for _ in range(2):
+        with registry.training_run():
+            versions.append(registry.log_and_register(result).version)
+    client.set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, versions[0])
+    port = free_port("127.0.0.1")
+    state_dir = mlflow_home / "state"
+    config = DeployConfig(runtime=engine.name, image=image, port=port, state_dir=str(state_dir), stop_grace=5)
+    runtime = ContainerRuntime(engine, image)
+    try:
+        first = deploy(config)
+        assert (first.action, first.version) == ("deployed", versions[0])
+        old = load_state(state_dir).active
+        assert runtime.version(old) == versions[0]
+        assert deploy(config).action == "unchanged"
+        client.set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, versions[1])
+        second = deploy(config)
+        assert (second.action, second.version, second.previous_version) == ("deployed", versions[1], versions[0])
+        new = load_state(state_dir).active
+        assert runtime.version(new) == versions[1] and new.port == port
+        assert "does not exist" in runtime.failure(old)
+        assert running_model(f"http://127.0.0.1:{port}")["bands"]
+    finally:
+        stop_all(config)
