@@ -1,6 +1,7 @@
 """The Kaggle emulator against the real kaggle client (through planet_sentinel.kaggle.remote):
 auth, dataset create/version, the client's own resume after a 503, kernel runs and outputs."""
 
+# ruff: noqa: F811 - pytest fixtures imported from tests.kaggle_fixtures are redefined as arguments
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from planet_sentinel.kaggle import bundle as packing
 from planet_sentinel.kaggle import remote
 from planet_sentinel.kaggle.client import connect
 from planet_sentinel.kaggle.settings import KaggleConfig
-from tests.kaggle_fixtures import KEY, USER, kaggle_emulator, start_emulator  # noqa: F401 - fixture
+from tests.kaggle_fixtures import USER, kaggle_emulator, start_emulator  # noqa: F401 - fixtures
 from tools.emulators.kaggle import KaggleEmulator
 
 CONFIG = KaggleConfig(poll_seconds=0.1, max_poll_seconds=0.5, timeout_minutes=1)
@@ -41,7 +42,7 @@ def _push_script(api: object, tmp_path: Path, name: str = "k") -> remote.KernelR
     return remote.push_kernel(api, kernel_dir, meta, tmp_path / f"{name}-work", 60)
 
 
-def test_wrong_key_is_refused(kaggle_emulator: KaggleEmulator, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_wrong_key_is_refused(kaggle_emulator: KaggleEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAGGLE_KEY", "wrong")
     with pytest.raises(SentinelError, match="HTTP 401"):
         remote.dataset_exists(connect(), f"{USER}/planet-sentinel-chips")
@@ -71,7 +72,7 @@ def test_dataset_create_then_version_and_client_resumes_after_503(
 def test_kernel_runs_against_the_mounted_dataset(
     simulated_chips: Path,
     tmp_path: Path,
-    kaggle_emulator: KaggleEmulator,  # noqa: F811
+    kaggle_emulator: KaggleEmulator,
 ) -> None:
     api = connect()
     remote.push_dataset(api, _bundle(tmp_path, simulated_chips), USER, CONFIG, lambda _: None, lambda _: None)
@@ -88,6 +89,6 @@ def test_kernel_runs_against_the_mounted_dataset(
     assert second.version == 2 and second.kernel_id == run.kernel_id
 
 
-def test_kernel_with_unknown_dataset_is_refused(tmp_path: Path, kaggle_emulator: KaggleEmulator) -> None:  # noqa: F811
+def test_kernel_with_unknown_dataset_is_refused(tmp_path: Path, kaggle_emulator: KaggleEmulator) -> None:
     with pytest.raises(SentinelError, match="invalid dataset sources"):
         _push_script(connect(), tmp_path)

@@ -211,16 +211,21 @@ def push_kernel(api: Any, kernel_dir: Path, meta: dict[str, Any], work: Path, ti
     return KernelRun(meta["id"], response.version_number, int(response.kernel_id or 0), response.url)
 
 
-def log_tail(api: Any, run: KernelRun, lines: int) -> str:
-    """The last ``lines`` lines of the kernel log ('' when Kaggle has none yet)."""
+def log_lines(api: Any, run: KernelRun) -> list[str]:
+    """The kernel log so far, as lines ([] when Kaggle has none yet or cannot be reached)."""
     import requests
 
     try:
         with quiet_stdout():
             text = api.kernels_logs(run.versioned)
     except (requests.RequestException, ValueError):
-        return ""
-    return "\n".join(parse_log(text).splitlines()[-lines:])
+        return []
+    return parse_log(text).splitlines()
+
+
+def log_tail(api: Any, run: KernelRun, lines: int) -> str:
+    """The last ``lines`` lines of the kernel log ('' when there is none)."""
+    return "\n".join(log_lines(api, run)[-lines:])
 
 
 def parse_log(text: str) -> str:
@@ -257,7 +262,7 @@ def wait_for_kernel(
     import requests
 
     deadline = time.monotonic() + 60 * config.timeout_minutes
-    wait, last, failures = config.poll_seconds, None, 0
+    wait, last, failures, shown = config.poll_seconds, None, 0, 0
     while True:
         try:
             with quiet_stdout():
@@ -273,6 +278,12 @@ def wait_for_kernel(
         if status != last:
             say(f"kernel {run.versioned}: {status}")
             last = status
+        if config.follow_log and status in ("running", "complete"):
+            lines = log_lines(api, run)
+            for line in lines[shown:]:
+                if line.strip():
+                    say(f"  | {line.rstrip()}")
+            shown = max(shown, len(lines))
         if status in TERMINAL:
             return status, message
         if time.monotonic() > deadline:

@@ -48,6 +48,7 @@ class KaggleConfig(BaseModel):
     upload_attempts: int = Field(3, ge=1, description="tries for the dataset upload (5xx, dropped connections)")
     max_dataset_gb: float = Field(MAX_DATASET_BYTES / 1024**3, gt=0, description="refuse bigger bundles")
     log_tail_lines: int = Field(40, ge=1)
+    follow_log: bool = Field(True, description="print new kernel log lines while polling")
 
     @field_validator("dataset_slug")
     @classmethod

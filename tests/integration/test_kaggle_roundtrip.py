@@ -2,6 +2,7 @@
 chips + wheel, the emulator runs the real kernel script on CPU, and the model comes back into
 MLflow as `challenger`. Failures (kernel raises, never finishes, returns no model) register nothing."""
 
+# ruff: noqa: F811 - pytest fixtures imported from tests.kaggle_fixtures are redefined as arguments
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from planet_sentinel.cli import cli
-from tests.kaggle_fixtures import kaggle_wheel, start_emulator  # noqa: F401 - fixture
+from tests.kaggle_fixtures import kaggle_wheel, start_emulator  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN = ["--epochs", "1", "--base", "4", "--crop", "64", "--batch-size", "4"]
@@ -42,7 +43,7 @@ def test_round_trip_registers_challenger(
     simulated_chips: Path,
     mlflow_home: Path,
     kaggle_wheel: Path,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     emulator = start_emulator(mlflow_home / "emu", monkeypatch, fail_uploads=1, fail_status=500)
     try:
@@ -56,6 +57,7 @@ def test_round_trip_registers_challenger(
         assert out["model_version"] == "1" and out["model_uri"] == "models:/planet-sentinel@challenger"
         assert out["kernel"] == "sentinel/planet-sentinel-train" and out["kernel_version"] == 1
         assert out["device"] == "cpu" and out["gpu"] == {"cuda": False}
+        assert "  | epoch 1: loss" in result.output, "the kernel log was followed while polling"
         record = json.loads(Path("runs/kaggle/run.json").read_text())
         assert record["planet_sentinel"]["file"].startswith(str(mlflow_home / "emu")), "the kernel used the wheel"
         assert Path("runs/model_inference.pth").exists()
@@ -80,11 +82,12 @@ def test_round_trip_registers_challenger(
         emulator.stop()
 
 
+@pytest.mark.slow
 def test_kernel_that_raises_shows_log_tail_and_registers_nothing(
     simulated_chips: Path,
     mlflow_home: Path,
     kaggle_wheel: Path,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     kernel = _custom_kernel(mlflow_home, "print('loading chips')\nraise RuntimeError('CUDA out of memory')\n")
     emulator = start_emulator(mlflow_home / "emu", monkeypatch)
@@ -100,11 +103,12 @@ def test_kernel_that_raises_shows_log_tail_and_registers_nothing(
         emulator.stop()
 
 
+@pytest.mark.slow
 def test_kernel_that_never_finishes_is_cancelled(
     simulated_chips: Path,
     mlflow_home: Path,
     kaggle_wheel: Path,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     emulator = start_emulator(mlflow_home / "emu", monkeypatch, hang_kernels=True)
     try:
@@ -131,11 +135,12 @@ print("wrote run.json only")
 """
 
 
+@pytest.mark.slow
 def test_output_without_model_file_is_rejected(
     simulated_chips: Path,
     mlflow_home: Path,
     kaggle_wheel: Path,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     kernel = _custom_kernel(mlflow_home, MISSING_MODEL)
     emulator = start_emulator(mlflow_home / "emu", monkeypatch)
