@@ -103,11 +103,10 @@ def test_ingest_many_tiles_equals_source_and_feeds_chip(
     assert record["graph_hash"] == summary["graph_hash"] and record["datasets"]["hansen"].startswith("UMD/hansen/")
     assert not (out / ".ingest-cache").exists()
     # The chip stage consumes the scene contract as written.
+    scene = [f"--{role}={out / f'x_{role}.tif'}" for role in ("before", "after", "mask")]
     chips = CliRunner().invoke(
-        cli,
-        ["chip", "--before", str(out / "x_before.tif"), "--after", str(out / "x_after.tif"), "--mask", str(out / "x_mask.tif"),
-         "--out-dir", str(tmp_path / "chips"), "--size", "64", "--split-block", "64", "--json"],
-    )  # fmt: skip
+        cli, ["chip", *scene, "--out-dir", str(tmp_path / "chips"), "--size", "64", "--split-block", "64", "--json"]
+    )
     assert chips.exit_code == 0, chips.output
     manifest = json.loads((tmp_path / "chips" / "manifest.json").read_text())
     assert manifest["labelled"] is True and "32720" in json.dumps(manifest["scene"]) and len(manifest["chips"]) > 5

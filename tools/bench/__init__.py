@@ -11,6 +11,7 @@ import click
 BENCHMARKS = {
     "chip": "tools.bench.chip",
     "drift": "tools.bench.drift",
+    "ingest": "tools.bench.ingest",
     "oscd": "tools.bench.oscd",
     "predict": "tools.bench.predict",
 }

@@ -40,6 +40,7 @@ import numpy as np
 
 ROLE_PROPERTY = "planet_sentinel:role"
 REQUEST_LIMIT_BYTES = 48 * 1024**2
+_AFFINE_KEYS = ("scaleX", "shearX", "translateX", "shearY", "scaleY", "translateY")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _API = re.compile(r"^/(v1|v1alpha|v1beta)/projects/([^/]+)/(.+)$")
 
@@ -158,6 +159,25 @@ def service_account_key(token_uri: str, email: str = "ingest@emulated-project.ia
     )
 
 
+def aoi_over(grid: Any, col0: int, row0: int, col1: int, row1: int) -> dict[str, Any]:
+    """A GeoJSON AOI (EPSG:4326) over the pixels [col0, col1) x [row0, row1) of ``grid``."""
+    from rasterio.warp import transform
+
+    t = grid.transform
+    corners = [t * (c, r) for c, r in ((col0, row0), (col1, row0), (col1, row1), (col0, row1))]
+    lons, lats = transform(grid.crs, "EPSG:4326", [x for x, _ in corners], [y for _, y in corners])
+    ring = [[round(x, 9), round(y, 9)] for x, y in zip(lons, lats, strict=True)]
+    polygon = {"type": "Polygon", "coordinates": [ring + ring[:1]]}
+    return {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": polygon}]}
+
+
+def source_paths(scene_dir: str | Path, size: int, seed: int) -> dict[str, Path]:
+    """Where the emulator keeps (and reuses) its simulated source scene."""
+    from planet_sentinel.sources.synthetic import output_paths
+
+    return output_paths(f"ee-source-{size}-{seed}", scene_dir)
+
+
 @dataclass
 class Faults:
     """Failures to inject.
@@ -170,6 +190,8 @@ class Faults:
         export_polls: polls an export operation takes to finish.
         export_split: split exported images into this many files (row bands), as Earth Engine does
             for big images.
+        latency_s, throughput_mb_s: make each computePixels answer take ``latency_s`` plus its size
+            at ``throughput_mb_s`` (0: as fast as possible), like a server computing the pixels.
     """
 
     rate_limited: int = 0
@@ -178,6 +200,8 @@ class Faults:
     cloudy_windows: set[str] = field(default_factory=set)
     export_polls: int = 2
     export_split: int = 1
+    latency_s: float = 0.0
+    throughput_mb_s: float = 0.0
 
 
 class EmulatorError(Exception):
@@ -218,7 +242,7 @@ class EarthEngineEmulator:
         self.require_auth = require_auth
         self.keep_bodies = keep_bodies
         self.log: list[dict[str, Any]] = []
-        self.bodies: list[bytes] = []
+        self.bodies: list[tuple[str, bytes]] = []
         self.tokens: set[str] = set()
         self.operations: dict[str, dict[str, Any]] = {}
         self.buckets: dict[str, dict[str, bytes]] = {}
@@ -266,11 +290,11 @@ class EarthEngineEmulator:
         import rasterio
 
         from planet_sentinel.raster import Grid, band_names
-        from planet_sentinel.sources.synthetic import SimulationConfig, output_paths, simulate_scene
+        from planet_sentinel.sources.synthetic import SimulationConfig, simulate_scene
 
-        name = f"ee-source-{self.size}-{self.seed}"
-        paths = output_paths(name, self.scene_dir)
-        if not all(paths[k].exists() for k in ("before", "after", "mask")):
+        paths = source_paths(self.scene_dir, self.size, self.seed)
+        if not all(paths[k].exists() for k in ("before", "after", "mask", "summary_json")):
+            name = f"ee-source-{self.size}-{self.seed}"
             simulate_scene(SimulationConfig(name=name, size=self.size, seed=self.seed), self.scene_dir, overwrite=True)
         self.arrays: dict[str, np.ndarray] = {}
         for role in ("before", "after", "mask"):
@@ -285,18 +309,7 @@ class EarthEngineEmulator:
 
     def aoi(self, col0: int, row0: int, col1: int, row1: int) -> dict[str, Any]:
         """A GeoJSON AOI (EPSG:4326) over the scene pixels [col0, col1) x [row0, row1)."""
-        from rasterio.warp import transform
-
-        t = self.grid.transform
-        corners = [t * (c, r) for c, r in ((col0, row0), (col1, row0), (col1, row1), (col0, row1))]
-        lons, lats = transform(self.grid.crs, "EPSG:4326", [x for x, _ in corners], [y for _, y in corners])
-        ring = [[round(x, 9), round(y, 9)] for x, y in zip(lons, lats, strict=True)]
-        return {
-            "type": "FeatureCollection",
-            "features": [
-                {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}}
-            ],
-        }
+        return aoi_over(self.grid, col0, row0, col1, row1)
 
     def expected(self, role: str, grid: Any) -> np.ndarray:
         """What the emulator serves for ``role`` on ``grid`` (nodata outside the scene)."""
@@ -360,7 +373,7 @@ class EarthEngineEmulator:
             "grid": {
                 "crsCode": crs,
                 "dimensions": {"width": width - c0, "height": height - r0},
-                "affineTransform": dict(zip(("scaleX", "shearX", "translateX", "shearY", "scaleY", "translateY"), t)),
+                "affineTransform": dict(zip(_AFFINE_KEYS, t, strict=True)),
             }
         }
         return self._grid_args(body)
@@ -571,9 +584,23 @@ class EarthEngineEmulator:
         ]
         return {"kind": "storage#objects", "items": items}
 
+    def throttle(self, nbytes: int) -> None:
+        """Hold an answer as long as a server computing and sending ``nbytes`` would."""
+        delay = self.faults.latency_s
+        if self.faults.throughput_mb_s > 0:
+            delay += nbytes / (self.faults.throughput_mb_s * 1024**2)
+        if delay > 0:
+            time.sleep(delay)
+
     def record(self, entry: dict[str, Any]) -> None:
         with self._lock:
             self.log.append(entry)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The record of requests so far, with the kept bodies (as text)."""
+        with self._lock:
+            bodies = [{"method": m, "body": b.decode()} for m, b in self.bodies]
+            return {"log": list(self.log), "bodies": bodies}
 
     def pixel_requests(self, status: int | None = 200) -> list[dict[str, Any]]:
         """Recorded computePixels requests (with ``status``, or all when None)."""
@@ -657,6 +684,9 @@ def _handler(emu: EarthEngineEmulator) -> type[BaseHTTPRequestHandler]:
                 token = "emulated-" + uuid.uuid4().hex
                 emu.tokens.add(token)
                 return json.dumps({"access_token": token, "expires_in": 3600, "token_type": "Bearer"}).encode(), js, {}
+            if path == "/_emulator/requests" and verb == "GET":
+                entry["method"] = "emulator.requests"
+                return json.dumps(emu.snapshot(), default=str).encode(), js, {}
             gcs = re.match(r"^(?:/download)?/storage/v1/b/([^/]+)/o(?:/(.+))?$", path)
             if gcs and verb == "GET":
                 if not self._authorised():
@@ -684,7 +714,7 @@ def _handler(emu: EarthEngineEmulator) -> type[BaseHTTPRequestHandler]:
             project, rest = api.group(2), api.group(3)
             body = json.loads(raw or b"{}") if verb == "POST" else {}
             if emu.keep_bodies and verb == "POST":
-                emu.bodies.append(raw)
+                emu.bodies.append((rest, raw))
             if rest == "algorithms" and verb == "GET":
                 entry["method"] = "algorithms.list"
                 return emu.algorithms(), js, {}
@@ -694,6 +724,7 @@ def _handler(emu: EarthEngineEmulator) -> type[BaseHTTPRequestHandler]:
             if rest == "image:computePixels" and verb == "POST":
                 entry["method"] = "computePixels"
                 data, info = emu.compute_pixels(body)
+                emu.throttle(len(data))
                 return data, "image/tiff", info
             if rest == "image:export" and verb == "POST":
                 entry["method"] = "image.export"

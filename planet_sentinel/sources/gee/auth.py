@@ -34,6 +34,46 @@ NO_CREDENTIALS = (
 )
 
 
+class Transport:
+    """The httplib2-style transport the ee client calls, over one pooled requests session.
+
+    Passed to ``ee.Initialize(http_transport=...)`` so every request gets our timeout (and the
+    connection pool is sized for the tiles in flight) without rebuilding the API resource.
+    """
+
+    def __init__(self, timeout_s: float, pool: int = 32) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        self.timeout_s = timeout_s
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    def request(
+        self,
+        uri: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        redirections: int | None = None,
+        connection_type: Any = None,
+    ) -> tuple[Any, bytes]:
+        import httplib2
+        import requests
+
+        try:
+            resp = self.session.request(method, uri, data=body, headers=headers, timeout=self.timeout_s)
+        except requests.exceptions.Timeout as exc:
+            raise TimeoutError(f"no answer from {uri.split('?')[0]} in {self.timeout_s:g} s") from exc
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise ConnectionError(str(exc)) from exc
+        info = dict(resp.headers)
+        info["status"] = str(resp.status_code)
+        return httplib2.Response(info), resp.content
+
+
 def _key_info(raw: str) -> dict[str, Any]:
     text = raw.strip()
     if not text.startswith("{"):
@@ -87,12 +127,11 @@ def connect(project: str | None, url: str | None = None, timeout_s: float = 300.
     url = url or os.environ.get(URL_ENV) or None
     ee.Reset()
     try:
-        ee.Initialize(creds, url=url.rstrip("/") if url else None, project=project)
+        ee.Initialize(creds, url=url.rstrip("/") if url else None, project=project, http_transport=Transport(timeout_s))
     except ee.EEException as exc:
         raise SentinelError(f"Earth Engine refused the session for project {project!r}: {exc}") from exc
     except Exception as exc:  # transport errors: DNS, refused connection, TLS, token endpoint
         where = url or "the Earth Engine API"
         raise SentinelError(f"cannot reach {where} to start a session ({type(exc).__name__}: {exc})") from exc
     ee.data.setMaxRetries(0)
-    ee.data.setDeadline(int(timeout_s * 1000))
     return f"{how}, project {project}" + (f", endpoint {url}" if url else "")

@@ -47,7 +47,7 @@ class IngestConfig(BaseModel):
     out_dir: str = "data/raw"
     """Where the scene files go."""
     tile_px: int | None = Field(None, ge=16, le=32768)
-    """Tile side for direct downloads; default the largest multiple of 256 under the request limit, at most 1024."""
+    """Tile side of direct downloads; default 512 (several per output, so mosaics overlap downloads)."""
     request_limit_bytes: int = Field(REQUEST_LIMIT_BYTES, ge=1024)
     """Earth Engine's computePixels request size limit."""
     workers: int = Field(4, ge=1, le=32)

@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,10 +117,13 @@ class TileFetcher:
         cfg: IngestConfig,
         progress: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_output_done: Callable[[str], None] | None = None,
     ) -> None:
         self.images, self.plan, self.cache, self.cfg = images, plan, cache, cfg
         self.say = progress or (lambda _m: None)
         self.sleep = sleep
+        self.on_output_done = on_output_done or (lambda _role: None)
+        self._remaining: dict[str, int] = {}
         self.stats = FetchStats()
         self._stop = threading.Event()
         self._quota_told = False
@@ -137,6 +140,10 @@ class TileFetcher:
                 else:
                     todo.append((role, tile))
         total = len(self.plan.roles) * len(self.plan.tiles)
+        self._remaining = {role: sum(1 for r, _t in todo if r == role) for role in self.plan.roles}
+        for role, left in self._remaining.items():
+            if left == 0:
+                self.on_output_done(role)
         if self.stats.tiles_reused:
             self.say(f"resuming: {self.stats.tiles_reused} of {total} tile(s) already in {self.cache}")
         with bar(total, "computePixels", unit="tile", initial=self.stats.tiles_reused) as progress:
@@ -195,7 +202,11 @@ class TileFetcher:
             with self.stats.lock:
                 self.stats.tiles_fetched += 1
                 self.stats.bytes += len(data)
+                self._remaining[role] -= 1
+                complete = self._remaining[role] == 0
             progress.update(1)
+            if complete:
+                self.on_output_done(role)
             return
 
     def _tell_quota(self) -> None:
@@ -235,3 +246,40 @@ def mosaic(role: str, plan: Plan, cache: Path, target: Path, tags: dict[str, Any
             with rasterio.open(tile_path(cache, role, tile)) as ds:
                 writer.write(ds.read(), window=Window(tile.col_off, tile.row_off, tile.width, tile.height))
     return target
+
+
+def fetch_and_mosaic(
+    images: dict[str, Any],
+    plan: Plan,
+    cache: Path,
+    cfg: IngestConfig,
+    targets: dict[str, Path],
+    tags: dict[str, dict[str, Any]],
+    progress: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[FetchStats, float]:
+    """Fetch all tiles; mosaic each output as soon as its tiles are in, while the others download.
+
+    Mosaics are staged in the cache and moved onto ``targets`` only when every output is complete,
+    so a failed run leaves no partial outputs. Returns the fetch statistics and the seconds spent
+    after the last tile arrived (mosaicking that did not overlap the download).
+    """
+    import os
+
+    say = progress or (lambda _m: None)
+    staged = {role: cache / f"{role}.cog.tif" for role in plan.roles}
+    futures: dict[str, Future[Path]] = {}
+    with ThreadPoolExecutor(len(plan.roles), thread_name_prefix="ee-mosaic") as pool:
+
+        def output_done(role: str) -> None:
+            say(f"{role}: all {len(plan.tiles)} tile(s) in, writing the COG")
+            futures[role] = pool.submit(mosaic, role, plan, cache, staged[role], tags.get(role))
+
+        fetcher = TileFetcher(images, plan, cache, cfg, say, sleep, on_output_done=output_done)
+        stats = fetcher.run()
+        tail_start = time.perf_counter()
+        for future in futures.values():
+            future.result()
+    for role in plan.roles:
+        os.replace(staged[role], targets[role])
+    return stats, time.perf_counter() - tail_start

@@ -160,8 +160,11 @@ def ingest(
         refuse_existing([paths[r] for r in plan.roles], overwrite)
     for line in plan.describe():
         say(line)
+    timings: dict[str, float] = {}
+    tick = time.perf_counter()
     session = auth.connect(cfg.project, api_url, cfg.timeout_s)
     say(f"connected: {session}")
+    timings["connect"] = time.perf_counter() - tick
     images = graph.outputs(spec)
     graphs = {role: graph.serialise(image) for role, image in images.items()}
     ghash = graph.graph_hash(graphs)
@@ -182,6 +185,8 @@ def ingest(
             f"clear share {w['clear_share'] if w['clear_share'] is not None else '?'}"
         )
     check_windows(cfg, windows)
+    timings["metadata"] = time.perf_counter() - tick - timings["connect"]
+    tick = time.perf_counter()
     cache = Path(cfg.out_dir) / CACHE_DIR / f"{cfg.name}-{ghash[:12]}"
     summary: dict[str, Any] = {
         "name": cfg.name,
@@ -195,10 +200,10 @@ def ingest(
     }
     tags = {role: _tags(cfg, role, windows, ghash) for role in plan.roles}
     if plan.route == "direct":
-        stats = download.TileFetcher(images, plan, cache, cfg, say, sleep).run()
-        say(f"mosaicking {len(plan.tiles)} tile(s) per output into COGs")
-        for role in plan.roles:
-            download.mosaic(role, plan, cache, paths[role], tags[role])
+        targets = {role: paths[role] for role in plan.roles}
+        stats, tail = download.fetch_and_mosaic(images, plan, cache, cfg, targets, tags, say, sleep)
+        timings["download"] = stats.seconds
+        timings["mosaic_after_download"] = tail
         summary["download"] = stats.to_dict()
     elif plan.route == "gcs":
         creds, _how = auth.credentials()
@@ -213,6 +218,7 @@ def ingest(
         summary["next_steps"] = export.drive_instructions(tasks, plan.export, cfg.name, Path(cfg.out_dir))
     summary["outputs"] = {r: str(paths[r]) for r in plan.roles} if plan.route != "drive" else {}
     summary["seconds"] = round(time.perf_counter() - started, 3)
+    summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
     write_text_atomic(paths["summary"], json.dumps(summary, indent=2, default=str) + "\n")
     if cache.exists():
         shutil.rmtree(cache, ignore_errors=True)

@@ -19,7 +19,7 @@ from planet_sentinel.sources.gee.config import ExportTarget, IngestConfig
 SAMPLE_BYTES = {"before": 2, "after": 2, "mask": 1}
 #: Share of the request limit used by pixels; the rest is headroom for the GeoTIFF wrapping.
 LIMIT_HEADROOM = 0.9
-DEFAULT_TILE_PX = 1024
+DEFAULT_TILE_PX = 512
 
 
 @dataclass(frozen=True)
