@@ -78,10 +78,10 @@ class ModelHolder:
             name, kind, ref = parsed
             if kind == "version":
                 return ref
-            version = registry.alias_version(ref, name)
-            if version is None:
-                raise SentinelError(f"alias '{ref}' of {name} not found in {registry.tracking_uri()}")
-            return version
+            try:
+                return str(registry.describe(self.spec)["version"])
+            except Exception as exc:  # unreachable, or the alias is gone: say which, in the registry's words
+                raise SentinelError(f"alias '{ref}' of {name} in {registry.tracking_uri()}: {exc}") from exc
         if registry.is_registry_uri(self.spec):  # runs:/...: immutable
             return self.spec
         path = Path(self.spec)
