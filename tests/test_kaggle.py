@@ -58,7 +58,7 @@ def test_render_metadata_fills_ids_and_warns_about_internet() -> None:
 
 
 def test_credentials_from_env_file_or_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY"):
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path))
     with pytest.raises(SentinelError, match="KAGGLE_USERNAME and KAGGLE_KEY"):
@@ -75,12 +75,14 @@ def test_credentials_from_env_file_or_a_clear_error(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("KAGGLE_USERNAME", "alice")
     monkeypatch.setenv("KAGGLE_KEY", "k2")
     assert find_credentials().username == "alice"
+    monkeypatch.setenv("KAGGLE_API_TOKEN", "KGAT_x")
+    assert find_credentials().source == "KAGGLE_API_TOKEN"
 
 
 def test_cli_without_credentials_exits_1_with_help(
     simulated_chips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_ENDPOINT"):
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_ENDPOINT", "KAGGLE_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path))
     result = CliRunner().invoke(cli, ["kaggle", "train", "--data-dir", str(simulated_chips)])

@@ -12,7 +12,7 @@ import pytest
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.kaggle import bundle as packing
 from planet_sentinel.kaggle import remote
-from planet_sentinel.kaggle.client import connect
+from planet_sentinel.kaggle.client import connect, username
 from planet_sentinel.kaggle.settings import KaggleConfig
 from tests.kaggle_fixtures import USER, kaggle_emulator, start_emulator  # noqa: F401 - fixtures
 from tools.emulators.kaggle import KaggleEmulator
@@ -46,6 +46,18 @@ def test_wrong_key_is_refused(kaggle_emulator: KaggleEmulator, monkeypatch: pyte
     monkeypatch.setenv("KAGGLE_KEY", "wrong")
     with pytest.raises(SentinelError, match="HTTP 401"):
         remote.dataset_exists(connect(), f"{USER}/planet-sentinel-chips")
+
+
+def test_api_token_is_introspected_for_the_username(
+    kaggle_emulator: KaggleEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    monkeypatch.setenv("KAGGLE_API_TOKEN", "emulator-token")
+    api = connect()
+    assert username(api) == USER
+    assert remote.dataset_exists(api, f"{USER}/planet-sentinel-chips") is False
+    assert any("IntrospectToken" in path for _, path, _ in kaggle_emulator.calls)
 
 
 def test_dataset_create_then_version_and_client_resumes_after_503(

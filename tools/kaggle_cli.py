@@ -20,6 +20,7 @@ def kaggle() -> None:
 @click.option("--root", type=click.Path(file_okay=False), help="State directory (default: a temporary one).")
 @click.option("--username", default="sentinel", show_default=True, help="The only account it accepts.")
 @click.option("--key", default="emulator-key", show_default=True, help="That account's API key.")
+@click.option("--token", default="emulator-token", show_default=True, help="Its API token (KAGGLE_API_TOKEN).")
 @click.option("--fail-uploads", type=int, default=0, show_default=True, help="Fail this many blob PUTs.")
 @click.option("--fail-status", type=int, default=503, show_default=True, help="HTTP status of those failures.")
 @click.option("--hang-kernels", is_flag=True, help="Kernels never finish (until cancelled or timed out).")
@@ -29,18 +30,27 @@ def serve(
     root: str | None,
     username: str,
     key: str,
+    token: str,
     fail_uploads: int,
     fail_status: int,
     hang_kernels: bool,
 ) -> None:
-    """Run the emulator until Ctrl-C; prints the environment to point `sentinel kaggle` at it."""
+    """Run the emulator until Ctrl-C or SIGTERM; prints the environment to point `sentinel kaggle` at it."""
+    import signal
+
     from tools.emulators.kaggle import KaggleEmulator
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # stop running kernels on `kill` too
 
     state = Path(root) if root else Path(tempfile.mkdtemp(prefix="kaggle-emulator-"))
     emulator = KaggleEmulator(
         state,
         username=username,
         key=key,
+        token=token,
         host=host,
         port=port,
         fail_uploads=fail_uploads,

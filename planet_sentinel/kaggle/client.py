@@ -1,7 +1,8 @@
 """The official kaggle client (kaggle 2.x / kagglesdk), authenticated and pointed at its endpoint.
 
 Credentials: ``KAGGLE_USERNAME`` + ``KAGGLE_KEY`` (as GitHub secrets in CI) or ``kaggle.json``
-in ``~/.kaggle`` (or ``$KAGGLE_CONFIG_DIR``). ``KAGGLE_API_ENDPOINT`` points the client at
+in ``~/.kaggle`` (or ``$KAGGLE_CONFIG_DIR``); a new-style API token in ``KAGGLE_API_TOKEN`` works
+too (the client then asks Kaggle whose it is). ``KAGGLE_API_ENDPOINT`` points the client at
 another server (the local emulator, tools/emulators/kaggle.py): kagglesdk itself only knows a
 fixed set of hosts, so the endpoint is set on the client's HTTP layer, which then sends the
 same requests (``POST {endpoint}/api/v1/{service}/{Method}``) it would send to Kaggle.
@@ -29,7 +30,7 @@ HELP = (
 
 @dataclass(frozen=True)
 class Credentials:
-    username: str
+    username: str | None  # None for an API token until Kaggle says whose it is
     source: str
 
 
@@ -44,6 +45,8 @@ def config_dirs() -> list[Path]:
 def find_credentials() -> Credentials:
     """Who we are, or a SentinelError saying how to set credentials up (nothing is sent)."""
     user, key = os.environ.get("KAGGLE_USERNAME"), os.environ.get("KAGGLE_KEY")
+    if os.environ.get("KAGGLE_API_TOKEN"):  # the client tries an access token first, so do we
+        return Credentials(user, "KAGGLE_API_TOKEN")
     if user and key:
         return Credentials(user, "KAGGLE_USERNAME/KAGGLE_KEY")
     if user or key:
@@ -96,8 +99,16 @@ def connect(endpoint: str | None = None) -> Any:
         with contextlib.redirect_stdout(sys.stderr):
             api.authenticate()
     except SystemExit as exc:
-        raise SentinelError(f"Kaggle authentication failed for {creds.username} ({creds.source}); {HELP}") from exc
+        raise SentinelError(f"Kaggle authentication failed ({creds.source}); {HELP}") from exc
     return api
+
+
+def username(api: Any) -> str:
+    """The account the client authenticated as."""
+    name = api.get_config_value("username")
+    if not name:
+        raise SentinelError("the Kaggle client has no username; set KAGGLE_USERNAME or pass --owner")
+    return str(name)
 
 
 def quiet_stdout() -> contextlib.AbstractContextManager[Any]:

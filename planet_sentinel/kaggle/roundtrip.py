@@ -70,7 +70,7 @@ def train_on_kaggle(
     """
     from planet_sentinel.kaggle import bundle as packing
     from planet_sentinel.kaggle import remote
-    from planet_sentinel.kaggle.client import connect, find_credentials
+    from planet_sentinel.kaggle.client import connect, find_credentials, username
     from planet_sentinel.progress import say as default_say
 
     say = say or default_say
@@ -83,15 +83,17 @@ def train_on_kaggle(
         template = json.loads(template_path.read_text())
     except json.JSONDecodeError as exc:
         raise SentinelError(f"{template_path}: not JSON ({exc})") from exc
-    owner = config.owner or find_credentials().username
-    meta, warnings = remote.render_metadata(template, config, owner)
-    for warning in warnings:
-        say(f"warning: {warning}")
+    find_credentials()  # a clear error before any work when there are none
+    remote.render_metadata(template, config, config.owner or "owner")  # template errors before any work
     stores = packing.check_chips(data_dir)
     run_dir = Path(run_dir)
     if (run_dir / "run.json").exists():
         raise SentinelError(f"{run_dir} already holds a Kaggle run; choose another --run-dir")
     api = connect(endpoint)
+    owner = config.owner or username(api)
+    meta, warnings = remote.render_metadata(template, config, owner)
+    for warning in warnings:
+        say(f"warning: {warning}")
 
     with tempfile.TemporaryDirectory(prefix="sentinel-kaggle-") as tmp:
         work = Path(tmp)

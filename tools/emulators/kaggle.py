@@ -1,7 +1,7 @@
 """A local Kaggle API server for tests and debugging: the routes the kaggle 2.x client uses.
 
 Wire protocol (as kagglesdk sends it): ``POST {base}/api/v1/{service}/{Method}`` with camelCase
-JSON bodies and HTTP Basic auth (username + API key); errors are JSON ``{"code", "message"}``
+JSON bodies and HTTP Basic auth (username + API key) or a Bearer API token; errors are JSON ``{"code", "message"}``
 with the HTTP status. Blob uploads go to the ``createUrl`` handed out by StartBlobUpload, which
 points back at this server (``PUT /upload/<token>``, with the resumable-upload probe
 ``Content-Range: bytes */N`` answered 308 or 200). Kernel outputs are served from
@@ -84,6 +84,7 @@ class KaggleEmulator:
         root: str | Path,
         username: str = "sentinel",
         key: str = "emulator-key",
+        token: str | None = "emulator-token",
         host: str = "127.0.0.1",
         port: int = 0,
         fail_uploads: int = 0,
@@ -94,7 +95,7 @@ class KaggleEmulator:
     ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.username, self.key = username, key
+        self.username, self.key, self.token = username, key, token
         self.fail_uploads, self.fail_status = fail_uploads, fail_status
         self.hang_kernels, self.unpack_archives, self.python = hang_kernels, unpack_archives, python
         self.lock = threading.RLock()
@@ -137,6 +138,10 @@ class KaggleEmulator:
     # ------------------------------------------------------------------ auth and dispatch
 
     def check_auth(self, header: str | None) -> None:
+        if header and header.startswith("Bearer ") and self.token:
+            if header[7:] != self.token:
+                raise ApiError(401, "Unauthenticated: invalid or expired access token")
+            return
         if not header or not header.startswith("Basic "):
             raise ApiError(401, "Unauthenticated: send your username and API key")
         try:
@@ -151,6 +156,12 @@ class KaggleEmulator:
         if handler is None:
             raise ApiError(404, f"{service}/{method} is not emulated")
         return handler(body)
+
+    # ------------------------------------------------------------------ security
+
+    def _security_IntrospectToken(self, body: dict[str, Any]) -> dict[str, Any]:
+        active = bool(self.token) and body.get("token") == self.token
+        return {"active": active, "username": self.username if active else ""}
 
     # ------------------------------------------------------------------ blobs
 
