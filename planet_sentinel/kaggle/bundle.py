@@ -9,6 +9,7 @@ as their few large ``.npy`` files plus manifests (never thousands of small files
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -103,7 +104,10 @@ def build_wheel(out_dir: str | Path, source: Path | None = None) -> Path:
             source / "planet_sentinel", src / "planet_sentinel", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
         built = Path(tmp) / "dist"
-        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(built)]
+        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(built)]
+        if importlib.util.find_spec("setuptools") is not None:
+            # Offline and fast when the build backend is already here; otherwise pip fetches it.
+            command.append("--no-build-isolation")
         proc = subprocess.run([*command, str(src)], capture_output=True, text=True)
         wheels = sorted(built.glob("planet_sentinel-*.whl"))
         if proc.returncode != 0 or len(wheels) != 1:
