@@ -183,6 +183,14 @@ def pipeline_run(act_env: ActEnv) -> ActResult:
 
 
 @pytest.fixture(scope="session")
+def train_run(act_env: ActEnv, pipeline_run: ActResult, mlflow_server: str) -> ActResult:
+    """The train workflow once (local mode, 1 epoch, base 4) against the MLflow server."""
+    pipeline_run.check()
+    act_env.mlflow_uri = mlflow_server
+    return act_env.run("train", inputs={"mode": "local", "epochs": "1", "base": "4"})
+
+
+@pytest.fixture(scope="session")
 def monitor_runs(act_env: ActEnv, pipeline_run: ActResult, github_emulator: Any) -> tuple[ActResult, ActResult]:
     """The monitor workflow twice on hazy scenes (data signals only): drift both times."""
     pipeline_run.check()

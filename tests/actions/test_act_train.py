@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.actions.conftest import ActEnv, ActResult, skip_inside_act
+from tests.actions.conftest import ActResult, skip_inside_act
 from tools.act import outputs_from_log
 
 pytestmark = [skip_inside_act(), pytest.mark.slow]
 
 
-def test_train_registers_a_challenger(act_env: ActEnv, pipeline_run: ActResult, mlflow_server: str) -> None:
-    pipeline_run.check()
-    act_env.mlflow_uri = mlflow_server
-    result = act_env.run("train", inputs={"mode": "local", "epochs": "1", "base": "4"}).check()
+def test_train_registers_a_challenger(train_run: ActResult, mlflow_server: str) -> None:
+    result = train_run.check()
     outputs = outputs_from_log(result.log)
     assert outputs["model_version"] == "1"
     assert outputs["promoted"] == "true" and outputs["champion"] == "1"
