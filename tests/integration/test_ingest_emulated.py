@@ -193,3 +193,15 @@ def test_drive_export_route_says_what_to_do_next(aoi: Path, tmp_path: Path, emul
     assert "code.earthengine.google.com/tasks" in steps and "x_before.tif x_after.tif" in steps
     assert "sentinel chip --before" in steps
     assert not list((tmp_path / "raw").glob("*.tif"))
+
+
+@pytest.mark.slow
+def test_ingest_bench_prints_its_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any) -> None:
+    from tools.bench import ingest as bench
+
+    monkeypatch.setenv("SENTINEL_QUIET", "1")
+    bench.run(size=200, workdir=str(tmp_path))
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["bench"] == "ingest" and line["grid"].startswith("20"), line
+    assert line["requests"] == 3 and line["bare_requests"] == 3 and line["bytes"] == line["bare_bytes"] > 0
+    assert line["ratio"] > 0.5 and line["wall_s"] > 0 and set(line["phases_s"]) >= {"connect", "download"}

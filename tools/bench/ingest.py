@@ -131,7 +131,7 @@ def run(size: int | None = None, workdir: str | None = None, **_: Any) -> dict[s
                 os.environ[key] = value
     download = summary["download"]
     result = {
-        "benchmark": "ingest",
+        "bench": "ingest",
         "aoi_km2": summary["plan"]["area_km2"],
         "grid": f"{summary['plan']['grid']['width']}x{summary['plan']['grid']['height']}",
         "tile_px": summary["plan"]["tile_px"],
