@@ -114,7 +114,11 @@ def train_on_kaggle(
         dataset = remote.push_dataset(api, bundle, owner, config, say, sleep)
         run = remote.push_kernel(api, kernel_dir, meta, work, int(60 * config.timeout_minutes))
         say(f"pushed kernel {run.ref} version {run.version}: {run.url}")
-        status, failure = remote.wait_for_kernel(api, run, config, say, sleep)
+        try:
+            status, failure = remote.wait_for_kernel(api, run, config, say, sleep)
+        except KeyboardInterrupt:  # Ctrl-C or a cancelled CI job: do not leave a GPU session running
+            say(f"interrupted; {remote.cancel(api, run)} for {run.versioned}")
+            raise
         if status != "complete":
             tail = remote.log_tail(api, run, config.log_tail_lines)
             reason = f"{status.upper()}" + (f": {failure}" if failure else "")
