@@ -115,14 +115,23 @@ def test_ingest_many_tiles_equals_source_and_feeds_chip(
     assert again.exit_code == 1 and "--overwrite" in again.output
 
 
-@pytest.mark.parametrize("emulator", [Faults(rate_limited=3)], indirect=True)
+@pytest.mark.parametrize("emulator", [Faults(rate_limited=3, metadata_rate_limited=2)], indirect=True)
 def test_rate_limited_then_success(aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator) -> None:
     result = ingest(aoi, tmp_path / "raw", "--tile-px", "128", "--workers", "2")
     assert result.exit_code == 0, result.output
     assert len(emulator.pixel_requests(429)) == 3
+    assert [e["status"] for e in emulator.log if e["method"] == "value.compute"] == [429, 429, 200]
     record = json.loads((tmp_path / "raw" / "x_ingest.json").read_text())
     assert record["download"]["rate_limited"] == 3 and record["download"]["retries"] == 3
     assert_equals_source(tmp_path / "raw", emulator)
+
+
+@pytest.mark.parametrize("emulator", [Faults(metadata_rate_limited=10)], indirect=True)
+def test_quota_that_does_not_recover_is_explained(aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator) -> None:
+    result = ingest(aoi, tmp_path / "raw", "--retries", "2")
+    assert result.exit_code == 1
+    assert "after 3 attempt(s) (Earth Engine quota exceeded: wait a few minutes and retry)" in result.output
+    assert not emulator.pixel_requests(None)
 
 
 def test_tile_failing_three_times_is_a_clean_error_and_rerun_resumes(

@@ -184,6 +184,7 @@ class Faults:
 
     Attributes:
         rate_limited: the first N computePixels requests get HTTP 429.
+        metadata_rate_limited: the first N value.compute requests get HTTP 429.
         failing_tiles: (role, translateX, translateY) -> how many times that tile answers HTTP 500.
         empty_windows: metadata roles ('before'/'after') with no image at all.
         cloudy_windows: metadata roles whose images have no clear pixel after masking.
@@ -195,6 +196,7 @@ class Faults:
     """
 
     rate_limited: int = 0
+    metadata_rate_limited: int = 0
     failing_tiles: dict[tuple[str, float, float], int] = field(default_factory=dict)
     empty_windows: set[str] = field(default_factory=set)
     cloudy_windows: set[str] = field(default_factory=set)
@@ -250,6 +252,7 @@ class EarthEngineEmulator:
         self._lock = threading.Lock()
         self._tile_failures: dict[tuple[str, float, float], int] = {}
         self._pixel_requests = 0
+        self._value_requests = 0
         self._load_scene()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
@@ -453,6 +456,10 @@ class EarthEngineEmulator:
             return mem.read(), info
 
     def compute_value(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._value_requests += 1
+            if self._value_requests <= self.faults.metadata_rate_limited:
+                raise EmulatorError(429, "Quota exceeded: too many requests per minute.", "RESOURCE_EXHAUSTED")
         tree = expand(body["expression"])
         entries = _dictionary(tree)
         if not entries or not all(role_of_metadata(sub) == role for role, sub in entries.items()):

@@ -34,6 +34,17 @@ NO_CREDENTIALS = (
 )
 
 
+def require_ee() -> Any:
+    """The ``ee`` module, or a clear error when the ``gee`` extra is not installed."""
+    try:
+        import ee
+    except ImportError as exc:
+        raise SentinelError(
+            f"earthengine-api is not installed ({exc}); install it with `pip install 'planet-sentinel[gee]'`"
+        ) from exc
+    return ee
+
+
 class Transport:
     """The httplib2-style transport the ee client calls, over one pooled requests session.
 

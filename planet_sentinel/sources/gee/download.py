@@ -69,6 +69,31 @@ def _retryable(exc: BaseException, status: int | None) -> bool:
     return isinstance(exc, (ConnectionError, TimeoutError, OSError))
 
 
+def with_retries(
+    call: Callable[[], Any],
+    what: str,
+    cfg: IngestConfig,
+    say: Callable[[str], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
+    """Run one Earth Engine call, backing off on quota (429) and server (5xx) errors."""
+    for attempt in range(cfg.retries + 1):
+        try:
+            return call()
+        except Exception as exc:  # ee.EEException, or transport errors
+            status = http_status(exc)
+            if not _retryable(exc, status) or attempt == cfg.retries:
+                quota = " (Earth Engine quota exceeded: wait a few minutes and retry)" if status == 429 else ""
+                raise SentinelError(
+                    f"Earth Engine failed on {what} after {attempt + 1} attempt(s){quota}: {exc}"
+                ) from exc
+            delay = min(MAX_BACKOFF_S, cfg.backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
+            reason = "quota exceeded, backing off" if status == 429 else f"HTTP {status or type(exc).__name__}"
+            say(f"{what}: {reason}; retry {attempt + 1} in {delay:.1f} s")
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
 def tile_path(cache: Path, role: str, tile: Tile) -> Path:
     return cache / role / f"{tile.key}.tif"
 

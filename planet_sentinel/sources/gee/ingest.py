@@ -70,7 +70,10 @@ def serialised_graphs(spec: graph.GraphSpec) -> dict[str, Any]:
 
 def dry_run(cfg: IngestConfig) -> dict[str, Any]:
     """The plan and the serialised graphs, built offline: no credentials, no network."""
+    from planet_sentinel.sources.gee.auth import require_ee
+
     plan, spec = prepare(cfg)
+    require_ee()
     with graph.offline_session(cfg.project or "offline-dry-run"):
         graphs = serialised_graphs(spec)
     return {
@@ -146,9 +149,9 @@ def ingest(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """Run the ingest; return the summary that is also written to ``<name>_ingest.json``."""
-    import ee
-
     from planet_sentinel.sources.gee import auth, download, export
+
+    ee = auth.require_ee()
 
     say = progress or (lambda _m: None)
     started = time.perf_counter()
@@ -169,12 +172,8 @@ def ingest(
     graphs = {role: graph.serialise(image) for role, image in images.items()}
     ghash = graph.graph_hash(graphs)
     say("checking the windows: images, dates, clouds")
-    try:
-        info = ee.data.computeValue(graph.window_metadata(spec))
-    except ee.EEException as exc:
-        status = download.http_status(exc)
-        hint = " (quota exceeded: wait a few minutes and retry)" if status == 429 else ""
-        raise SentinelError(f"Earth Engine could not list the images{hint}: {exc}") from exc
+    metadata = graph.window_metadata(spec)
+    info = download.with_retries(lambda: ee.data.computeValue(metadata), "the window metadata", cfg, say, sleep)
     windows = {
         role: _window_summary(role, cfg.before if role == "before" else cfg.after, info[role])
         for role in ("before", "after")
