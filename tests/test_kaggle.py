@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -182,3 +185,34 @@ def test_parse_log_reads_kaggle_json_logs_and_plain_text() -> None:
     assert parse_log(json.dumps(events)) == "a\nb"
     assert parse_log("plain\ntext") == "plain\ntext"
     assert parse_log("") == ""
+
+
+KERNEL_SIDE = """
+import importlib.abc, json, sys
+from pathlib import Path
+
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {"rasterio", "mlflow", "scipy", "shapely", "fiona", "kaggle", "kagglesdk", "click"}:
+            raise ImportError("not needed in the kernel: " + name)
+
+sys.meta_path.insert(0, Blocker())
+from planet_sentinel.kaggle.entry import run
+
+root, out, run_dir = map(Path, sys.argv[1:4])
+manifest = {"train_config": {"epochs": 1, "base": 4, "crop": 64, "batch_size": 4}, "archive": {"sha256": "abc"}}
+print(json.dumps(run(root, out, manifest, run_dir)))
+"""
+
+
+@pytest.mark.slow
+def test_kernel_side_trains_without_rasterio_mlflow_or_the_kaggle_client(simulated_chips: Path, tmp_path: Path) -> None:
+    out = tmp_path / "working"
+    args = [sys.executable, "-c", KERNEL_SIDE, str(simulated_chips.parent), str(out), str(tmp_path / "run")]
+    proc = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "SENTINEL_QUIET": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert record["bundle_sha256"] == "abc" and record["device"] == "cpu" and record["amp"] is False
+    assert set(record["outputs"]) == {"model.pt", "history.json", "val_predictions.png"}
+    assert packing.sha256_file(out / "model.pt") == record["outputs"]["model.pt"]["sha256"]
+    assert json.loads((out / "run.json").read_text())["fingerprint"] == record["fingerprint"]

@@ -5,6 +5,7 @@ auth, dataset create/version, the client's own resume after a 503, kernel runs a
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,7 @@ def test_kernel_runs_against_the_mounted_dataset(
     remote.push_dataset(api, _bundle(tmp_path, simulated_chips), USER, CONFIG, lambda _: None, lambda _: None)
     run = _push_script(api, tmp_path)
     assert run.ref == f"{USER}/planet-sentinel-train" and run.version == 1
-    status, failure = remote.wait_for_kernel(api, run, CONFIG, lambda _: None, lambda s: __import__("time").sleep(s))
+    status, failure = remote.wait_for_kernel(api, run, CONFIG, lambda _: None, time.sleep)
     assert (status, failure) == ("complete", "")
     out = tmp_path / "out"
     with pytest.raises(SentinelError, match="no run.json"):
