@@ -219,7 +219,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             return problem(
                 413, "too_large", f"the request body is larger than the limit of {settings.max_request_mb:g} MiB"
             )
-        return problem(exc.status_code, "http", str(exc.detail), getattr(exc, "headers", None))
+        kind = "invalid_request" if exc.status_code == 400 else "http"
+        metrics.errors.labels(kind=kind).inc()
+        return problem(exc.status_code, kind, str(exc.detail), getattr(exc, "headers", None))
 
     @app.get("/health", response_model=Health, summary="The process is alive")
     async def health() -> Health:
