@@ -29,7 +29,7 @@ def ingest() -> None:
 @click.option("--treecover-threshold", type=int, help="Tree cover 2000 (%) for Hansen loss to count [30].")
 @click.option("--export", help="Batch export: gcs:BUCKET/PREFIX (downloaded when done) or drive:FOLDER.")
 @click.option("--out-dir", type=click.Path(file_okay=False), help="Output folder [data/raw].")
-@click.option("--tile-px", type=int, help="Tile side of direct downloads (default: the largest under 48 MiB, <=1024).")
+@click.option("--tile-px", type=int, help="Tile side of direct downloads [512; must fit the 48 MiB request limit].")
 @click.option("--workers", type=int, help="computePixels requests in flight [4].")
 @click.option("--retries", type=int, help="Retries per tile on HTTP 429/5xx [5].")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the serialised ee graph; no network, no credentials.")
