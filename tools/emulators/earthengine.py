@@ -254,6 +254,8 @@ class EarthEngineEmulator:
         self._pixel_requests = 0
         self._value_requests = 0
         self._load_scene()
+        # Warm up (imports, GDAL drivers) so the first answers are not slower than the rest.
+        self._geotiff(self.arrays["before"][:, :16, :16], self.grid.transform.c, self.grid.transform.f)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -409,8 +411,6 @@ class EarthEngineEmulator:
         return idx
 
     def compute_pixels(self, body: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
-        from rasterio.io import MemoryFile
-
         tree = expand(body["expression"])
         role = role_of(tree)
         if role not in ("before", "after", "mask"):
@@ -438,22 +438,27 @@ class EarthEngineEmulator:
                 if seen < self.faults.failing_tiles[key]:
                     self._tile_failures[key] = seen + 1
                     raise EmulatorError(500, "An internal error has occurred (emulated).", "INTERNAL")
-        data = self._cut(role, x0, y0, width, height, band_idx)
-        from affine import Affine
+        return self._geotiff(self._cut(role, x0, y0, width, height, band_idx), x0, y0), info
 
+    def _geotiff(self, data: np.ndarray, x0: float, y0: float) -> bytes:
+        """GeoTIFF bytes of (bands, rows, cols) pixels whose top-left corner is (x0, y0)."""
+        from affine import Affine
+        from rasterio.io import MemoryFile
+
+        res = self.grid.transform.a
         profile = dict(
             driver="GTiff",
-            width=width,
-            height=height,
+            width=data.shape[2],
+            height=data.shape[1],
             count=data.shape[0],
             dtype=data.dtype,
             crs=self.grid.crs,
-            transform=Affine(self.grid.transform.a, 0, x0, 0, self.grid.transform.e, y0),
+            transform=Affine(res, 0, x0, 0, -res, y0),
         )
         with MemoryFile() as mem:
             with mem.open(**profile) as ds:
                 ds.write(data)
-            return mem.read(), info
+            return mem.read()
 
     def compute_value(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
