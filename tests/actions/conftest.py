@@ -7,6 +7,7 @@ remote (its pointer is committed into the copy by `--write-back`), then train an
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import socket
@@ -190,11 +191,22 @@ def train_run(act_env: ActEnv, pipeline_run: ActResult, mlflow_server: str) -> A
     return act_env.run("train", inputs={"mode": "local", "epochs": "1", "base": "4"})
 
 
+@dataclass
+class MonitorRuns:
+    first: ActResult
+    second: ActResult
+    #: The emulator's issues and dispatches right after the two runs (later tests add to them).
+    issues: list[dict[str, Any]]
+    dispatches: list[dict[str, Any]]
+
+
 @pytest.fixture(scope="session")
-def monitor_runs(act_env: ActEnv, pipeline_run: ActResult, github_emulator: Any) -> tuple[ActResult, ActResult]:
+def monitor_runs(act_env: ActEnv, pipeline_run: ActResult, github_emulator: Any) -> MonitorRuns:
     """The monitor workflow twice on hazy scenes (data signals only): drift both times."""
     pipeline_run.check()
     inputs = {"new-data": "data/drifted", "simulate": "haze", "model": "none"}
     first = act_env.run("monitor", inputs=inputs, github_url=github_emulator.url)
     second = act_env.run("monitor", inputs=inputs, github_url=github_emulator.url)
-    return first, second
+    return MonitorRuns(
+        first, second, copy.deepcopy(github_emulator.issues()), copy.deepcopy(github_emulator.dispatches())
+    )

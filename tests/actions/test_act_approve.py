@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.actions.conftest import ActEnv, ActResult, skip_inside_act
+from tests.actions.conftest import ActEnv, ActResult, MonitorRuns, skip_inside_act
 from tools.act import event_payload
 
 pytestmark = [skip_inside_act(), pytest.mark.slow]
@@ -22,9 +22,10 @@ def _comment(act_env: ActEnv, emulator: Any, tmp_path: Path, user: str, number: 
 
 
 def test_approval_by_writer_dispatches_once_reader_nothing(
-    act_env: ActEnv, monitor_runs: tuple[ActResult, ActResult], github_emulator: Any, tmp_path: Path
+    act_env: ActEnv, monitor_runs: MonitorRuns, github_emulator: Any, tmp_path: Path
 ) -> None:
-    (issue,) = github_emulator.issues()
+    monitor_runs.second.check()
+    (issue,) = monitor_runs.issues
     number = issue["number"]
 
     _comment(act_env, github_emulator, tmp_path, "rita-reader", number, "reader")

@@ -3,25 +3,23 @@ emulator, and a second run of the same episode updates it instead of opening ano
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.actions.conftest import ActResult, skip_inside_act
+from tests.actions.conftest import MonitorRuns, skip_inside_act
 from tools.act import outputs_from_log
 
 pytestmark = [skip_inside_act(), pytest.mark.slow]
 
 
-def test_drift_opens_one_issue_then_updates_it(monitor_runs: tuple[ActResult, ActResult], github_emulator: Any) -> None:
-    first, second = (run.check() for run in monitor_runs)
+def test_drift_opens_one_issue_then_updates_it(monitor_runs: MonitorRuns) -> None:
+    first, second = monitor_runs.first.check(), monitor_runs.second.check()
     assert outputs_from_log(first.log)["exit_code"] == "3"
     assert outputs_from_log(second.log)["exit_code"] == "3"
 
-    issues = github_emulator.issues()
+    issues = monitor_runs.issues
     assert len(issues) == 1, [issue["title"] for issue in issues]
     issue = issues[0]
     assert issue["state"] == "open" and "drift" in issue["labels"]
     assert "drift-episode" in issue["body"]
     assert len(issue["comments"]) == 1 and "Drift seen again" in issue["comments"][0]["body"]
-    assert github_emulator.dispatches() == []  # approval is needed: nothing was dispatched
+    assert monitor_runs.dispatches == []  # approval is needed: nothing was dispatched

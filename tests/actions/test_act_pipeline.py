@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 import yaml
 
 from tests.actions.conftest import ActEnv, ActResult, skip_inside_act
 from tools.act import outputs_from_log
 
-pytestmark = [skip_inside_act()]
+pytestmark = [skip_inside_act(), pytest.mark.slow]
 
 
 def test_pipeline_versions_the_dataset(act_env: ActEnv, pipeline_run: ActResult) -> None:
