@@ -55,16 +55,20 @@ def _run(cmd: list[str], **kwargs: Any) -> None:
 # ----------------------------------------------------------------------------- wheelhouse
 
 
-def wheelhouse_key(torch_spec: str, extras: str) -> str:
+def wheelhouse_key(torch_spec: str, extras: str, also: tuple[str, ...] = ()) -> str:
     """Changes when the dependencies change (pyproject.toml, torch, Python), not with our code."""
     digest = hashlib.sha256()
-    digest.update(f"{torch_spec}|{extras}|{sys.version_info[:2]}".encode())
+    digest.update(f"{torch_spec}|{extras}|{sorted(also)}|{sys.version_info[:2]}".encode())
     digest.update((REPO / "pyproject.toml").read_bytes())
     return digest.hexdigest()[:16]
 
 
 def build_wheelhouse(
-    out: Path = WHEELHOUSE, project: Path = PROJECT_DIR, torch_spec: str = DEFAULT_TORCH, extras: str = "service"
+    out: Path = WHEELHOUSE,
+    project: Path = PROJECT_DIR,
+    torch_spec: str = DEFAULT_TORCH,
+    extras: str = "service",
+    also: tuple[str, ...] = (),
 ) -> Path:
     """``pip wheel`` the dependencies (``extras`` and the CPU torch) into ``out`` and the project's
     own wheel into ``project``: two folders, two image layers, so a code change rebuilds only the
@@ -72,8 +76,9 @@ def build_wheelhouse(
 
     The host's pip configuration decides where wheels come from (PyPI, a mirror, a local
     find-links folder holding the CPU torch wheel); the image build then installs offline.
+    ``also``: extra requirements the image needs beyond the project's declared ones.
     """
-    key = wheelhouse_key(torch_spec, extras)
+    key = wheelhouse_key(torch_spec, extras, also)
     stamp = out / ".key"
     if stamp.exists() and stamp.read_text().strip() == key:
         log(f"wheelhouse {out} is current ({len(list(out.glob('*.whl')))} wheels)")
@@ -82,7 +87,7 @@ def build_wheelhouse(
             shutil.rmtree(out)
         out.mkdir(parents=True)
         pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir"]
-        _run([*pip, str(out), torch_spec, f"{REPO}[{extras}]"])
+        _run([*pip, str(out), torch_spec, *also, f"{REPO}[{extras}]"])
         for own in out.glob("planet_sentinel-*.whl"):
             own.unlink()
         stamp.write_text(key + "\n")

@@ -29,6 +29,11 @@ engine_option = click.option(
 )
 base_option = click.option("--base", default=c.DEFAULT_BASE, show_default=True, help="BASE_IMAGE build arg.")
 tag_option = click.option("--tag", default=c.DEFAULT_TAG, show_default=True)
+also_option = click.option(
+    "--also",
+    multiple=True,
+    help="An extra requirement for the image beyond the project's declared dependencies (repeat).",
+)
 model_option = click.option("--model", help="Bake this model in: a bundle file or models:/planet-sentinel@champion.")
 
 
@@ -39,9 +44,10 @@ def main() -> None:
 
 @main.command()
 @click.option("--torch", "torch_spec", default=c.DEFAULT_TORCH, show_default=True, help="The CPU torch requirement.")
-def wheelhouse(torch_spec: str) -> None:
+@also_option
+def wheelhouse(torch_spec: str, also: tuple[str, ...]) -> None:
     """pip wheel the project's service dependencies and CPU torch into build/container/wheelhouse."""
-    click.echo(c.build_wheelhouse(torch_spec=torch_spec))
+    click.echo(c.build_wheelhouse(torch_spec=torch_spec, also=also))
 
 
 @main.command()
@@ -79,8 +85,16 @@ def build(engine_name: str | None, base: str, tag: str, model: str | None) -> No
 @click.option("--workdir", type=click.Path(file_okay=False), default="build/container/probe", show_default=True)
 @click.option("--keep", is_flag=True, help="Leave the container running afterwards.")
 @click.option("--skip-build", is_flag=True, help="Probe an image that is already built.")
+@also_option
 def test(
-    engine_name: str | None, base: str, tag: str, model: str | None, workdir: str, keep: bool, skip_build: bool
+    engine_name: str | None,
+    base: str,
+    tag: str,
+    model: str | None,
+    workdir: str,
+    keep: bool,
+    skip_build: bool,
+    also: tuple[str, ...],
 ) -> None:
     """Wheelhouse, base image (if it is the debootstrap one), build, run, probe: the image test.
 
@@ -94,7 +108,7 @@ def test(
     model = model or str(c.tiny_model(work))
     start = time.monotonic()
     if not skip_build:
-        c.build_wheelhouse()
+        c.build_wheelhouse(also=also)
         c.build_image(engine, tag, c.choose_base(engine, base), model)
     build_s = time.monotonic() - start
     results: dict[str, object] = {"image": tag, "engine": engine.name, "size_mb": c.image_size_mb(engine, tag)}
