@@ -26,7 +26,8 @@ from tests.conftest import REPO_ROOT
 from tools.act import ActRun, act_binary, run
 
 BIN = Path(sys.executable).parent
-ORIGIN = "https://github.com/octo-org/planet-sentinel.git"
+REPO = "octo-org/planet-sentinel"
+ORIGIN = f"https://github.com/{REPO}.git"
 #: A small scene keeps every run to seconds: 768 px (enough train chips for the drift tests),
 #: 128 px chips, split blocks of 128 px.
 PIPELINE_INPUTS = {
@@ -183,14 +184,6 @@ def pipeline_run(act_env: ActEnv) -> ActResult:
     return act_env.run("pipeline", inputs=PIPELINE_INPUTS)
 
 
-@pytest.fixture(scope="session")
-def train_run(act_env: ActEnv, pipeline_run: ActResult, mlflow_server: str) -> ActResult:
-    """The train workflow once (local mode, 1 epoch, base 4) against the MLflow server."""
-    pipeline_run.check()
-    act_env.mlflow_uri = mlflow_server
-    return act_env.run("train", inputs={"mode": "local", "epochs": "1", "base": "4"})
-
-
 @dataclass
 class MonitorRuns:
     first: ActResult
@@ -210,3 +203,43 @@ def monitor_runs(act_env: ActEnv, pipeline_run: ActResult, github_emulator: Any)
     return MonitorRuns(
         first, second, copy.deepcopy(github_emulator.issues()), copy.deepcopy(github_emulator.dispatches())
     )
+
+
+@dataclass
+class ApproveRuns:
+    """Approvals on the drift issue: a reader's, a writer's, then a maintainer's (a duplicate)."""
+
+    issue: int
+    results: dict[str, ActResult]
+    #: Dispatches recorded after each approval, and the comments on the issue after all three.
+    dispatches: dict[str, list[dict[str, Any]]]
+    comments: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def approve_runs(
+    act_env: ActEnv, monitor_runs: MonitorRuns, github_emulator: Any, tmp_path_factory: pytest.TempPathFactory
+) -> ApproveRuns:
+    from tools.act import event_payload
+
+    monitor_runs.second.check()
+    (issue,) = monitor_runs.issues
+    events = tmp_path_factory.mktemp("events")
+    results, dispatches = {}, {}
+    for user in ("rita-reader", "wes-writer", "maya-maintainer"):
+        payload = github_emulator.user_comments(REPO, issue["number"], user, "/approve-retrain")
+        event = event_payload(events / f"{user}.json", payload)
+        results[user] = act_env.run("approve", event="issue_comment", event_file=event, github_url=github_emulator.url)
+        dispatches[user] = copy.deepcopy(github_emulator.dispatches())
+    comments = copy.deepcopy(github_emulator.issues()[0]["comments"])
+    return ApproveRuns(issue["number"], results, dispatches, comments)
+
+
+@pytest.fixture(scope="session")
+def train_run(act_env: ActEnv, approve_runs: ApproveRuns, github_emulator: Any, mlflow_server: str) -> ActResult:
+    """The train run the approval dispatched (its inputs, plus 1 epoch of a base-4 model), against
+    the MLflow server; it reports back on the drift issue."""
+    (dispatch,) = approve_runs.dispatches["maya-maintainer"]
+    act_env.mlflow_uri = mlflow_server
+    inputs = {**dispatch["inputs"], "mode": "local", "epochs": "1", "base": "4"}
+    return act_env.run("train", inputs=inputs, github_url=github_emulator.url)

@@ -1,42 +1,23 @@
-"""The approve workflow under act: a writer's `/approve-retrain` on the drift issue dispatches
-train exactly once (a second approval does not), a reader's comment dispatches nothing."""
+"""The approve workflow under act: a reader's `/approve-retrain` on the drift issue dispatches
+nothing (and gets a polite refusal), a writer's dispatches train exactly once with the issue
+number, and a maintainer's second approval does not dispatch again."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from tests.actions.conftest import ActEnv, ActResult, MonitorRuns, skip_inside_act
-from tools.act import event_payload
+from tests.actions.conftest import ApproveRuns, skip_inside_act
 
 pytestmark = [skip_inside_act(), pytest.mark.slow]
-REPO = "octo-org/planet-sentinel"
 
 
-def _comment(act_env: ActEnv, emulator: Any, tmp_path: Path, user: str, number: int, name: str) -> ActResult:
-    payload = emulator.user_comments(REPO, number, user, "/approve-retrain")
-    event = event_payload(tmp_path / f"{name}.json", payload)
-    return act_env.run("approve", event="issue_comment", event_file=event, github_url=emulator.url).check()
+def test_approval_by_writer_dispatches_once_reader_nothing(approve_runs: ApproveRuns) -> None:
+    for result in approve_runs.results.values():
+        result.check()
+    assert approve_runs.dispatches["rita-reader"] == []
+    bot = [c["body"] for c in approve_runs.comments if c["user"] == "github-actions[bot]"]
+    assert any("rita-reader" in body and "nothing was dispatched" in body for body in bot)
 
-
-def test_approval_by_writer_dispatches_once_reader_nothing(
-    act_env: ActEnv, monitor_runs: MonitorRuns, github_emulator: Any, tmp_path: Path
-) -> None:
-    monitor_runs.second.check()
-    (issue,) = monitor_runs.issues
-    number = issue["number"]
-
-    _comment(act_env, github_emulator, tmp_path, "rita-reader", number, "reader")
-    assert github_emulator.dispatches() == []
-    refusal = github_emulator.issues()[0]["comments"][-1]
-    assert "rita-reader" in refusal["body"] and "nothing was dispatched" in refusal["body"]
-
-    _comment(act_env, github_emulator, tmp_path, "wes-writer", number, "writer")
-    dispatches = github_emulator.dispatches()
-    assert len(dispatches) == 1
-    assert dispatches[0]["inputs"]["drift_issue"] == str(number)
-
-    _comment(act_env, github_emulator, tmp_path, "maya-maintainer", number, "again")
-    assert len(github_emulator.dispatches()) == 1
+    (dispatch,) = approve_runs.dispatches["wes-writer"]
+    assert dispatch["workflow"] == "train.yml" and dispatch["inputs"]["drift_issue"] == str(approve_runs.issue)
+    assert approve_runs.dispatches["maya-maintainer"] == [dispatch]

@@ -1,17 +1,23 @@
-"""The train workflow (local mode) under act against a real `mlflow server`: the pulled dataset is
-trained on, registered as planet-sentinel@challenger over HTTP, evaluated and promoted."""
+"""The train workflow (local mode) under act against a real `mlflow server`, started with the
+inputs the approval dispatched: the pulled dataset is trained on, registered as
+planet-sentinel@challenger over HTTP, evaluated and promoted, and the drift issue gets the
+metrics and is closed."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tests.actions.conftest import ActResult, skip_inside_act
+from tests.actions.conftest import ActResult, ApproveRuns, skip_inside_act
 from tools.act import outputs_from_log
 
 pytestmark = [skip_inside_act(), pytest.mark.slow]
 
 
-def test_train_registers_a_challenger(train_run: ActResult, mlflow_server: str) -> None:
+def test_train_registers_a_challenger_and_reports(
+    train_run: ActResult, mlflow_server: str, approve_runs: ApproveRuns, github_emulator: Any
+) -> None:
     result = train_run.check()
     outputs = outputs_from_log(result.log)
     assert outputs["model_version"] == "1"
@@ -26,3 +32,8 @@ def test_train_registers_a_challenger(train_run: ActResult, mlflow_server: str) 
     run = client.get_run(challenger.run_id)
     assert run.data.tags.get("trained_on") == "local"
     assert any(key.startswith("val") for key in run.data.metrics)
+
+    issue = next(i for i in github_emulator.issues() if i["number"] == approve_runs.issue)
+    assert issue["state"] == "closed"
+    report = issue["comments"][-1]["body"]
+    assert "Retraining finished" in report and "**yes**" in report
