@@ -13,7 +13,7 @@ case "$1" in
   table)
     {
       printf '### %s\n\n| field | value |\n|---|---|\n' "$3"
-      jq -r 'to_entries[] | "| \(.key) | \(.value | if type == "string" then . else tojson end | gsub("\\|"; "\\\\|")) |"' "$2"
+      jq -r 'to_entries[] | "| \(.key) | \(.value | if type == "string" then . else tojson end | gsub("\\|"; "\\|")) |"' "$2"
       printf '\n'
     } >> "$summary"
     ;;
