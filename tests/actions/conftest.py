@@ -72,8 +72,7 @@ class ActEnv:
             mlflow_uri=self.mlflow_uri,
             cache_dir=self.cache,
             write_back=True,
-            secrets={"GITHUB_TOKEN": "ci-token"},
-            **kwargs,
+            **{**kwargs, "secrets": {"GITHUB_TOKEN": "ci-token", **kwargs.get("secrets", {})}},
         )
         proc = run(spec, capture=True, timeout=timeout)
         return ActResult(proc.returncode, proc.stdout + proc.stderr)

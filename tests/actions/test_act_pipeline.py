@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -33,3 +34,29 @@ def test_pipeline_versions_the_dataset(act_env: ActEnv, pipeline_run: ActResult)
     assert len(stored) >= out["nfiles"]
     # Nothing of the data landed in the repository itself: jobs share data only through the remote.
     assert not (act_env.repo / "data/live").exists()
+
+
+def test_pipeline_from_earth_engine(act_env: ActEnv, tmp_path: Path) -> None:
+    """source=gee through the Earth Engine emulator: the real client, a service-account key in
+    the secret, the AOI and project from repository variables; its own dataset `gee`."""
+    from tools.emulators.earthengine import EarthEngineEmulator
+
+    with EarthEngineEmulator(tmp_path / "ee-scene", size=512, seed=5) as emulator:
+        aoi = tmp_path / "aoi.geojson"
+        aoi.write_text(json.dumps(emulator.aoi(64, 64, 448, 448)))
+        env = emulator.environ()
+        key = env.pop("EARTHENGINE_SERVICE_ACCOUNT_KEY")
+        result = act_env.run(
+            "pipeline",
+            inputs={"source": "gee", "name": "ee", "dataset": "gee", "chip-size": "128", "split-block": "128"},
+            variables={"GEE_PROJECT": "emulated-project", "SENTINEL_AOI": str(aoi)},
+            secrets={"EARTHENGINE_SERVICE_ACCOUNT_KEY": key},
+            env=env,
+        ).check()
+        requests = [entry for entry in emulator.log if "computePixels" in str(entry.get("path", ""))]
+    outputs = outputs_from_log(result.log)
+    assert outputs["before"] == "data/gee/raw/ee_before.tif" and outputs["mask"] == "data/gee/raw/ee_mask.tif"
+    assert json.loads(outputs["counts"])["train"] > 0
+    assert requests, "the ingest reached the Earth Engine emulator"
+    pointer = yaml.safe_load((act_env.repo / "data/gee.dvc").read_text())["outs"][0]
+    assert pointer["path"] == "gee" and pointer["md5"].endswith(".dir")
