@@ -230,20 +230,26 @@ class Rollout:
                 state.record({"action": "unchanged", "version": previous})
                 save_state(self.state_dir, state)
                 return self.result("unchanged", target, previous, live, reason, start)
-            prepared = self.runtime.prepare()
-            if prepared:
-                self.say(prepared)
-            spec = exported_bundle(target, self.state_dir) if self.runtime.name != "process" else target.spec
             try:
+                prepared = self.runtime.prepare()
+                if prepared:
+                    self.say(prepared)
+                spec = exported_bundle(target, self.state_dir) if self.runtime.name != "process" else target.spec
                 new, reason = self.replace(state, live, target, spec)
-            except DeployError as exc:
+            except SentinelError as exc:
                 state.record({"action": "failed", "version": target.version, "reason": str(exc).splitlines()[0]})
                 save_state(self.state_dir, state)
-                raise
+                raise DeployError(f"deploying v{target.version} failed: {exc}\n{self.serving_now(state)}") from exc
             state.active = new
             state.record({"action": "deployed", "version": target.version, "previous": previous})
             save_state(self.state_dir, state)
             return self.result("deployed", target, previous, new, reason, start)
+
+    def serving_now(self, state: DeployState) -> str:
+        current = state.active
+        if current is not None and self.runtime.failure(current) is None:
+            return f"serving now: v{current.version} on port {current.port} ({current.runtime} {current.ref})"
+        return "serving now: nothing"
 
     def live_instance(self, state: DeployState) -> Instance | None:
         """The recorded instance if it still runs and answers /health; a dead one is cleaned up."""
@@ -295,7 +301,7 @@ class Rollout:
             state.active = None
             raise DeployError(f"{cause}\nroll-back to v{old.version} failed too: {again}") from cause
         state.active = restored
-        raise DeployError(f"{cause}\nrolled back: v{old.version} serves on port {old.port} again") from cause
+        raise DeployError(f"{cause}\nrolled back to v{old.version}") from cause
 
     def result(
         self, action: str, target: Target, previous: str | None, instance: Instance, reason: str, start: float

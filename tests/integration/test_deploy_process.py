@@ -73,6 +73,7 @@ def test_rollout_replace_rollback_unchanged(simulated_chips: Path, mlflow_home: 
         with pytest.raises(DeployError, match=f"v{v2} \\(candidate") as failed:
             deploy(config)
         assert "could not load its model" in str(failed.value)
+        assert f"serving now: v{v1} on port {port}" in str(failed.value)
         assert runtime.failure(old) is None and running_model(url)["version"] == v1
         answer = smoke_predict(url, smoke_pair(state_dir / "smoke"))
         assert answer["model"]["version"] == v1
