@@ -43,17 +43,17 @@ def _sanitise(message: str, names: dict[Path, str]) -> str:
 def check_pair(loaded: LoadedModel, before: Path, after: Path, names: dict[Path, str]) -> None:
     """The scene contract, one grid, and the model's bands present: each failure a 422 with its reason."""
     from planet_sentinel.predict import input_bands
-    from planet_sentinel.raster import Grid, check_scene, require_same_grid
+    from planet_sentinel.raster import check_scene, require_same_grid
 
     try:
-        _, bands = check_scene(before)
-        _, after_bands = check_scene(after)
+        grid, bands = check_scene(before)
+        after_grid, after_bands = check_scene(after)
     except SentinelError as exc:
         raise InputError(422, "invalid_scene", _sanitise(str(exc), names)) from exc
     if bands != after_bands:
         raise InputError(422, "band_mismatch", f"'before' has bands {list(bands)} but 'after' has {list(after_bands)}")
     try:
-        require_same_grid(Grid.read(before), Grid.read(after), f"before {before}", f"after {after}")
+        require_same_grid(grid, after_grid, f"before {before}", f"after {after}")
     except SentinelError as exc:
         raise InputError(422, "grid_mismatch", _sanitise(str(exc), names)) from exc
     wanted = input_bands(loaded.bundle, True)
