@@ -1,8 +1,9 @@
 """The roll-out through real `sentinel serve` processes and a private MLflow registry.
 
 One sequence, because each step starts from what the previous one left running: the first
-deploy, a deploy with nothing to do, a broken champion rolled back (the old version keeps
-serving), and a good champion replacing the old one.
+deploy, a deploy with nothing to do, a broken champion stopped at the candidate stage (the old
+version keeps serving, untouched), a champion that breaks during the port swap (the old version
+is started again: roll-back), and a good champion replacing the old one.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _break(version: str) -> None:
         path.write_bytes(b"not a model")
 
 
-def test_rollout_replace_rollback_unchanged(simulated_chips: Path, mlflow_home: Path) -> None:
+def test_rollout_unchanged_rejected_rolled_back_replaced(simulated_chips: Path, mlflow_home: Path) -> None:
     result = train(simulated_chips, mlflow_home / "runs" / "tiny", TrainConfig(**TINY))
     v1 = _register(result)
     _champion(v1)
@@ -79,16 +80,33 @@ def test_rollout_replace_rollback_unchanged(simulated_chips: Path, mlflow_home: 
         assert answer["model"]["version"] == v1
         assert load_state(state_dir).history[-1]["action"] == "failed"
 
-        # A good champion replaces the old one on the same port; the old process is gone.
+        # A champion that passes as candidate but breaks before it takes the port (its artifact
+        # is corrupted when the switch begins): the old version is started again on the port.
         v3 = _register(result)
         _champion(v3)
-        third = deploy(config)
-        assert (third.action, third.version, third.previous_version) == ("deployed", v3, v1)
-        assert running_model(url)["version"] == v3
-        assert runtime.failure(old) is not None
+
+        def break_at_switch(message: str) -> None:
+            if message.startswith("switching port"):
+                _break(v3)
+
+        with pytest.raises(DeployError, match=f"rolled back to v{v1}") as switched:
+            deploy(config, progress=break_at_switch)
+        assert f"v{v3} (live, port {port}) failed" in str(switched.value)
+        assert running_model(url)["version"] == v1
+        restored = load_state(state_dir).active
+        assert restored is not None and restored.ref != old.ref and restored.version == v1
+
+        # A good champion replaces the old one on the same port; the old process is gone.
+        v4 = _register(result)
+        _champion(v4)
+        fourth = deploy(config)
+        assert (fourth.action, fourth.version, fourth.previous_version) == ("deployed", v4, v1)
+        assert running_model(url)["version"] == v4
+        assert runtime.failure(old) is not None and runtime.failure(restored) is not None
         new = load_state(state_dir).active
-        assert new is not None and new.ref != old.ref and new.port == port
-        assert [e["action"] for e in load_state(state_dir).history] == ["deployed", "unchanged", "failed", "deployed"]
+        assert new is not None and new.ref != restored.ref and new.port == port
+        actions = [e["action"] for e in load_state(state_dir).history]
+        assert actions == ["deployed", "unchanged", "failed", "failed", "deployed"]
     finally:
         stop_all(config)
     assert load_state(state_dir).active is None
