@@ -222,10 +222,9 @@ class ContainerRuntime(Runtime):
         if self.engine.image_exists(self.image):
             return None
         if Path("service/Dockerfile").is_file() and Path("tools/container").is_dir():
-            for step in (["wheelhouse"], ["build", "--engine", self.engine.name, "--tag", self.image]):
-                proc = subprocess.run([sys.executable, "-m", "tools.container", *step], check=False)
-                if proc.returncode != 0:
-                    raise SentinelError(f"building {self.image} failed at `python -m tools.container {step[0]}`")
+            cmd = [sys.executable, "-m", "tools.container", "build", "--engine", self.engine.name, "--tag", self.image]
+            if subprocess.run(cmd, check=False).returncode != 0:
+                raise SentinelError(f"building {self.image} failed (`{' '.join(cmd[1:])}`)")
             return f"built {self.image} from this checkout"
         self.engine.run("pull", self.image, timeout=1800)
         return f"pulled {self.image}"

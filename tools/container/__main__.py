@@ -64,9 +64,11 @@ def base(engine_name: str | None, name: str, suite: str) -> None:
 @base_option
 @tag_option
 @model_option
-def build(engine_name: str | None, base: str, tag: str, model: str | None) -> None:
-    """Build service/Dockerfile (wheelhouse must exist) and print the image and its size."""
+@also_option
+def build(engine_name: str | None, base: str, tag: str, model: str | None, also: tuple[str, ...]) -> None:
+    """Refresh the wheelhouse, build service/Dockerfile, print the image and its size."""
     engine = _engine(engine_name)
+    c.build_wheelhouse(also=also)
     c.build_image(engine, tag, c.choose_base(engine, base), model)
     click.echo(c.summary_line({"image": tag, "engine": engine.name, "size_mb": c.image_size_mb(engine, tag)}))
 
