@@ -38,6 +38,7 @@ SLIM_BASE = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim-book
 DEFAULT_TAG = "localhost/planet-sentinel:latest"
 DEFAULT_TORCH = "torch==2.13.0"
 CONTAINER_PORT = 8000
+MOUNTED_MODEL = "/mnt/model.pth"
 VERSION_LABEL = "org.planet-sentinel.model-version"
 
 
@@ -266,10 +267,12 @@ class Container:
 def run_container(
     engine: Engine, image: str, port: int, name: str, model_file: Path | None = None, args: list[str] | None = None
 ) -> Container:
-    """Start the image detached, published on 127.0.0.1:port (a mounted bundle is optional)."""
+    """Start the image detached, published on 127.0.0.1:port; a ``model_file`` is mounted at
+    /mnt/model.pth and served from there (so /model's uri proves the mount is what serves)."""
     cmd = ["run", "-d", "--name", name, *engine.run_args, "-p", f"127.0.0.1:{port}:{CONTAINER_PORT}"]
     if model_file is not None:
-        cmd += ["-v", f"{Path(model_file).resolve()}:/models/model.pth:ro"]
+        cmd += ["-v", f"{Path(model_file).resolve()}:{MOUNTED_MODEL}:ro"]
+        args = args or ["--model", MOUNTED_MODEL, "--host", "0.0.0.0", "--port", str(CONTAINER_PORT)]
     cmd += [image, *(args or [])]
     engine.run(*cmd, timeout=120)
     return Container(engine, name, port)
@@ -315,7 +318,7 @@ def probe(container: Container, workdir: Path, ready_timeout: float = 180.0) -> 
     return {
         "health": health,
         "ready_s": round(ready_s, 1),
-        "model": {k: model.get(k) for k in ("name", "version", "fingerprint", "bands")},
+        "model": {k: model.get(k) for k in ("uri", "version", "fingerprint", "bands")},
         "predict_s": round(predict_s, 2),
         "predict_keys": sorted(answer)[:12],
         "healthcheck": healthcheck(container),

@@ -119,9 +119,12 @@ def test(
         name = f"sentinel-test-{mode}-{int(time.time())}"
         container = c.run_container(engine, tag, _free_port(), name, model_file=mount)
         try:
-            results[mode] = c.probe(container, work)
-            if results[mode]["healthcheck"] not in ("healthy", "none"):  # type: ignore[index]
-                failures.append(f"{mode}: HEALTHCHECK {results[mode]['healthcheck']}")  # type: ignore[index]
+            probed = results[mode] = c.probe(container, work)
+            if probed["healthcheck"] not in ("healthy", "none"):
+                failures.append(f"{mode}: HEALTHCHECK {probed['healthcheck']}")
+            expected_uri = c.MOUNTED_MODEL if mount else "/models/model.pth"
+            if probed["model"]["uri"] != expected_uri:
+                failures.append(f"{mode}: serves {probed['model']['uri']}, expected {expected_uri}")
         except Exception as exc:  # report every failure with the container's logs
             failures.append(f"{mode}: {exc}\n{container.logs()}")
         finally:
