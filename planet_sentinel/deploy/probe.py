@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planet_sentinel.bands import DEFAULT_BANDS
 from planet_sentinel.errors import SentinelError
 
 SMOKE_SIZE = 256
 SMOKE_SEED = 4242
+#: The bands of the simulated smoke pair (the simulator writes the default band set).
+SMOKE_BANDS = DEFAULT_BANDS
 
 
 class ProbeError(SentinelError):

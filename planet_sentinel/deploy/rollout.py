@@ -30,6 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from planet_sentinel.deploy.probe import (
+    SMOKE_BANDS,
     ProbeError,
     is_healthy,
     running_model,
@@ -192,11 +193,15 @@ class Rollout:
         try:
             start = time.monotonic()
             wait_ready(instance.url, config.ready_timeout, alive=lambda: self.runtime.failure(instance))
-            served = running_model(instance.url).get("version")
+            info = running_model(instance.url)
+            served = info.get("version")
             if target.registry and served is not None and str(served) != target.version:
                 raise ProbeError(f"/model says version {served}, expected {target.version}")
             self.say(f"v{target.version} ready in {time.monotonic() - start:.1f} s")
-            if config.smoke:
+            unsimulated = sorted(set(info.get("bands") or ()) - set(SMOKE_BANDS))
+            if config.smoke and unsimulated:
+                self.say(f"smoke prediction skipped: the simulated pair lacks the model's bands {unsimulated}")
+            elif config.smoke:
                 start = time.monotonic()
                 answer = smoke_predict(instance.url, smoke_pair(self.state_dir / "smoke"))
                 answered = (answer.get("model") or {}).get("version")
