@@ -340,6 +340,12 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         except TimedOut:
             metrics.errors.labels(kind="timeout").inc()
             return problem(504, "timeout", f"the prediction took longer than the limit of {settings.timeout_s:g} s")
+        except InputError:
+            raise
+        except Exception as exc:  # a bug or an environment failure: logged in full, the client gets the gist
+            log.exception("prediction failed")
+            metrics.errors.labels(kind="internal").inc()
+            return problem(500, "internal", f"the prediction failed: {type(exc).__name__}: {exc}")
         summary = output.summary
         metrics.predictions.labels(format=fmt).inc()
         metrics.pixels.inc(summary["grid"]["width"] * summary["grid"]["height"])
