@@ -444,11 +444,11 @@ class PredictionResult:
     loss: Path
     geojson: Path
     summary_json: Path
-    quicklook: Path
+    quicklook: Path | None = None  # None when not asked for (the service does not return it)
     summary: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        paths = {k: str(v) for k, v in asdict(self).items() if k != "summary"}
+        paths = {k: None if v is None else str(v) for k, v in asdict(self).items() if k != "summary"}
         return {**paths, "summary": self.summary}
 
 
@@ -507,6 +507,7 @@ def predict_scene(
     overwrite: bool = False,
     device: str | torch.device | None = None,
     screen: CloudScreen | bool = True,
+    quicklook: bool = True,
 ) -> PredictionResult:
     """Predict forest loss over a scene pair, streaming windows from the COGs with bounded memory.
 
@@ -527,6 +528,7 @@ def predict_scene(
         threshold: decision threshold on the probability (default: the bundle's).
         min_area_ha: minimum mapping unit of the polygons.
         overwrite: replace existing outputs.
+        quicklook: write the PNG quicklook (the service, which does not return it, skips it).
     """
 
     start = time.perf_counter()
@@ -539,6 +541,8 @@ def predict_scene(
         raise SentinelError(f"min_area_ha {min_area_ha} must be >= 0")
     grid, _ = check_scene_pair(before, after)
     paths = output_paths(name, out_dir)
+    if not quicklook:
+        del paths["quicklook"]
     refuse_existing(list(paths.values()), overwrite)
     wanted = input_bands(bundle, screen)
     win = resolve_window(bundle, window, grid.height, grid.width, overlap)
@@ -641,9 +645,10 @@ def _predict_scene(
         write_text_atomic(staged["geojson"], json.dumps(collection, separators=(",", ":")) + "\n")
         timings["vectorise"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        _quicklook(staged["quicklook"], after, staged["probability"], staged["loss"])
-        timings["quicklook"] = time.perf_counter() - t0
+        if "quicklook" in staged:
+            t0 = time.perf_counter()
+            _quicklook(staged["quicklook"], after, staged["probability"], staged["loss"])
+            timings["quicklook"] = time.perf_counter() - t0
 
         total_px = grid.width * grid.height
         valid_px = int(counts[0] + counts[1])
