@@ -111,6 +111,7 @@ def run_prediction(
                 batch_size=settings.batch_size,
                 min_area_ha=settings.min_area_ha,
                 device=settings.device,
+                quicklook=False,  # a PNG nobody receives
             )
         except RasterioError as exc:
             raise InputError(422, "corrupt_tiff", f"pixel data cannot be read: {_sanitise(str(exc), names)}") from exc

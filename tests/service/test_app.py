@@ -105,6 +105,7 @@ def test_service_output_equals_cli_output(
         assert body[key] == cli_summary[key], key
     assert body["grid"] == cli_summary["grid"] and body["model"]["fingerprint"] == cli_summary["model"]["fingerprint"]
     assert {"queue", "upload", "forward", "service_total"} <= set(body["timings_s"])
+    assert "quicklook" not in body["timings_s"]  # the service skips the PNG it would not return
 
     mask = client.post("/predict", files=pair(before, after), headers={"Accept": "image/tiff"})
     assert mask.headers["content-type"] == "image/tiff; application=geotiff"
@@ -146,3 +147,19 @@ def test_formats_by_accept_and_format(client_for: Callable[..., TestClient], tmp
     text = client.get("/metrics").text
     assert 'sentinel_predictions_total{format="mask"} 1.0' in text
     assert 'sentinel_errors_total{kind="not_acceptable"} 1.0' in text
+
+
+def test_predict_scene_without_quicklook(model_file: Path, scene_pair: tuple[Path, Path], tmp_path: Path) -> None:
+    """The service's call: the same outputs as the CLI's, less the PNG."""
+    from planet_sentinel.bundle import load_bundle
+    from planet_sentinel.predict import predict_scene
+
+    result = predict_scene(load_bundle(model_file), *scene_pair, tmp_path, name="x", quicklook=False)
+    assert result.quicklook is None and result.to_dict()["quicklook"] is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "x_loss.geojson",
+        "x_loss.tif",
+        "x_prediction.json",
+        "x_probability.tif",
+    ]
+    assert "quicklook" not in result.summary["timings_s"]

@@ -80,7 +80,7 @@ def bare_phase(model: str, pairs_json: str, requests: str, workers: str) -> dict
     def one(i: int) -> None:
         before, after = pairs[i % len(pairs)]
         with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
-            predict_scene(bundle, before, after, tmp, name="upload")
+            predict_scene(bundle, before, after, tmp, name="upload", quicklook=False)
 
     with ThreadPoolExecutor(w, initializer=torch.set_num_threads, initargs=(_threads(w),)) as pool:
         list(pool.map(one, range(w)))  # warm-up, as the service gets
