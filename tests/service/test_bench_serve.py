@@ -17,5 +17,5 @@ def test_serve_bench_prints_its_figures(tmp_path: Path, capsys: pytest.CaptureFi
     assert line["bench"] == "serve" and line["requests"] == 8 and line["errors"] == 0
     assert 0 < line["p50_ms"] <= line["p99_ms"] and line["req_per_s"] > 0 and line["bare_req_per_s"] > 0
     assert line["ratio_to_bare"] == pytest.approx(line["req_per_s"] / line["bare_req_per_s"], rel=0.05)
-    assert len(line["rss_after_each_round_mb"]) == 1 and line["server_peak_rss_mb"] > 0
+    assert len(line["rss_median_each_round_mb"]) == 1 and line["rss_growth_mb"] == 0 and line["server_peak_rss_mb"] > 0
     assert {"queue", "upload", "forward", "service_total"} <= set(line["server_steps_ms"])
