@@ -62,6 +62,9 @@ def test_health_ready_model_and_metrics(client_for: Callable[..., TestClient], m
     assert {"/health", "/ready", "/model", "/metrics", "/predict"} <= set(docs["paths"])
     body = docs["paths"]["/predict"]["post"]
     assert "curl -F file=@stack.tif" in body["description"]
+    schema = docs["components"]["schemas"]["ModelInfo"]["properties"]
+    assert schema["alias"]["examples"] == ["champion"]  # the docs carry examples
+    assert client.get("/docs").status_code == 200
 
 
 def test_not_ready_without_a_model(tmp_path: Path) -> None:
