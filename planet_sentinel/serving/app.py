@@ -131,6 +131,7 @@ class ServiceMiddleware:
                 status["code"] = message["status"]
             await send(message)
 
+        refusal = None
         try:
             refusal = self._refuse(scope)
             if refusal is not None:  # answered before a byte of the body is read
@@ -139,7 +140,7 @@ class ServiceMiddleware:
             await self.app(scope, receive, send_and_record)
         finally:
             route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
+            path = getattr(route, "path", None) or ("/predict" if refusal is not None else "unmatched")
             self.metrics.requests.labels(route=path, method=scope["method"], status=str(status["code"])).inc()
             self.metrics.latency.labels(route=path).observe(time.perf_counter() - start)
 

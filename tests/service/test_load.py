@@ -38,7 +38,9 @@ def test_saturated_service_answers_503_with_retry_after(
     assert answers == [200]
     small = write_pair(tmp_path, *land_pair(64, 64))
     assert client.post("/predict", files=pair(*small)).status_code == 200  # capacity is back
-    assert 'sentinel_errors_total{kind="saturated"} 1.0' in client.get("/metrics").text
+    metrics = client.get("/metrics").text
+    assert 'sentinel_errors_total{kind="saturated"} 1.0' in metrics
+    assert 'sentinel_http_requests_total{method="POST",route="/predict",status="503"} 1.0' in metrics
 
 
 def test_request_timeout_answers_504_and_frees_the_slot(
