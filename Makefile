@@ -26,6 +26,7 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check planet_sentinel tools tests
 	$(BIN)/ruff format --check planet_sentinel tools tests
+	$(BIN)/python -m tools workflows check
 
 repro: $(BIN)/.installed
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
