@@ -28,7 +28,7 @@ from planet_sentinel.serving.metrics import ServiceMetrics
 from planet_sentinel.serving.pool import InferencePool, Saturated, TimedOut
 from planet_sentinel.serving.schemas import Health, ModelInfo, Prediction, Problem, Ready, Registry
 from planet_sentinel.serving.settings import ServeSettings, load_settings
-from planet_sentinel.serving.uploads import InputError
+from planet_sentinel.serving.uploads import InputError, check_filename
 
 log = logging.getLogger("planet_sentinel.serving")
 
@@ -314,9 +314,12 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                     f"missing {' and '.join(repr(m) for m in missing)}: send 'before' and 'after' GeoTIFFs, "
                     "or one 'file' with both dates stacked",
                 )
-            uploads = {"before": before.file, "after": after.file}  # type: ignore[union-attr]
+            parts = {"before": before, "after": after}
         else:
-            uploads = {"file": file.file}
+            parts = {"file": file}
+        for field, part in parts.items():
+            check_filename(part.filename, field)  # type: ignore[union-attr]
+        uploads = {field: part.file for field, part in parts.items()}  # type: ignore[union-attr]
         loaded = holder.current()  # this request's snapshot: a swap from now on does not affect it
         if loaded is None:
             metrics.errors.labels(kind="not_ready").inc()

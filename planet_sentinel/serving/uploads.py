@@ -1,9 +1,13 @@
 """Uploaded TIFFs: stored under names we choose, checked from the header before any pixel is read.
 
 Client filenames are never used as paths: every upload is written to ``before.tif``,
-``after.tif`` or ``stack.tif`` inside a private temporary directory. A TIFF's declared
-width x height x bands is compared with a limit before GDAL decodes anything, so a tiny file
-that declares a gigapixel image (a decompression bomb) is refused without being inflated.
+``after.tif`` or ``stack.tif`` inside a private temporary directory. A filename that looks like a
+path anyway (a ``/`` or ``\\``, a NUL or other control character, ``.`` or ``..``) is refused with
+422 ``bad_filename``: a client sending one is confused or probing, and saying so beats ignoring it.
+
+A TIFF's declared width x height x bands is compared with a limit before GDAL decodes anything,
+so a tiny file that declares a gigapixel image (a decompression bomb) is refused without being
+inflated.
 """
 
 from __future__ import annotations
@@ -22,6 +26,27 @@ class InputError(Exception):
     def __init__(self, status: int, kind: str, detail: str) -> None:
         super().__init__(detail)
         self.status, self.kind, self.detail = status, kind, detail
+
+
+def check_filename(name: str | None, field: str) -> None:
+    """Refuse a client filename that is a path or could pass for one; the name itself is never used.
+
+    Clients send the basename (curl ``-F file=@dir/stack.tif`` sends ``stack.tif``); browsers too.
+    """
+    if name is None:
+        return
+    problems = [f"contains {why}" for bad, why in (("/", "'/'"), ("\\", "'\\'"), ("\x00", "a NUL byte")) if bad in name]
+    if not problems and any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problems.append("contains a control character")
+    if name in (".", ".."):
+        problems.append(f"is {name!r}")
+    if problems:
+        raise InputError(
+            422,
+            "bad_filename",
+            f"'{field}': the filename {name!r} {' and '.join(problems)}; send the file's base name "
+            "(e.g. before.tif), not a path",
+        )
 
 
 def save_upload(source: IO[bytes], target: Path, field: str) -> Path:

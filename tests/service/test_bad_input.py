@@ -152,17 +152,39 @@ def test_missing_and_ambiguous_fields(client: TestClient, good: tuple[Path, Path
     check(client.post("/predict", files=both), 422, "ambiguous_input")
 
 
+def raw_multipart(fields: dict[str, tuple[bytes, bytes]]) -> tuple[bytes, dict[str, str]]:
+    """A multipart body with the filenames' bytes exactly as given (httpx would escape a NUL as %00)."""
+    body = b""
+    for name, (filename, data) in fields.items():
+        disposition = b'form-data; name="' + name.encode() + b'"; filename="' + filename + b'"'
+        body += b"--zzz\r\nContent-Disposition: " + disposition + b"\r\nContent-Type: image/tiff\r\n\r\n"
+        body += data + b"\r\n"
+    return body + b"--zzz--\r\n", {"Content-Type": "multipart/form-data; boundary=zzz"}
+
+
 def test_client_filenames_are_never_paths(
     client: TestClient, good: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cwd = tmp_path / "a" / "b"
     cwd.mkdir(parents=True)
     monkeypatch.chdir(cwd)
-    files = {
-        "before": ("../../evil_before.tif", good[0].read_bytes(), "image/tiff"),
-        "after": (str(tmp_path / "evil_after.tif"), good[1].read_bytes(), "image/tiff"),
+    before, after = good[0].read_bytes(), good[1].read_bytes()
+    refused = {
+        "../../evil_before.tif": "contains '/'",
+        str(tmp_path / "evil_after.tif"): "contains '/'",
+        "..\\evil.tif": "contains '\\'",
+        "..": "is '..'",
+        ".": "is '.'",
     }
-    response = client.post("/predict", files=files)
-    assert response.status_code == 200, response.text
+    for name, why in refused.items():
+        files = {"before": (name, before, "image/tiff"), "after": ("after.tif", after, "image/tiff")}
+        check(client.post("/predict", files=files), 422, "bad_filename", "'before'", why, "base name")
+    content, headers = raw_multipart({"before": (b"b.tif", before), "after": (b"evil\x00.tif", after)})
+    check(client.post("/predict", content=content, headers=headers), 422, "bad_filename", "'after'", "NUL")
+    stacked_name = {"file": ("x/stack.tif", before, "image/tiff")}
+    check(client.post("/predict", files=stacked_name), 422, "bad_filename", "'file'")
+    # nothing was written anywhere near the working directory, and the answers name no server path
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b"]
-    assert "evil" not in response.text
+    # plain base names (what curl and browsers send) are fine
+    response = client.post("/predict", files={"before": ("b.tif", before, "image/tiff"), "after": ("a b.tif", after, "")})
+    assert response.status_code == 200, response.text

@@ -58,6 +58,8 @@ def server(model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def test_seed_curl_example(server: str, scene_pair: tuple[Path, Path], tmp_path: Path) -> None:
     stacked = stack(*scene_pair, tmp_path / "stack.tif")
     if shutil.which("curl"):
+        # an absolute path after @: curl sends only the base name (stack.tif), which the service accepts
+        # (a filename with a path separator would be refused, see test_bad_input.py)
         out = subprocess.run(
             ["curl", "-sS", "-F", f"file=@{stacked}", f"{server}/predict"],
             capture_output=True,
