@@ -22,13 +22,26 @@ import click
 @click.option("--timeout-s", type=float, help="Per-request time limit in seconds (default 300).")
 @click.option("--reload-interval-s", type=float, help="Seconds between alias/file checks (default 60; 0 never).")
 @click.option(
+    "--reuse-port",
+    is_flag=True,
+    help="Share the port with a running instance (SO_REUSEPORT), for a switch without downtime: listen only "
+    "once the model is loaded (exit 1 if it cannot be), then take the port's new connections.",
+)
+@click.option(
+    "--probe-port",
+    type=int,
+    help="Also listen on this private port (same host), so a deployer can check this very instance.",
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
-def serve(log_level: str, **options: Any) -> None:
+def serve(log_level: str, reuse_port: bool, probe_port: int | None, **options: Any) -> None:
     """Serve forest-loss predictions over HTTP: POST /predict, GET /health /ready /model /metrics.
 
     Settings: flag > SENTINEL_SERVE_<FIELD> > params.yaml `serve:` > default. The model is
-    re-checked periodically and swapped without failing requests in flight.
+    re-checked periodically and swapped without failing requests in flight. With --reuse-port a
+    new version starts beside the old one on the same port; stopping the old one (SIGTERM) then
+    hands over without a refused connection.
     """
     import os
 
@@ -40,4 +53,9 @@ def serve(log_level: str, **options: Any) -> None:
 
     settings = load_settings(options)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, timeout_graceful_shutdown=30)
+    if not reuse_port and probe_port is None:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, timeout_graceful_shutdown=30)
+        return
+    from planet_sentinel.serving.handover import serve_on_sockets
+
+    serve_on_sockets(app, settings, reuse_port, probe_port, log_level)

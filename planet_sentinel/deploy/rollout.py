@@ -8,13 +8,23 @@
 3. Start the new version *beside* the old one on a free candidate port; wait for /ready, check
    /model names the expected version, and send a smoke prediction through POST /predict.
    Any failure: stop the candidate, keep the old one, fail with the reason and the log tail.
-4. Switch traffic by a port swap: stop the old instance, start the verified version on the public
-   port and verify it again; if that fails, the old version is started again on the public port
-   (roll-back) and the deploy fails. The candidate is stopped either way.
+4. Switch traffic.
+   * ``process`` runtime, old instance started with ``--reuse-port`` (every instance this
+     runtime starts on the public port is): start the verified version on the *public* port
+     beside the old one (SO_REUSEPORT; it listens only once its model is loaded and then takes
+     the port's new connections), verify it again through its private probe port, then stop the
+     old one gracefully (SIGTERM: uvicorn finishes the requests in flight). The port never
+     closes: no request fails. If the new instance fails, it is stopped and the old one, never
+     stopped, keeps serving.
+   * Otherwise (containers, ``reuse_port: false``, or an old instance without ``--reuse-port``):
+     a port swap. Stop the old instance, start the verified version on the public port and
+     verify it again; if that fails, the old version is started again on the public port
+     (roll-back) and the deploy fails. Traffic is interrupted for the start-up time of one
+     instance (seconds), and only after the new version has proved it starts and predicts.
+   The candidate is stopped either way.
 
-Traffic is interrupted only during step 4, for the start-up time of one instance (seconds), and
-only after the new version has proved it starts and predicts. With no live instance (first
-deploy, or the old one died) the new version starts straight on the public port.
+With no live instance (first deploy, or the old one died) the new version starts straight on the
+public port.
 """
 
 from __future__ import annotations
@@ -73,6 +83,8 @@ class DeployConfig(BaseModel):
     """Send a smoke prediction before switching traffic."""
     stop_grace: float = Field(10.0, ge=0)
     """Seconds between SIGTERM and SIGKILL when stopping an instance."""
+    reuse_port: bool = True
+    """process runtime: switch without downtime (old and new share the port); false: port swap."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +184,7 @@ class Rollout:
     # ------------------------------------------------------------------ checks
 
     def alive(self, instance: Instance) -> bool:
-        return self.runtime.failure(instance) is None and is_healthy(instance.url)
+        return self.runtime.failure(instance) is None and is_healthy(instance.probe_url)
 
     def running_version(self, instance: Instance) -> str:
         """A container label, else what the service says it serves, else what was recorded."""
@@ -180,20 +192,34 @@ class Rollout:
         if label:
             return label
         try:
-            served = running_model(instance.url).get("version")
+            served = running_model(instance.probe_url).get("version")
         except ProbeError:
             served = None
         return str(served) if served else instance.version
 
+    @property
+    def shares_port(self) -> bool:
+        """Instances on the public port are started so that a successor can share it."""
+        return self.runtime.shares_port and self.config.reuse_port
+
     def start_verified(self, target: Target, spec: str, port: int, role: str) -> Instance:
-        """Start ``target`` on ``port`` and prove it: /ready, the right /model, a smoke prediction."""
+        """Start ``target`` on ``port`` and prove it: /ready, the right /model, a smoke prediction.
+
+        On the public port (role live or rollback) of a runtime that shares ports, the instance
+        shares the port and is checked through a private probe port: another may serve there too.
+        """
         config = self.config
+        share = self.shares_port and role != "candidate"
+        probe_port = free_port(config.host) if share else None
         self.say(f"starting v{target.version} ({role}) on port {port} with the {self.runtime.name} runtime")
-        instance = self.runtime.start(spec, target.version, config.host, port, role)
+        instance = self.runtime.start(
+            spec, target.version, config.host, port, role, probe_port=probe_port, share_port=share
+        )
+        url = instance.probe_url
         try:
             start = time.monotonic()
-            wait_ready(instance.url, config.ready_timeout, alive=lambda: self.runtime.failure(instance))
-            info = running_model(instance.url)
+            wait_ready(url, config.ready_timeout, alive=lambda: self.runtime.failure(instance))
+            info = running_model(url)
             served = info.get("version")
             if target.registry and served is not None and str(served) != target.version:
                 raise ProbeError(f"/model says version {served}, expected {target.version}")
@@ -203,7 +229,7 @@ class Rollout:
                 self.say(f"smoke prediction skipped: the simulated pair lacks the model's bands {unsimulated}")
             elif config.smoke:
                 start = time.monotonic()
-                answer = smoke_predict(instance.url, smoke_pair(self.state_dir / "smoke"))
+                answer = smoke_predict(url, smoke_pair(self.state_dir / "smoke"))
                 answered = (answer.get("model") or {}).get("version")
                 if target.registry and answered is not None and str(answered) != target.version:
                     raise ProbeError(f"POST /predict answered with version {answered}, expected {target.version}")
@@ -283,7 +309,13 @@ class Rollout:
             return self.start_verified(target, spec, config.port, "live"), "nothing was serving"
         candidate = self.start_verified(target, spec, free_port(config.host), "candidate")
         try:
-            self.say(f"switching port {config.port}: stopping {live.describe()}")
+            same_place = (live.host, live.port) == (config.host, config.port)
+            if self.shares_port and live.reuse_port and same_place:
+                return self.switch_seamless(live, target, spec)
+            why = ""
+            if self.shares_port and same_place:
+                why = f" ({live.describe()} was not started with --reuse-port)"
+            self.say(f"switching port {config.port}: stopping {live.describe()}{why}")
             self.runtime.stop(live, config.stop_grace)
             if live.port != config.port and port_in_use(config.host, config.port):
                 raise DeployError(f"port {config.port} on {config.host} is taken by something else")
@@ -294,7 +326,19 @@ class Rollout:
                 raise  # rollback raises; this keeps type checkers content
         finally:
             self.runtime.stop(candidate, config.stop_grace)
-        return new, f"replaced v{live.version}"
+        return new, f"replaced v{live.version} by a port swap{why}: port {config.port} was down for one start-up"
+
+    def switch_seamless(self, live: Instance, target: Target, spec: str) -> tuple[Instance, str]:
+        """New beside old on the public port, verified, then the old one stopped gracefully."""
+        config = self.config
+        self.say(f"switching port {config.port}: starting v{target.version} beside {live.describe()}")
+        try:
+            new = self.start_verified(target, spec, config.port, "live")
+        except DeployError as exc:
+            raise DeployError(f"{exc}\nv{live.version} kept serving port {live.port}: it was never stopped") from exc
+        self.say(f"v{target.version} serves port {config.port}; stopping {live.describe()} gracefully")
+        self.runtime.stop(live, config.stop_grace)
+        return new, f"replaced v{live.version} without downtime: both served port {config.port} during the switch"
 
     def rollback(self, state: DeployState, old: Instance, cause: DeployError) -> None:
         """Start the old version again where it was; always raises (the deploy failed)."""

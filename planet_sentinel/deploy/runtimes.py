@@ -32,9 +32,26 @@ class Runtime(ABC):
 
     name: str
 
+    #: Can start an instance beside a live one on the same port (SO_REUSEPORT) for a switch
+    #: without downtime; the others swap ports (stop the old, start the new).
+    shares_port: bool = False
+
     @abstractmethod
-    def start(self, spec: str, version: str, host: str, port: int, role: str) -> Instance:
-        """Start serving ``spec`` (a pinned model URI or a bundle file) on ``host:port``."""
+    def start(
+        self,
+        spec: str,
+        version: str,
+        host: str,
+        port: int,
+        role: str,
+        probe_port: int | None = None,
+        share_port: bool = False,
+    ) -> Instance:
+        """Start serving ``spec`` (a pinned model URI or a bundle file) on ``host:port``.
+
+        Runtimes that share ports: with ``share_port`` the instance can listen beside another on
+        the same port (and lets a successor do so); ``probe_port`` is a private second port.
+        """
 
     @abstractmethod
     def failure(self, instance: Instance) -> str | None:
@@ -85,16 +102,31 @@ class ProcessRuntime(Runtime):
     """
 
     name = "process"
+    shares_port = True
 
     def __init__(self, state_dir: Path) -> None:
         self.log_dir = state_dir / "logs"
 
-    def command(self, spec: str, host: str, port: int) -> list[str]:
+    def command(
+        self, spec: str, host: str, port: int, probe_port: int | None = None, share_port: bool = False
+    ) -> list[str]:
         script = Path(sys.executable).with_name("sentinel")
         base = [str(script)] if script.exists() else [sys.executable, "-m", "planet_sentinel.cli"]
-        return [*base, "serve", "--model", spec, "--host", host, "--port", str(port)]
+        extra = ["--reuse-port"] if share_port else []
+        if probe_port is not None:
+            extra += ["--probe-port", str(probe_port)]
+        return [*base, "serve", "--model", spec, "--host", host, "--port", str(port), *extra]
 
-    def start(self, spec: str, version: str, host: str, port: int, role: str) -> Instance:
+    def start(
+        self,
+        spec: str,
+        version: str,
+        host: str,
+        port: int,
+        role: str,
+        probe_port: int | None = None,
+        share_port: bool = False,
+    ) -> Instance:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"serve-{port}-{time.strftime('%Y%m%d-%H%M%S')}-{role}.log"
         env = {**os.environ, "SENTINEL_QUIET": "1", "PYTHONUNBUFFERED": "1"}
@@ -103,7 +135,7 @@ class ProcessRuntime(Runtime):
         env.pop("RUNNER_TRACKING_ID", None)
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                self.command(spec, host, port),
+                self.command(spec, host, port, probe_port, share_port),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -120,6 +152,8 @@ class ProcessRuntime(Runtime):
             log=str(log),
             proc_start=_proc_start(proc.pid),
             cwd=os.getcwd(),
+            reuse_port=share_port,
+            probe_port=probe_port,
         )
 
     def failure(self, instance: Instance) -> str | None:
@@ -229,7 +263,18 @@ class ContainerRuntime(Runtime):
         self.engine.run("pull", self.image, timeout=1800)
         return f"pulled {self.image}"
 
-    def start(self, spec: str, version: str, host: str, port: int, role: str) -> Instance:
+    def start(
+        self,
+        spec: str,
+        version: str,
+        host: str,
+        port: int,
+        role: str,
+        probe_port: int | None = None,
+        share_port: bool = False,
+    ) -> Instance:
+        if share_port or probe_port is not None:
+            raise SentinelError(f"the {self.name} runtime publishes one port per container; it cannot share it")
         name = container_name(self.prefix, version, role)
         self.engine.run(*self.run_command(spec, version, host, port, name), timeout=300)
         return Instance(runtime=self.name, ref=name, host=host, port=port, version=version, spec=spec)

@@ -46,11 +46,20 @@ class Instance:
     log: str | None = None
     proc_start: str | None = None
     cwd: str | None = None
+    #: Process runtime: started with ``--reuse-port`` (a successor can share the port) and the
+    #: private port it also listens on, to check this very instance while another shares the port.
+    reuse_port: bool = False
+    probe_port: int | None = None
 
     @property
     def url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+
+    @property
+    def probe_url(self) -> str:
+        """Where this instance alone answers: its probe port if it has one, else its port."""
+        return self.url if self.probe_port is None else self.url.rsplit(":", 1)[0] + f":{self.probe_port}"
 
     def describe(self) -> str:
         return f"{self.runtime} {self.ref} (v{self.version} on port {self.port})"
