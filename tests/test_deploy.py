@@ -75,8 +75,27 @@ def test_process_runtime_stops_its_process_and_never_a_recycled_pid(tmp_path: Pa
 
 
 def test_process_runtime_runs_sentinel_serve(tmp_path: Path) -> None:
-    cmd = ProcessRuntime(tmp_path).command("models:/planet-sentinel/3", "127.0.0.1", 8123)
+    runtime = ProcessRuntime(tmp_path)
+    assert runtime.shares_port
+    cmd = runtime.command("models:/planet-sentinel/3", "127.0.0.1", 8123)
     assert cmd[-7:] == ["serve", "--model", "models:/planet-sentinel/3", "--host", "127.0.0.1", "--port", "8123"]
+    shared = runtime.command("models:/planet-sentinel/3", "127.0.0.1", 8123, probe_port=8124, share_port=True)
+    assert shared[-10:] == [*cmd[-7:], "--reuse-port", "--probe-port", "8124"]
+
+
+def test_instances_are_probed_on_their_private_port(tmp_path: Path) -> None:
+    shared = Instance("process", "1", "127.0.0.1", 8000, "4", "m", reuse_port=True, probe_port=8001)
+    assert (shared.url, shared.probe_url) == ("http://127.0.0.1:8000", "http://127.0.0.1:8001")
+    assert Instance("process", "1", "::1", 8000, "4", "m", probe_port=9).probe_url == "http://[::1]:9"
+    save_state(tmp_path, DeployState(shared))
+    assert load_state(tmp_path).active == shared
+    # a state file written before instances shared ports: probed on the public port, swapped by ports
+    (tmp_path / "state.json").write_text(
+        '{"active": {"runtime": "process", "ref": "1", "host": "127.0.0.1", "port": 8000, "version": "4", '
+        '"spec": "m"}, "history": []}'
+    )
+    old = load_state(tmp_path).active
+    assert not old.reuse_port and old.probe_url == old.url
 
 
 def test_container_run_command(tmp_path: Path) -> None:
@@ -98,6 +117,9 @@ def test_container_run_command(tmp_path: Path) -> None:
     ]
     with pytest.raises(SentinelError, match="bundle file"):
         runtime.run_command("models:/planet-sentinel/5", "5", "127.0.0.1", 8080, "n")
+    assert not runtime.shares_port
+    with pytest.raises(SentinelError, match="cannot share it"):
+        runtime.start(str(bundle), "5", "127.0.0.1", 8080, "live", share_port=True)
 
 
 def test_engine_detection_reports_why(monkeypatch: pytest.MonkeyPatch) -> None:

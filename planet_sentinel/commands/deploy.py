@@ -28,18 +28,27 @@ from planet_sentinel.commands.common import emit, json_option
 )
 @click.option("--ready-timeout", type=float, help="Seconds a new instance gets to answer /ready [default: 180].")
 @click.option("--smoke/--no-smoke", default=None, help="Smoke prediction before switching traffic [default: on].")
+@click.option(
+    "--reuse-port/--no-reuse-port",
+    default=None,
+    help="process runtime: the new version shares the port with the old one, then the old stops (no downtime); "
+    "--no-reuse-port: stop the old, then start the new [default: on].",
+)
 @click.option("--stop", is_flag=True, help="Stop the live instance instead of deploying.")
 @json_option
 @click.pass_context
 def deploy(ctx: click.Context, stop: bool, as_json: bool, **options: Any) -> None:
-    """Serve the champion: start it beside the live instance, verify, swap ports, stop the old.
+    """Serve the champion: start it beside the live instance, verify, switch, stop the old.
 
     Compares the champion's version with the running one (container label or GET /model). If
     they differ, the new version starts on a candidate port and must answer /ready, name the
     expected version on /model and predict a small simulated pair through POST /predict; then it
-    takes over the public port and the old instance stops. On any failure the old instance keeps
-    (or gets back) the port and the command exits 1 with the reason. Same version: nothing is
-    restarted (action: unchanged). Settings: flag > SENTINEL_DEPLOY_* > params.yaml deploy > default.
+    takes over the public port and the old instance stops. process runtime: the new version joins
+    the public port beside the old one (SO_REUSEPORT) and the old one stops once the new one is
+    verified there, so no request fails; containers swap ports (down for one start-up). On any
+    failure the old instance keeps (or gets back) the port and the command exits 1 with the
+    reason. Same version: nothing is restarted (action: unchanged). Settings: flag >
+    SENTINEL_DEPLOY_* > params.yaml deploy > default.
     """
     from planet_sentinel.config import resolve
     from planet_sentinel.deploy.rollout import DeployConfig, stop_all

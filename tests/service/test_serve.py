@@ -118,3 +118,26 @@ def test_size_limit_is_enforced_while_reading(server: str) -> None:
     assert status == 413 and body["kind"] == "too_large"
     assert sent < 24 * 1024**2, f"the server read {sent} bytes before refusing"
     assert httpx.get(f"{server}/health").json() == {"status": "ok"}
+
+
+def test_reuse_port_needs_a_model_and_a_shareable_port(server: str, tmp_path: Path) -> None:
+    """--reuse-port joins a serving port only with a model loaded, and only where the port is shareable."""
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(b"not a model")
+    port = free_port()
+    proc = subprocess.run(
+        [SENTINEL, "serve", "--model", str(broken), "--port", str(port), "--reuse-port", "--reload-interval-s", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1 and "could not load the model" in proc.stderr and str(broken) in proc.stderr
+    taken = int(server.rsplit(":", 1)[1])  # the module's server did not set SO_REUSEPORT: no sharing
+    proc = subprocess.run(
+        [SENTINEL, "serve", "--model", str(broken), "--port", str(taken), "--reuse-port"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1 and f"cannot bind 127.0.0.1:{taken}" in proc.stderr
+    assert httpx.get(f"{server}/health").json() == {"status": "ok"}
