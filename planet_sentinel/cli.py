@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from planet_sentinel.commands.common import SentinelGroup, json_option, overwrite_option
+from planet_sentinel.commands.common import SentinelGroup, json_option, overwrite_option, training_options
 from planet_sentinel.commands.common import emit as _emit
 from planet_sentinel.commands.deploy import deploy
 from planet_sentinel.commands.github import github
@@ -376,24 +376,8 @@ def baseline(chips_dir: str, out: str, overwrite: bool, as_json: bool, **options
 
 
 @cli.command()
-@click.option("--data-dir", required=True, type=click.Path(file_okay=False), help="Chips root (searched recursively).")
-@click.option("--epochs", type=int, help="Maximum epochs.")
-@click.option("--batch-size", type=int)
-@click.option("--lr", type=float, help="Peak learning rate (one-cycle schedule).")
-@click.option("--base", type=int, help="Channels of the first encoder level.")
-@click.option("--crop", type=int, help="Random training crop side in pixels.")
-@click.option("--variant", type=click.Choice(["diff", "conc"]), help="FC-Siam-diff or FC-Siam-conc.")
+@training_options("Normalisation statistics (computed from the chips if absent).")
 @click.option("--device", help="auto, cpu, cuda or cuda:N.")
-@click.option("--max-minutes", type=float, help="Stop after this wall time.")
-@click.option("--seed", type=int)
-@click.option(
-    "--baseline",
-    "baseline_path",
-    type=click.Path(dir_okay=False),
-    default="data/baseline.json",
-    show_default=True,
-    help="Normalisation statistics (computed from the chips if absent).",
-)
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Where checkpoints go (default runs/<time>).")
 @click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoint.")
 @click.option(

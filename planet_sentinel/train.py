@@ -214,6 +214,24 @@ def _predict_probabilities(
     return np.concatenate(probs), np.concatenate(truths)
 
 
+def training_stores(chips_dir: str | Path) -> list[ChipStore]:
+    """The chip stores under ``chips_dir``, refused if training could not use them: checked here once
+    so the Kaggle round trip can refuse bad chips before uploading anything."""
+    stores = [ChipStore(d) for d in find_chip_dirs(chips_dir)]
+    bands = stores[0].bands
+    for store in stores:
+        if store.bands != bands:
+            raise SentinelError(f"{store.directory}: bands {list(store.bands)} differ from {list(bands)}")
+        if not store.labelled:
+            raise SentinelError(f"{store.directory}: chips have no mask; training needs labelled chips")
+    counts = {split: sum(len(s.indices(split)) for s in stores) for split in ("train", "val")}
+    if not all(counts.values()):
+        raise SentinelError(
+            f"need chips in both train and val splits under {chips_dir} (train {counts['train']}, val {counts['val']})"
+        )
+    return stores
+
+
 def train(
     chips_dir: str | Path,
     run_dir: str | Path,
@@ -233,19 +251,10 @@ def train(
 
     config = config or TrainConfig()
     start_time = time.perf_counter()
-    stores = [ChipStore(d) for d in find_chip_dirs(chips_dir)]
+    stores = training_stores(chips_dir)
     bands = stores[0].bands
-    for store in stores:
-        if store.bands != bands:
-            raise SentinelError(f"{store.directory}: bands {list(store.bands)} differ from {list(bands)}")
-        if not store.labelled:
-            raise SentinelError(f"{store.directory}: chips have no mask; training needs labelled chips")
     train_set = ChipDataset(stores, "train", config.crop, augment=True, seed=config.seed)
     val_set = ChipDataset(stores, "val", None, augment=False, seed=config.seed)
-    if len(train_set) == 0 or len(val_set) == 0:
-        raise SentinelError(
-            f"need chips in both train and val splits under {chips_dir} (train {len(train_set)}, val {len(val_set)})"
-        )
     chip_size = stores[0].size
     multiple = 2 ** (config.depth - 1)
     if (config.crop or chip_size) % multiple or chip_size % multiple:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from planet_sentinel.commands.common import SentinelGroup, emit, json_option
+from planet_sentinel.commands.common import SentinelGroup, emit, json_option, training_options
 
 
 @click.group(name="kaggle", cls=SentinelGroup)
@@ -58,23 +58,7 @@ def run_kaggle_training(
 
 
 @kaggle.command(name="train")
-@click.option("--data-dir", required=True, type=click.Path(file_okay=False), help="Chips root (searched recursively).")
-@click.option(
-    "--baseline",
-    "baseline_path",
-    type=click.Path(dir_okay=False),
-    default="data/baseline.json",
-    show_default=True,
-    help="Normalisation statistics (computed in the kernel from the chips if absent).",
-)
-@click.option("--epochs", type=int, help="Maximum epochs.")
-@click.option("--batch-size", type=int)
-@click.option("--lr", type=float, help="Peak learning rate (one-cycle schedule).")
-@click.option("--base", type=int, help="Channels of the first encoder level.")
-@click.option("--crop", type=int, help="Random training crop side in pixels.")
-@click.option("--variant", type=click.Choice(["diff", "conc"]), help="FC-Siam-diff or FC-Siam-conc.")
-@click.option("--max-minutes", type=float, help="Stop training after this wall time (inside the kernel).")
-@click.option("--seed", type=int)
+@training_options("Normalisation statistics (computed in the kernel from the chips if absent).")
 @click.option("--owner", help="Kaggle user or organisation (default: the credentials' user).")
 @click.option("--dataset-slug", help="Dataset that carries chips + wheel (default planet-sentinel-chips).")
 @click.option("--kernel-slug", help="Kernel to push (default planet-sentinel-train).")

@@ -59,21 +59,9 @@ class DatasetBundle:
 
 def check_chips(data_dir: str | Path) -> list[Any]:
     """The chip stores under ``data_dir``, refused early (before any upload) if unusable for training."""
-    from planet_sentinel.chips import ChipStore, find_chip_dirs
+    from planet_sentinel.train import training_stores
 
-    stores = [ChipStore(d) for d in find_chip_dirs(data_dir)]
-    bands = stores[0].bands
-    for store in stores:
-        if store.bands != bands:
-            raise SentinelError(f"{store.directory}: bands {list(store.bands)} differ from {list(bands)}")
-        if not store.labelled:
-            raise SentinelError(f"{store.directory}: chips have no mask; training needs labelled chips")
-    counts = {split: sum(len(s.indices(split)) for s in stores) for split in ("train", "val")}
-    if not all(counts.values()):
-        raise SentinelError(
-            f"{data_dir}: need chips in both train and val splits (train {counts['train']}, val {counts['val']})"
-        )
-    return stores
+    return training_stores(data_dir)
 
 
 def source_root() -> Path:

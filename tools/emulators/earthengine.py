@@ -32,11 +32,13 @@ import urllib.parse
 import uuid
 import zlib
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tools.emulators.server import EmulatorServer
 
 ROLE_PROPERTY = "planet_sentinel:role"
 REQUEST_LIMIT_BYTES = 48 * 1024**2
@@ -217,7 +219,7 @@ class EmulatorError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
-class EarthEngineEmulator:
+class EarthEngineEmulator(EmulatorServer):
     """Earth Engine REST API over a simulated scene, on 127.0.0.1 (ephemeral port by default).
 
     Args:
@@ -256,31 +258,7 @@ class EarthEngineEmulator:
         self._load_scene()
         # Warm up (imports, GDAL drivers) so the first answers are not slower than the rest.
         self._geotiff(self.arrays["before"][:, :16, :16], self.grid.transform.c, self.grid.transform.f)
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    # -- life cycle ----------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> EarthEngineEmulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ee-emulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> EarthEngineEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        self.listen("127.0.0.1", port, _handler(self))
 
     def environ(self, key: bool = True) -> dict[str, str]:
         """Environment variables that point planet_sentinel (and Google's clients) here."""

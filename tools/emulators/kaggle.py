@@ -33,9 +33,11 @@ import time
 import uuid
 import zipfile
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from tools.emulators.server import EmulatorServer
 
 DATASET_STATUSES = ("READY",)
 
@@ -76,7 +78,7 @@ class Kernel:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-class KaggleEmulator:
+class KaggleEmulator(EmulatorServer):
     """The server and its state; use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -106,34 +108,15 @@ class KaggleEmulator:
         self.sessions: dict[int, Session] = {}
         self.calls: list[tuple[str, str, int]] = []  # (method, path, status) for tests
         self.cancels: list[int] = []
-        self._server = ThreadingHTTPServer((host, port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> KaggleEmulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
+        self.listen(host, port, _handler(self))
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().stop()
         with self.lock:
             for session in self.sessions.values():
                 if session.process is not None and session.process.poll() is None:
                     session.process.kill()
                     session.process.wait()
-
-    def __enter__(self) -> KaggleEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ auth and dispatch
 
