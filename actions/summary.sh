@@ -8,7 +8,9 @@ set -euo pipefail
 summary="${GITHUB_STEP_SUMMARY:-/dev/stdout}"
 case "$1" in
   outputs)
-    jq -r 'to_entries[] | "\(.key)=\(.value | if type == "string" then . else tojson end)"' "$2" >> "$GITHUB_OUTPUT"
+    # Multi-line values (reports, messages) use GitHub's delimiter form, which holds any text.
+    delimiter="planet_sentinel_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+    jq -r --arg d "$delimiter" 'to_entries[] | "\(.key)<<\($d)\n\(.value | if type == "string" then . else tojson end)\n\($d)"' "$2" >> "$GITHUB_OUTPUT"
     ;;
   table)
     {

@@ -24,11 +24,37 @@ def _summary(tmp_path: Path, *args: str) -> tuple[str, str]:
     return (output.read_text() if output.exists() else ""), (summary.read_text() if summary.exists() else "")
 
 
+def _parse_outputs(text: str) -> dict[str, str]:
+    """Read $GITHUB_OUTPUT the way the runner does: `key=value` lines and `key<<DELIM` blocks."""
+    values: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            key, delimiter = line.split("<<", 1)
+            block = []
+            for inner in lines:
+                if inner == delimiter:
+                    break
+                block.append(inner)
+            else:
+                raise AssertionError(f"unterminated value for {key}")
+            values[key] = "\n".join(block)
+        else:
+            key, value = line.split("=", 1)
+            values[key] = value
+    return values
+
+
 def test_outputs_and_table(tmp_path: Path) -> None:
     result = tmp_path / "result.json"
-    result.write_text(json.dumps({"out_dir": "data/chips/x", "counts": {"train": 3}, "note": "a|b"}))
+    result.write_text(json.dumps({"out_dir": "data/chips/x", "counts": {"train": 3}, "note": "a|b", "log": "one\ntwo"}))
     outputs, _ = _summary(tmp_path, "outputs", str(result))
-    assert outputs.splitlines() == ["out_dir=data/chips/x", 'counts={"train":3}', "note=a|b"]
+    assert _parse_outputs(outputs) == {
+        "out_dir": "data/chips/x",
+        "counts": '{"train":3}',
+        "note": "a|b",
+        "log": "one\ntwo",
+    }
     _, summary = _summary(tmp_path, "table", str(result), "Chips")
     assert "### Chips" in summary and "| field | value |" in summary
     assert '| counts | {"train":3} |' in summary and r"| note | a\|b |" in summary
