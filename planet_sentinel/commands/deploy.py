@@ -29,10 +29,16 @@ from planet_sentinel.commands.common import emit, json_option
 @click.option("--ready-timeout", type=float, help="Seconds a new instance gets to answer /ready [default: 180].")
 @click.option("--smoke/--no-smoke", default=None, help="Smoke prediction before switching traffic [default: on].")
 @click.option(
+    "--network",
+    type=click.Choice(["publish", "host"]),
+    help="docker/podman: publish the container port (port swap), or run on the host network, where containers "
+    "share the port like processes (no downtime) [default: publish].",
+)
+@click.option(
     "--reuse-port/--no-reuse-port",
     default=None,
-    help="process runtime: the new version shares the port with the old one, then the old stops (no downtime); "
-    "--no-reuse-port: stop the old, then start the new [default: on].",
+    help="Where the runtime can (process; containers with --network host): the new version shares the port with "
+    "the old one, then the old stops (no downtime); --no-reuse-port: stop the old, then start the new [default: on].",
 )
 @click.option("--stop", is_flag=True, help="Stop the live instance instead of deploying.")
 @json_option

@@ -77,6 +77,9 @@ class DeployConfig(BaseModel):
     """Where the live instance is recorded (default ~/.local/state/planet-sentinel/deploy)."""
     image: str = DEFAULT_IMAGE
     """Service image for docker/podman (pulled if absent)."""
+    network: Literal["publish", "host"] = "publish"
+    """docker/podman: publish the container's port (port swap), or use the host's network, where
+    containers share the port like processes (switch without downtime)."""
     ready_timeout: float = Field(180.0, gt=0)
     """Seconds a new instance gets to answer /ready."""
     smoke: bool = True
@@ -84,7 +87,8 @@ class DeployConfig(BaseModel):
     stop_grace: float = Field(10.0, ge=0)
     """Seconds between SIGTERM and SIGKILL when stopping an instance."""
     reuse_port: bool = True
-    """process runtime: switch without downtime (old and new share the port); false: port swap."""
+    """Switch without downtime (old and new share the port) where the runtime can (process, or
+    containers on the host network); false: port swap."""
 
 
 @dataclass(frozen=True)
@@ -179,7 +183,7 @@ class Rollout:
         self.config = config
         self.state_dir = Path(config.state_dir).expanduser() if config.state_dir else default_state_dir()
         self.say = progress or (lambda message: None)
-        self.runtime: Runtime = make_runtime(config.runtime, self.state_dir, config.image)
+        self.runtime: Runtime = make_runtime(config.runtime, self.state_dir, config.image, config.network)
 
     # ------------------------------------------------------------------ checks
 

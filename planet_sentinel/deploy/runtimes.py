@@ -211,20 +211,54 @@ def container_name(prefix: str, version: str, role: str) -> str:
     return f"{prefix}-v{safe}-{role}-{time.strftime('%Y%m%d%H%M%S')}"
 
 
+def health_command(port: int) -> str:
+    """The image's HEALTHCHECK for a service on ``port`` (the image's own assumes 8000)."""
+    url = f"http://127.0.0.1:{port}/health"
+    check = f"import sys, urllib.request; sys.exit(urllib.request.urlopen('{url}', timeout=4).status != 200)"
+    return f'python3 -c "{check}"'
+
+
 class ContainerRuntime(Runtime):
     """The service image run by docker or podman; the model bundle is mounted read-only and the
-    version is a container label, so ``inspect`` tells what runs without asking the service."""
+    version is a container label, so ``inspect`` tells what runs without asking the service.
 
-    def __init__(self, engine: Engine, image: str, prefix: str = "planet-sentinel") -> None:
+    ``network="publish"`` (default): the container's port 8000 is published on host:port; the
+    engine owns that host port, so two containers cannot share it (port swap).
+    ``network="host"``: the container uses the host's network and ``sentinel serve`` binds
+    host:port itself, so, as with processes, a new container can share the port with
+    ``--reuse-port`` (both run as the image's user, which SO_REUSEPORT requires).
+    """
+
+    def __init__(self, engine: Engine, image: str, prefix: str = "planet-sentinel", network: str = "publish") -> None:
+        if network not in ("publish", "host"):
+            raise SentinelError(f"unknown container network mode {network!r}: use publish or host")
         self.engine = engine
         self.image = image
         self.prefix = prefix
         self.name = engine.name
+        self.network = network
+        self.shares_port = network == "host"
 
-    def run_command(self, spec: str, version: str, host: str, port: int, name: str) -> list[str]:
-        """The ``run`` arguments: detached, restarted with the engine, published on host:port."""
+    def run_command(
+        self,
+        spec: str,
+        version: str,
+        host: str,
+        port: int,
+        name: str,
+        probe_port: int | None = None,
+        share_port: bool = False,
+    ) -> list[str]:
+        """The ``run`` arguments: detached, restarted with the engine, on host:port."""
         if not Path(spec).is_file():
             raise SentinelError(f"{spec}: containers serve a bundle file (export the registry version first)")
+        if self.network == "host":
+            network = ["--network", "host", "--health-cmd", health_command(port)]
+            listen = ["--host", host, "--port", str(port)] + (["--reuse-port"] if share_port else [])
+            listen += ["--probe-port", str(probe_port)] if probe_port is not None else []
+        else:
+            network = ["--publish", f"{host}:{port}:{CONTAINER_PORT}"]
+            listen = ["--host", "0.0.0.0", "--port", str(CONTAINER_PORT)]
         return [
             "run",
             "--detach",
@@ -237,17 +271,13 @@ class ContainerRuntime(Runtime):
             f"{VERSION_LABEL}={version}",
             "--label",
             f"{MANAGED_LABEL}=true",
-            "--publish",
-            f"{host}:{port}:{CONTAINER_PORT}",
+            *network,
             "--volume",
             f"{Path(spec).resolve()}:{CONTAINER_MODEL}:ro",
             self.image,
             "--model",
             CONTAINER_MODEL,
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(CONTAINER_PORT),
+            *listen,
         ]
 
     def prepare(self) -> str | None:
@@ -273,11 +303,22 @@ class ContainerRuntime(Runtime):
         probe_port: int | None = None,
         share_port: bool = False,
     ) -> Instance:
-        if share_port or probe_port is not None:
-            raise SentinelError(f"the {self.name} runtime publishes one port per container; it cannot share it")
+        if (share_port or probe_port is not None) and not self.shares_port:
+            raise SentinelError(
+                f"{self.name} containers that publish a port cannot share it (use the host network to share)"
+            )
         name = container_name(self.prefix, version, role)
-        self.engine.run(*self.run_command(spec, version, host, port, name), timeout=300)
-        return Instance(runtime=self.name, ref=name, host=host, port=port, version=version, spec=spec)
+        self.engine.run(*self.run_command(spec, version, host, port, name, probe_port, share_port), timeout=300)
+        return Instance(
+            runtime=self.name,
+            ref=name,
+            host=host,
+            port=port,
+            version=version,
+            spec=spec,
+            reuse_port=share_port,
+            probe_port=probe_port,
+        )
 
     def _inspect(self, instance: Instance, fmt: str) -> str | None:
         proc = self.engine.run("inspect", "--format", fmt, instance.ref, check=False, timeout=60)
@@ -302,9 +343,9 @@ class ContainerRuntime(Runtime):
         return ((proc.stdout or "") + (proc.stderr or "")).strip()
 
 
-def make_runtime(name: str, state_dir: Path, image: str) -> Runtime:
+def make_runtime(name: str, state_dir: Path, image: str, network: str = "publish") -> Runtime:
     if name == "process":
         return ProcessRuntime(state_dir)
     from planet_sentinel.deploy.engine import detect_engine
 
-    return ContainerRuntime(detect_engine(name), image)
+    return ContainerRuntime(detect_engine(name), image, network=network)

@@ -54,7 +54,8 @@ def _break(version: str) -> None:
 
 class Hammer(threading.Thread):
     """A client sending GET /model to the public port in a loop, a new connection each time (so
-    every request needs the port to accept), counting failures and the versions it saw in order."""
+    every request needs the port to accept), counting failures and the versions it saw in order
+    (a bundle file has no version: then the instance, by when it loaded its model)."""
 
     def __init__(self, port: int) -> None:
         super().__init__(daemon=True)
@@ -75,7 +76,8 @@ class Hammer(threading.Thread):
                     self.failures.append(str(response.status))
                     continue
                 self.ok += 1
-                version = json.loads(body)["version"]
+                info = json.loads(body)
+                version = info["version"] or f"loaded at {info['loaded_at']}"
                 if not self.versions or self.versions[-1] != version:
                     self.versions.append(version)
             except (OSError, http.client.HTTPException) as exc:
