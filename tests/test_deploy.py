@@ -120,6 +120,25 @@ def test_container_run_command(tmp_path: Path) -> None:
     assert not runtime.shares_port
     with pytest.raises(SentinelError, match="cannot share it"):
         runtime.start(str(bundle), "5", "127.0.0.1", 8080, "live", share_port=True)
+    # on the host network the service binds the host port itself, and can share it
+    host = ContainerRuntime(engine, "localhost/planet-sentinel:latest", network="host")
+    assert host.shares_port
+    cmd = host.run_command(str(bundle), "5", "127.0.0.1", 8080, "ps-v5-live", probe_port=8081, share_port=True)
+    assert cmd[cmd.index("--network") + 1] == "host" and "--publish" not in cmd
+    assert "127.0.0.1:8080/health" in cmd[cmd.index("--health-cmd") + 1]  # the image's own checks port 8000
+    assert cmd[cmd.index("localhost/planet-sentinel:latest") + 1 :] == [
+        "--model",
+        "/models/model.pth",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8080",
+        "--reuse-port",
+        "--probe-port",
+        "8081",
+    ]
+    with pytest.raises(SentinelError, match="network mode"):
+        ContainerRuntime(engine, "x", network="bridge")
 
 
 def test_engine_detection_reports_why(monkeypatch: pytest.MonkeyPatch) -> None:
