@@ -186,5 +186,6 @@ def test_client_filenames_are_never_paths(
     # nothing was written anywhere near the working directory, and the answers name no server path
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b"]
     # plain base names (what curl and browsers send) are fine
-    response = client.post("/predict", files={"before": ("b.tif", before, "image/tiff"), "after": ("a b.tif", after, "")})
+    plain = {"before": ("b.tif", before, "image/tiff"), "after": ("a b.tif", after, "")}
+    response = client.post("/predict", files=plain)
     assert response.status_code == 200, response.text
