@@ -330,6 +330,8 @@ class Rollout:
                 raise  # rollback raises; this keeps type checkers content
         finally:
             self.runtime.stop(candidate, config.stop_grace)
+        if not same_place:
+            return new, f"replaced v{live.version} (moved from {live.host}:{live.port})"
         return new, f"replaced v{live.version} by a port swap{why}: port {config.port} was down for one start-up"
 
     def switch_seamless(self, live: Instance, target: Target, spec: str) -> tuple[Instance, str]:
@@ -341,8 +343,13 @@ class Rollout:
         except DeployError as exc:
             raise DeployError(f"{exc}\nv{live.version} kept serving port {live.port}: it was never stopped") from exc
         self.say(f"v{target.version} serves port {config.port}; stopping {live.describe()} gracefully")
-        self.runtime.stop(live, config.stop_grace)
-        return new, f"replaced v{live.version} without downtime: both served port {config.port} during the switch"
+        reason = f"replaced v{live.version} without downtime: both served port {config.port} during the switch"
+        try:
+            self.runtime.stop(live, config.stop_grace)
+        except SentinelError as exc:  # the new one serves and is recorded; the old one needs a hand
+            self.say(f"warning: {exc}")
+            reason += f"; but stopping the old instance failed ({exc}): stop {live.describe()} by hand"
+        return new, reason
 
     def rollback(self, state: DeployState, old: Instance, cause: DeployError) -> None:
         """Start the old version again where it was; always raises (the deploy failed)."""
