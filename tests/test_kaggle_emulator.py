@@ -105,3 +105,18 @@ def test_kernel_runs_against_the_mounted_dataset(
 def test_kernel_with_unknown_dataset_is_refused(tmp_path: Path, kaggle_emulator: KaggleEmulator) -> None:
     with pytest.raises(SentinelError, match="invalid dataset sources"):
         _push_script(connect(), tmp_path)
+
+
+def test_an_emulator_stopped_before_it_started_closes_at_once(tmp_path: Path) -> None:
+    """A fixture that fails between construction and start() must not hang on stop()."""
+    import socket
+    import threading
+
+    emulator = KaggleEmulator(tmp_path / "emu")
+    port = int(emulator.url.rsplit(":", 1)[1])
+    stopper = threading.Thread(target=emulator.stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=5)
+    assert not stopper.is_alive(), "stop() of a never-started emulator blocked"
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "the listening socket was not closed"

@@ -116,7 +116,7 @@ def test_kernel_that_never_finishes_is_cancelled(
         started = time.monotonic()
         result = _invoke([*args, "--timeout-minutes", "0.03"])
         assert result.exit_code == 1
-        assert time.monotonic() - started < 30
+        assert time.monotonic() - started < 90  # the kernel would hang forever: the timeout ended it
         assert "did not finish within 0.03 min" in result.output and "cancel sent" in result.output
         assert emulator.cancels, "a CancelKernelSession request was sent"
         session = next(iter(emulator.sessions.values()))
