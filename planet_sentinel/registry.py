@@ -40,6 +40,21 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def display_uri(uri: str | None = None) -> str:
+    """``uri`` (default: the tracking URI) fit for messages and logs: no ``user:password@`` and no
+    token-like query values, since MLFLOW_TRACKING_URI may be a secret that carries both."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    text = tracking_uri() if uri is None else uri
+    parts = urlsplit(text)
+    netloc = parts.netloc.rpartition("@")[2] if "@" in parts.netloc else parts.netloc
+    secret = ("token", "key", "secret", "password", "passwd", "pwd", "auth", "signature", "credential", "sig")
+    query = [(k, "***" if any(w in k.lower() for w in secret) else v) for k, v in parse_qsl(parts.query, True)]
+    if netloc == parts.netloc and not any(v == "***" for _, v in query):
+        return text
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*")))
+
+
 def _mlflow() -> Any:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
@@ -233,16 +248,34 @@ class PromotionDecision:
 
 
 def promote(
-    chips_dir: str | Path, split: str = "test", force: bool = False, min_gain: float = 0.0, name: str = MODEL_NAME
+    chips_dir: str | Path,
+    split: str = "test",
+    force: bool = False,
+    min_gain: float = 0.0,
+    name: str = MODEL_NAME,
+    version: str | int | None = None,
 ) -> PromotionDecision:
     """Move ``champion`` to the challenger if it scores a higher F1 than the current champion on
     the same chips (or ``force``); the decision and both scores are recorded as version tags
-    and in the challenger's run."""
+    and in the challenger's run.
+
+    ``version`` names the candidate exactly (what a training job registered); without it the
+    version the ``challenger`` alias points at now is the candidate, which a concurrent
+    registration may have moved."""
+    from mlflow.exceptions import MlflowException
+
     from planet_sentinel.evaluate import evaluate_chips
 
     mlflow = _mlflow()
     client = mlflow.MlflowClient()
-    challenger = alias_version(CHALLENGER, name)
+    if version is not None and str(version).strip():
+        challenger = str(version).strip()
+        try:
+            client.get_model_version(name, challenger)
+        except MlflowException as exc:
+            raise SentinelError(f"no version {challenger} of {name} in {tracking_uri()}") from exc
+    else:
+        challenger = alias_version(CHALLENGER, name)
     if challenger is None:
         raise SentinelError(f"no '{CHALLENGER}' version of {name} in {tracking_uri()}; train one first")
     champion = alias_version(CHAMPION, name)

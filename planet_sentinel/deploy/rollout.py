@@ -127,7 +127,7 @@ def file_version(path: Path) -> str:
 
 def resolve_target(model: str) -> Target:
     """Pin ``model``: an alias becomes the version it points to now; a file becomes its hash."""
-    from planet_sentinel.registry import alias_version, is_registry_uri, tracking_uri
+    from planet_sentinel.registry import alias_version, display_uri, is_registry_uri
 
     if not is_registry_uri(model):
         path = require_file(model, "model bundle").resolve()
@@ -139,7 +139,7 @@ def resolve_target(model: str) -> Target:
         name, alias = ref.split("@", 1)
         version = alias_version(alias, name)
         if version is None:
-            raise SentinelError(f"{model}: no version of {name} has the alias '{alias}' in {tracking_uri()}")
+            raise SentinelError(f"{model}: no version of {name} has the alias '{alias}' in {display_uri()}")
     else:
         name, _, version = ref.rpartition("/")
         if not name or not version.isdigit():
@@ -216,9 +216,12 @@ class Rollout:
         share = self.shares_port and role != "candidate"
         probe_port = free_port(config.host) if share else None
         self.say(f"starting v{target.version} ({role}) on port {port} with the {self.runtime.name} runtime")
-        instance = self.runtime.start(
-            spec, target.version, config.host, port, role, probe_port=probe_port, share_port=share
-        )
+        try:  # the runtime may fail before there is an instance (`docker run` fails, no log directory)
+            instance = self.runtime.start(
+                spec, target.version, config.host, port, role, probe_port=probe_port, share_port=share
+            )
+        except (SentinelError, OSError) as exc:
+            raise DeployError(f"v{target.version} ({role}, port {port}) could not start: {exc}") from exc
         url = instance.probe_url
         try:
             start = time.monotonic()
@@ -241,7 +244,7 @@ class Rollout:
             dead = self.runtime.failure(instance)
             if dead:
                 raise ProbeError(dead)
-        except SentinelError as exc:
+        except Exception as exc:  # any failure of the checks: the instance must not be left running
             tail = self.runtime.logs(instance, 8)
             self.runtime.stop(instance, config.stop_grace)
             detail = f"\n--- last lines of its log ---\n{tail}" if tail else ""
@@ -311,9 +314,11 @@ class Rollout:
                     f"port {config.port} on {config.host} is taken by something this deploy did not start"
                 )
             return self.start_verified(target, spec, config.port, "live"), "nothing was serving"
+        same_place = (live.host, live.port) == (config.host, config.port)
+        if live.port != config.port and port_in_use(config.host, config.port):  # before anything is stopped
+            raise DeployError(f"port {config.port} on {config.host} is taken by something else")
         candidate = self.start_verified(target, spec, free_port(config.host), "candidate")
         try:
-            same_place = (live.host, live.port) == (config.host, config.port)
             if self.shares_port and live.reuse_port and same_place:
                 return self.switch_seamless(live, target, spec)
             why = ""
@@ -321,11 +326,9 @@ class Rollout:
                 why = f" ({live.describe()} was not started with --reuse-port)"
             self.say(f"switching port {config.port}: stopping {live.describe()}{why}")
             self.runtime.stop(live, config.stop_grace)
-            if live.port != config.port and port_in_use(config.host, config.port):
-                raise DeployError(f"port {config.port} on {config.host} is taken by something else")
-            try:
+            try:  # the old instance is stopped: whatever fails now, it is started again
                 new = self.start_verified(target, spec, config.port, "live")
-            except DeployError as exc:
+            except Exception as exc:
                 self.rollback(state, live, exc)
                 raise  # rollback raises; this keeps type checkers content
         finally:
@@ -351,13 +354,13 @@ class Rollout:
             reason += f"; but stopping the old instance failed ({exc}): stop {live.describe()} by hand"
         return new, reason
 
-    def rollback(self, state: DeployState, old: Instance, cause: DeployError) -> None:
+    def rollback(self, state: DeployState, old: Instance, cause: Exception) -> None:
         """Start the old version again where it was; always raises (the deploy failed)."""
         self.say(f"switch failed; rolling back to v{old.version} on port {old.port}")
         previous = Target(old.spec, old.version, old.spec, registry=old.spec.startswith("models:/"))
         try:
             restored = self.start_verified(previous, old.spec, old.port, "rollback")
-        except DeployError as again:
+        except Exception as again:
             state.active = None
             raise DeployError(f"{cause}\nroll-back to v{old.version} failed too: {again}") from cause
         state.active = restored

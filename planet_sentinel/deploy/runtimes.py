@@ -308,7 +308,12 @@ class ContainerRuntime(Runtime):
                 f"{self.name} containers that publish a port cannot share it (use the host network to share)"
             )
         name = container_name(self.prefix, version, role)
-        self.engine.run(*self.run_command(spec, version, host, port, name, probe_port, share_port), timeout=300)
+        command = self.run_command(spec, version, host, port, name, probe_port, share_port)
+        try:
+            self.engine.run(*command, timeout=300)
+        except SentinelError:  # `run` can fail after creating the container (port taken): leave nothing behind
+            self.engine.run("rm", "--force", name, check=False, timeout=60)
+            raise
         return Instance(
             runtime=self.name,
             ref=name,

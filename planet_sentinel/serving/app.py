@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -167,8 +168,13 @@ async def refresh_model(app: FastAPI) -> bool:
 
 
 async def _watch_model(app: FastAPI, interval: float) -> None:
+    """Check the model every ``interval`` s (every 5 s at most until one is loaded; 0: until then
+    only). A failing check is logged and the watch goes on: a dead watcher would never swap again."""
     while True:
-        await refresh_model(app)
+        try:
+            await refresh_model(app)
+        except Exception:  # refresh never raises by design; a bug in it must not end the watch
+            log.exception("model check failed unexpectedly; checking again")
         loaded = app.state.holder.current() is not None
         if loaded and interval == 0:
             return
@@ -346,10 +352,16 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             return problem(504, "timeout", f"the prediction took longer than the limit of {settings.timeout_s:g} s")
         except InputError:
             raise
-        except Exception as exc:  # a bug or an environment failure: logged in full, the client gets the gist
-            log.exception("prediction failed")
+        except Exception:  # a bug or an environment failure: logged in full, the client gets an id to quote
+            request_id = uuid.uuid4().hex[:12]
+            log.exception("prediction failed (request id %s)", request_id)
             metrics.errors.labels(kind="internal").inc()
-            return problem(500, "internal", f"the prediction failed: {type(exc).__name__}: {exc}")
+            return problem(
+                500,
+                "internal",
+                f"the prediction failed on the server (request id {request_id}; the service log has the details)",
+                {"X-Request-ID": request_id},
+            )
         summary = output.summary
         metrics.predictions.labels(format=fmt).inc()
         metrics.pixels.inc(summary["grid"]["width"] * summary["grid"]["height"])

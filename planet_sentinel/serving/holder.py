@@ -9,6 +9,7 @@ file) is recorded and the current model keeps serving.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,20 @@ if TYPE_CHECKING:
     from planet_sentinel.bundle import ModelBundle
 
 log = logging.getLogger("planet_sentinel.serving")
+
+#: ``scheme://user:password@`` in any URL of an error message (the registry's own words included).
+CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
+
+
+def redact(text: str) -> str:
+    """An error message fit for the unauthenticated /ready and the log: the tracking URI as
+    :func:`planet_sentinel.registry.display_uri` shows it, and no credentials in any URL."""
+    from planet_sentinel import registry
+
+    raw, shown = registry.tracking_uri(), registry.display_uri()
+    if raw != shown:
+        text = text.replace(raw, shown)
+    return CREDENTIALS.sub(r"\1", text)
 
 
 @dataclass(frozen=True)
@@ -81,7 +96,7 @@ class ModelHolder:
             try:
                 return str(registry.describe(self.spec)["version"])
             except Exception as exc:  # unreachable, or the alias is gone: say which, in the registry's words
-                raise SentinelError(f"alias '{ref}' of {name} in {registry.tracking_uri()}: {exc}") from exc
+                raise SentinelError(f"alias '{ref}' of {name} in {registry.display_uri()}: {exc}") from exc
         if registry.is_registry_uri(self.spec):  # runs:/...: immutable
             return self.spec
         path = Path(self.spec)
@@ -125,8 +140,13 @@ class ModelHolder:
                 loaded = LoadedModel(bundle, key, model_info(bundle), time.time())
             except Exception as exc:  # the registry may fail in any way; the service must not
                 self.status.failures += 1
-                self.status.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("model check failed for %s (still serving %s): %s", self.spec, self._describe(), exc)
+                self.status.last_error = redact(f"{type(exc).__name__}: {exc}")
+                log.warning(
+                    "model check failed for %s (still serving %s): %s",
+                    self.spec,
+                    self._describe(),
+                    self.status.last_error,
+                )
                 return False
             previous = self._describe()
             self._current = loaded  # one reference assignment: atomic for every reader

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 from planet_sentinel import registry
@@ -78,3 +80,35 @@ def client_for(model_file: Path) -> Iterator[Callable[..., TestClient]]:
     yield open_client
     for cm in reversed(opened):
         cm.__exit__(None, None, None)
+
+
+class GatedModel(torch.nn.Module):
+    """A test-only wrapper of the served network: each forward pass waits until ``gate`` is set (so a
+    prediction stays running for exactly as long as a test needs, on any machine), then runs the
+    real network, or raises ``fail`` when it is set. It goes through the real pool and predictor."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.multiple = inner.multiple
+        self.config = getattr(inner, "config", None)
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.fail: Exception | None = None
+
+    def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+        self.entered.set()
+        if not self.gate.wait(60):
+            raise AssertionError("the test never opened the gate")
+        if self.fail is not None:
+            raise self.fail
+        return self.inner(before, after)
+
+
+def gate_model(client: TestClient) -> GatedModel:
+    """Put a closed GatedModel around the model ``client``'s service has loaded."""
+    loaded = client.app.state.holder.current()  # type: ignore[attr-defined]
+    assert loaded is not None, "the service has no model yet"
+    gated = GatedModel(loaded.bundle.model)
+    loaded.bundle.model = gated
+    return gated

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import threading
@@ -11,7 +12,8 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from planet_sentinel.serving.holder import ModelHolder
+from planet_sentinel import registry
+from planet_sentinel.serving.holder import ModelHolder, redact
 from planet_sentinel.train import TrainResult
 from tests.service.conftest import register, serving, wait_ready
 from tests.service.test_app import pair
@@ -90,8 +92,8 @@ def test_registry_unreachable_keeps_serving(
     before, after = write_pair(tmp_path, *land_pair(64, 64))
     with serving(model="models:/planet-sentinel@champion", reload_interval_s=0.1) as client:
         assert wait_ready(client)["model"]["version"] == "1"
-        # the registry goes away: nothing listens on its port any more
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
+        # the registry goes away: nothing listens on its port any more (its URI carries a password)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://ci:s3cret-pw@127.0.0.1:{free_port()}")
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
         holder: ModelHolder = client.app.state.holder  # type: ignore[attr-defined]
@@ -99,6 +101,7 @@ def test_registry_unreachable_keeps_serving(
         ready = client.get("/ready")
         assert ready.status_code == 200 and ready.json()["model"]["version"] == "1"
         assert "Connection refused" in ready.json()["registry"]["last_error"]
+        assert "s3cret-pw" not in ready.text and "127.0.0.1" in ready.json()["registry"]["last_error"]
         response = client.post("/predict", files=pair(before, after))
         assert response.status_code == 200 and response.json()["model"]["version"] == "1"
         assert "sentinel_model_check_failures" in client.get("/metrics").text
@@ -125,3 +128,35 @@ def test_a_replaced_model_file_is_reloaded(model_file: Path, tmp_path: Path) -> 
     assert "not a readable model bundle" in str(holder.status.last_error)
     shutil.copyfile(model_file, served)
     assert holder.refresh() is True and holder.current() is not first and holder.status.swaps == 2
+
+
+def test_registry_credentials_never_reach_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "https://ci:pa55@mlflow.example.org:5000/base?workspace=7&access_token=t0k"
+    assert registry.display_uri(secret) == "https://mlflow.example.org:5000/base?workspace=7&access_token=***"
+    assert registry.display_uri("sqlite:///mlflow.db") == "sqlite:///mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", secret)
+    shown = redact(f"model does not resolve in {secret}: API request to http://u:p@h:1/api failed")
+    assert "pa55" not in shown and "t0k" not in shown and "u:p@" not in shown
+    assert "mlflow.example.org:5000" in shown and "http://h:1/api" in shown
+
+
+def test_the_watch_survives_a_failing_check(
+    model_file: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """refresh() never raises by design; if a bug makes it, the watch logs it and checks again (a
+    dead watcher would never load or swap a model). The fault is injected: nothing real raises there."""
+    real_refresh = ModelHolder.refresh
+    calls: list[int] = []
+
+    def fails_once(self: ModelHolder) -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the check")
+        return real_refresh(self)
+
+    monkeypatch.setattr(ModelHolder, "refresh", fails_once)
+    with caplog.at_level(logging.ERROR, logger="planet_sentinel.serving"):
+        with serving(model=str(model_file), reload_interval_s=0.1) as client:
+            assert wait_ready(client)["ready"] is True
+    assert len(calls) >= 2
+    assert any("model check failed unexpectedly" in r.getMessage() for r in caplog.records)
