@@ -7,7 +7,8 @@ after an approval on the issue: a ``/approve-retrain`` comment or the ``retrain-
 label, counted only from users whose collaborator permission is write, maintain or admin (the
 permission API, never ``author_association``). The ``retrain-dispatched`` label makes dispatching
 idempotent: it is set before the dispatch and checked before every dispatch. ``report_training``
-comments the new model's metrics and closes the issue when the challenger was promoted.
+comments the new model's metrics and closes the issue when the challenger was promoted;
+``report_training_failure`` takes the label off again when the train run failed or was cancelled.
 
 ``import github`` below is PyGithub: absolute imports never resolve to this module.
 """
@@ -515,7 +516,8 @@ def approve(
             if kind == "issue_comment":
                 issue.create_comment(
                     f"@{user} retraining was already dispatched for this issue (label `{DISPATCHED_LABEL}`); "
-                    "nothing new was started."
+                    "nothing new was started. If that run never reported here (e.g. it was cancelled while "
+                    f"queued), remove the `{DISPATCHED_LABEL}` label and approve again."
                 )
             return ApprovalResult("already-dispatched", "train was already dispatched", number, user, permission)
     return ApprovalResult("dispatched", f"approved by @{user} ({via})", number, user, permission, True)
@@ -546,7 +548,8 @@ def load_result_json(path: str | Path, what: str) -> dict[str, Any]:
 
 @dataclass
 class TrainingReportResult:
-    """What ``report_training`` did: action is closed, commented or ignored."""
+    """What ``report_training`` (closed, commented, ignored) or ``report_training_failure`` (failed,
+    ignored) did."""
 
     action: str
     issue: int
@@ -619,3 +622,32 @@ def report_training(
             if has_label(issue, name):
                 issue.remove_from_labels(name)
     return TrainingReportResult("commented", issue_number, False, promotion.get("reason", ""))
+
+
+def report_training_failure(
+    repo: Repository,
+    issue_number: int,
+    run_url: str | None = None,
+    outcome: str = "",
+) -> TrainingReportResult:
+    """Say on the drift issue that the dispatched training did not finish, and take the
+    ``retrain-dispatched`` (and ``retrain-approved``) label off so a new approval can dispatch again.
+
+    Without this a failed, timed-out or cancelled train run would leave the label on and every
+    later approval would answer "already dispatched" for ever."""
+    with api_errors(f"issue #{issue_number}"):
+        issue = repo.get_issue(issue_number)
+        if issue.state != "open":
+            return TrainingReportResult("ignored", issue_number, False, f"issue #{issue_number} is {issue.state}")
+        run = f"[The training run]({run_url})" if run_url else "The training run"
+        detail = f" ({outcome})" if outcome else ""
+        issue.create_comment(
+            f"### Retraining did not finish\n\n{run} failed or was cancelled{detail}, so no new model was "
+            f"promoted and this issue stays open. The `{DISPATCHED_LABEL}` label is removed: approve again "
+            f"(`{APPROVE_COMMAND}` or the `{APPROVED_LABEL}` label) to retry once the cause is fixed."
+        )
+        removed = [name for name in (DISPATCHED_LABEL, APPROVED_LABEL) if has_label(issue, name)]
+        for name in removed:
+            issue.remove_from_labels(name)
+    reason = f"removed {', '.join(removed)}" if removed else "no retrain label to remove"
+    return TrainingReportResult("failed", issue_number, False, reason)

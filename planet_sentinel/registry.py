@@ -273,11 +273,11 @@ def promote(
         try:
             client.get_model_version(name, challenger)
         except MlflowException as exc:
-            raise SentinelError(f"no version {challenger} of {name} in {tracking_uri()}") from exc
+            raise SentinelError(f"no version {challenger} of {name} in {display_uri()}") from exc
     else:
         challenger = alias_version(CHALLENGER, name)
     if challenger is None:
-        raise SentinelError(f"no '{CHALLENGER}' version of {name} in {tracking_uri()}; train one first")
+        raise SentinelError(f"no '{CHALLENGER}' version of {name} in {display_uri()}; train one first")
     champion = alias_version(CHAMPION, name)
 
     def f1_of(version: str) -> float:

@@ -153,17 +153,54 @@ def report_training(
     Not promoted: the issue stays open with the reason, and can be approved again.
     """
     from planet_sentinel import github as gh
-    from planet_sentinel.errors import SentinelError
 
-    if issue.strip() in ("", "0"):
+    number = _issue_number(issue)
+    if number is None:
         emit({"action": "ignored", "reason": "no drift issue given (train was not started from one)"}, as_json)
         return
-    try:
-        number = int(issue.strip().lstrip("#"))
-    except ValueError:
-        raise SentinelError(f"--issue '{issue}' is not an issue number") from None
     train = gh.load_result_json(result_path, "training result")
     decision = gh.load_result_json(promotion, "promotion")
     repository = gh.connect(gh.GitHubTarget.resolve(github_url, repo))
     result = gh.report_training(repository, number, train, decision, run_url or gh.run_url_from_env())
+    emit(result.to_dict(), as_json)
+
+
+def _issue_number(issue: str) -> int | None:
+    """``--issue`` as a number; None when empty (train was started by hand, not from an issue)."""
+    from planet_sentinel.errors import SentinelError
+
+    if issue.strip() in ("", "0"):
+        return None
+    try:
+        return int(issue.strip().lstrip("#"))
+    except ValueError:
+        raise SentinelError(f"--issue '{issue}' is not an issue number") from None
+
+
+@github.command(name="report-failure")
+@click.option("--issue", required=True, help="Drift issue number (empty: nothing to report, exit 0).")
+@click.option("--run-url", help="Link to the failed run (default: built from the Actions environment).")
+@click.option("--outcome", default="", help="What failed, e.g. 'train: failure, evaluate-promote: skipped'.")
+@_target_options
+@json_option
+def report_failure(
+    issue: str,
+    run_url: str | None,
+    outcome: str,
+    github_url: str | None,
+    repo: str | None,
+    as_json: bool,
+) -> None:
+    """Tell the drift issue that the dispatched training failed or was cancelled, and remove the
+    `retrain-dispatched` label so the issue can be approved again (the train workflow runs this
+    when a job failed or was cancelled).
+    """
+    from planet_sentinel import github as gh
+
+    number = _issue_number(issue)
+    if number is None:
+        emit({"action": "ignored", "reason": "no drift issue given (train was not started from one)"}, as_json)
+        return
+    repository = gh.connect(gh.GitHubTarget.resolve(github_url, repo))
+    result = gh.report_training_failure(repository, number, run_url or gh.run_url_from_env(), outcome)
     emit(result.to_dict(), as_json)

@@ -304,6 +304,37 @@ def test_report_training_not_promoted_keeps_issue_open_for_a_new_approval(
     )
 
 
+def test_report_failure_frees_the_issue_for_a_new_approval(
+    emulator: GitHubEmulator, monitor_report: Path, tmp_path: Path
+) -> None:
+    number = open_drift_issue(emulator, monitor_report)
+    approval(emulator, tmp_path, number, "wes-writer", kind="label")
+    assert approval(emulator, tmp_path, number, "octo-admin")["action"] == "already-dispatched"
+    assert {"retrain-dispatched", "retrain-approved"} <= set(labels(emulator, number))
+
+    run = "https://ci.example/octo-org/planet-sentinel/actions/runs/77"
+    outcome = "train: failure, evaluate-promote: skipped"
+    out = sentinel("report-failure", "--issue", f"#{number}", "--run-url", run, "--outcome", outcome)
+    assert out["action"] == "failed" and out["issue"] == number and out["promoted"] is False
+    assert "retrain-dispatched" in out["reason"]
+    assert not {"retrain-dispatched", "retrain-approved"} & set(labels(emulator, number))
+    assert emulator.issues()[0]["state"] == "open"
+    note = comments(emulator, number)[-1]
+    assert note["user"] == "github-actions[bot]" and "Retraining did not finish" in note["body"]
+    assert run in note["body"] and outcome in note["body"]
+    # the next approval dispatches again instead of answering "already dispatched"
+    assert approval(emulator, tmp_path, number, "octo-admin")["action"] == "dispatched"
+    assert len(emulator.dispatches()) == 2
+
+    # nothing to do: train started by hand, or the issue was closed meanwhile
+    assert sentinel("report-failure", "--issue", "")["action"] == "ignored"
+    emulator.issues()[0]["state"] = "closed"
+    closed = sentinel("report-failure", "--issue", str(number))
+    assert closed["action"] == "ignored" and "closed" in closed["reason"]
+    assert "retrain-dispatched" in labels(emulator, number)
+    assert "not an issue number" in sentinel("report-failure", "--issue", "abc", code=1)["output"]
+
+
 def test_missing_token_and_repo_are_clear_errors(
     emulator: GitHubEmulator, monitor_report: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
