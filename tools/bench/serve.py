@@ -277,7 +277,11 @@ def run(
             load.append(run_phase(*phase, str(per_round), str(clients), "0"))
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # never leave a server behind
+            proc.kill()
+            proc.wait(timeout=30)
     n = per_round * rounds
     statuses = [s for r in load for s in r["statuses"]]
     latencies = np.array([x for r in load for x in r["latencies"]]) * 1000
