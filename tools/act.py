@@ -18,9 +18,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,17 +131,132 @@ def act_binary() -> str:
     return found
 
 
-def run(spec: ActRun, capture: bool = False, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    """Run act; with ``capture`` the log is returned instead of streamed."""
-    return subprocess.run(
+def run(
+    spec: ActRun, capture: bool = False, timeout: float | None = None, grace: float = 10.0
+) -> subprocess.CompletedProcess[str]:
+    """Run act; with ``capture`` the log is returned instead of streamed. On timeout (raises
+    subprocess.TimeoutExpired) or Ctrl-C, act and every step process it started are ended."""
+    return run_process_tree(
         spec.command(act_binary()),
         env=spec.environment(),
         cwd=spec.repo_dir,
-        text=True,
-        capture_output=capture,
-        check=False,
+        capture=capture,
         timeout=timeout,
+        grace=grace,
     )
+
+
+def run_process_tree(
+    cmd: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | str | None = None,
+    capture: bool = False,
+    timeout: float | None = None,
+    grace: float = 10.0,
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run`` that, on timeout or interrupt, ends the whole tree, not just ``cmd``.
+
+    act in host mode starts every step in a session of its own (sentinel, mlflow, a served model),
+    so neither killing act nor its process group reaches them: they would outlive the run, holding
+    ports and CPU. The command runs in a new session; on timeout its descendants and everything in
+    their sessions get SIGTERM, then SIGKILL after ``grace`` seconds."""
+    pipe = subprocess.PIPE if capture else None
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, text=True, stdout=pipe, stderr=pipe, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        end_process_tree(proc, grace)
+        stdout, stderr = _drain(proc, grace)
+        raise subprocess.TimeoutExpired(list(cmd), timeout or 0, output=stdout, stderr=stderr) from None
+    except BaseException:  # Ctrl-C: the new session does not get the terminal's SIGINT
+        end_process_tree(proc, grace)
+        raise
+    return subprocess.CompletedProcess(list(cmd), proc.returncode, stdout, stderr)
+
+
+def _drain(proc: subprocess.Popen[str], grace: float) -> tuple[str | None, str | None]:
+    """What the ended process wrote (a survivor that holds the pipes must not hang us)."""
+    try:
+        return proc.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        proc.wait()
+        return None, None
+
+
+def _process_table() -> list[tuple[int, int, int, int]]:
+    """(pid, ppid, pgid, sid) of every process, from ps."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,pgid=,sid="], capture_output=True, text=True, check=False)
+    rows = []
+    for line in out.stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 4 and all(f.lstrip("-").isdigit() for f in fields):
+            rows.append(tuple(int(f) for f in fields))
+    return rows  # type: ignore[return-value]
+
+
+def process_tree(root: int) -> set[int]:
+    """``root``'s descendants, plus every process in a group or session that ``root`` or one of
+    them leads (a step's background process stays in the step's session after reparenting)."""
+    table = _process_table()
+    children: dict[int, list[int]] = {}
+    for pid, ppid, _, _ in table:
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = set()
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    leaders = found | {root}
+    found |= {pid for pid, _, pgid, sid in table if pgid in leaders or sid in leaders}
+    found.discard(os.getpid())
+    found.discard(root)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _signal_all(pids: set[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def end_process_tree(proc: subprocess.Popen[str], grace: float = 10.0) -> None:
+    """SIGTERM to ``proc`` and its whole tree, SIGKILL to whatever is left after ``grace`` seconds."""
+    pids = process_tree(proc.pid)
+    if proc.poll() is None:
+        pids.add(proc.pid)
+    _signal_all(pids, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        proc.poll()
+        if not any(_alive(pid) for pid in pids):
+            break
+        time.sleep(0.1)
+    if proc.poll() is None:
+        pids |= process_tree(proc.pid) | {proc.pid}
+    _signal_all({pid for pid in pids if _alive(pid)}, signal.SIGKILL)
+    proc.poll()
 
 
 def resolve_workflow(name: str, repo_dir: Path = ROOT) -> Path:
