@@ -141,6 +141,26 @@ def test_container_run_command(tmp_path: Path) -> None:
         ContainerRuntime(engine, "x", network="bridge")
 
 
+def test_a_failed_container_run_leaves_no_container(tmp_path: Path) -> None:
+    """`run` can fail after the engine created the container (its port is taken): it is removed.
+    The engine here is a script standing in for the docker CLI: it logs its arguments, fails `run`."""
+    calls = tmp_path / "calls"
+    binary = tmp_path / "docker"
+    binary.write_text(
+        f'#!/bin/sh\necho "$@" >> {calls}\n'
+        'if [ "$1" = run ]; then echo "Error: port is already allocated" >&2; exit 125; fi\n'
+    )
+    binary.chmod(0o755)
+    bundle = tmp_path / "model.pth"
+    bundle.write_bytes(b"x")
+    runtime = ContainerRuntime(Engine("docker", str(binary)), "localhost/planet-sentinel:latest")
+    with pytest.raises(SentinelError, match="port is already allocated"):
+        runtime.start(str(bundle), "5", "127.0.0.1", 8080, "live")
+    run, rm = calls.read_text().splitlines()
+    name = run.split()[run.split().index("--name") + 1]
+    assert rm == f"rm --force {name}"
+
+
 def test_engine_detection_reports_why(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(SentinelError, match="docker: not installed; podman: not installed"):
