@@ -5,11 +5,12 @@ metrics and is closed."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
-from tests.actions.conftest import ActResult, ApproveRuns, skip_inside_act
+from tests.actions.conftest import ActEnv, ActResult, ApproveRuns, skip_inside_act
 from tools.act import outputs_from_log
 
 pytestmark = [skip_inside_act(), pytest.mark.slow]
@@ -37,3 +38,34 @@ def test_train_registers_a_challenger_and_reports(
     assert issue["state"] == "closed"
     report = issue["comments"][-1]["body"]
     assert "Retraining finished" in report and "**yes**" in report
+
+
+def test_failed_train_frees_the_drift_issue(
+    act_env: ActEnv, train_run: ActResult, approve_runs: ApproveRuns, github_emulator: Any
+) -> None:
+    """A train run that fails (here: a dataset the DVC remote does not have) says so on its drift
+    issue and takes `retrain-dispatched` off, so a new approval can dispatch again."""
+    train_run.check()  # after the successful run: they share the MLflow server and the emulator
+    issues = github_emulator.issues()
+    template = next(i for i in issues if i["number"] == approve_runs.issue)
+    number = max(i["number"] for i in issues) + 1
+    with github_emulator.lock:
+        issues.append(
+            {
+                **copy.deepcopy(template),
+                "number": number,
+                "id": 90_000 + number,
+                "state": "open",
+                "state_reason": None,
+                "labels": ["drift", "retrain-dispatched"],
+                "comments": [],
+            }
+        )
+    result = act_env.run(
+        "train", inputs={"drift_issue": str(number), "dataset": "absent", "epochs": "1"}, github_url=github_emulator.url
+    )
+    assert result.returncode != 0, result.log[-3000:]
+    issue = next(i for i in github_emulator.issues() if i["number"] == number)
+    assert issue["state"] == "open" and "retrain-dispatched" not in issue["labels"], result.log[-3000:]
+    note = issue["comments"][-1]["body"]
+    assert "Retraining did not finish" in note and "train: failure" in note
