@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from planet_sentinel.progress import say
-from planet_sentinel.registry import tracking_uri
+from planet_sentinel.registry import display_uri
 
 HELD_OUT_SEEDS = (101, 202, 303)
 
@@ -143,7 +143,7 @@ def _summary(
         f"  chips       data/chips/demo: {counts['kept']} (train {counts['train']}, val {counts['val']}, "
         f"test {counts['test']}); baseline data/baseline.json ({baseline['n_chips']} chips)"
     )
-    yield f"  model       {version.uri} = version {version.version}; runs/model_inference.pth; MLflow {tracking_uri()}"
+    yield f"  model       {version.uri} = version {version.version}; runs/model_inference.pth; MLflow {display_uri()}"
     yield f"  promotion   {decision.reason}"
     yield (f"  prediction  {prediction.probability}, {prediction.loss}, {prediction.geojson}, {prediction.quicklook}")
     yield (

@@ -14,6 +14,7 @@ Tracking defaults to ``sqlite:///mlflow.db`` with artifacts in ``mlartifacts/``;
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +54,19 @@ def display_uri(uri: str | None = None) -> str:
     if netloc == parts.netloc and not any(v == "***" for _, v in query):
         return text
     return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*")))
+
+
+#: ``scheme://user:password@`` in any URL of an error message (MLflow's own words included).
+_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
+
+
+def redact(text: str) -> str:
+    """An error message fit for logs and unauthenticated endpoints: the tracking URI as
+    :func:`display_uri` shows it, and no credentials in any URL."""
+    raw, shown = tracking_uri(), display_uri()
+    if raw != shown:
+        text = text.replace(raw, shown)
+    return _CREDENTIALS.sub(r"\1", text)
 
 
 def _mlflow() -> Any:
@@ -194,7 +208,7 @@ def load_model(spec: str | Path) -> ModelBundle:
     try:
         model = mlflow.pyfunc.load_model(text)
     except (MlflowException, OSError) as exc:
-        raise SentinelError(f"model {text} does not resolve in {tracking_uri()}: {exc}") from exc
+        raise SentinelError(redact(f"model {text} does not resolve in {tracking_uri()}: {exc}")) from exc
     bundle = model.unwrap_python_model().bundle  # planet_sentinel.pyfunc.SentinelPyfunc
     bundle.source = {"uri": text, **describe(text)}
     return bundle

@@ -9,7 +9,6 @@ file) is recorded and the current model keeps serving.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,25 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planet_sentinel.errors import SentinelError
+from planet_sentinel.registry import redact
 
 if TYPE_CHECKING:
     from planet_sentinel.bundle import ModelBundle
 
 log = logging.getLogger("planet_sentinel.serving")
-
-#: ``scheme://user:password@`` in any URL of an error message (the registry's own words included).
-CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
-
-
-def redact(text: str) -> str:
-    """An error message fit for the unauthenticated /ready and the log: the tracking URI as
-    :func:`planet_sentinel.registry.display_uri` shows it, and no credentials in any URL."""
-    from planet_sentinel import registry
-
-    raw, shown = registry.tracking_uri(), registry.display_uri()
-    if raw != shown:
-        text = text.replace(raw, shown)
-    return CREDENTIALS.sub(r"\1", text)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ import mlflow
 import pytest
 
 from planet_sentinel import registry
-from planet_sentinel.serving.holder import ModelHolder, redact
+from planet_sentinel.registry import redact
+from planet_sentinel.serving.holder import ModelHolder
 from planet_sentinel.train import TrainResult
 from tests.service.conftest import register, serving, wait_ready
 from tests.service.test_app import pair
