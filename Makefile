@@ -2,20 +2,36 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build of torch, installed before the project so that `torch>=2.2` in the extras is
-# already satisfied and pip never pulls the multi-GB CUDA build.
+# Installs come from uv.lock (`uv sync --frozen`): every package of every extra at the version
+# locked there. torch is the one exception (pyproject's [tool.uv] exclude-dependencies): its CPU
+# build is installed first with pip, so `torch>=2.2` in the extras is already satisfied and
+# nothing pulls the multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
+UV_VERSION ?= 0.13.9
+UV := $(BIN)/uv
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
+# uv installs into this venv (not a .venv of its own choosing) and never rewrites the lock here.
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: demo test lint repro bench-chip clean test-container
+.PHONY: demo test lint repro bench-chip clean test-container lock lock-check
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	$(UV) sync --quiet --frozen --inexact --all-extras
 	touch $@
+
+# Rewrite uv.lock after a change of pyproject.toml (needs the package index), then commit it.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(UV) || $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) lock
+
+# Fails when uv.lock no longer matches pyproject.toml.
+lock-check: $(BIN)/.installed
+	$(UV) lock --check
 
 demo: $(BIN)/.installed
 	$(BIN)/sentinel demo
@@ -23,7 +39,7 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed lock-check
 	$(BIN)/ruff check planet_sentinel tools tests
 	$(BIN)/ruff format --check planet_sentinel tools tests
 	$(BIN)/python -m tools workflows check
