@@ -28,6 +28,22 @@ workflow_option = click.option(
 ref_option = click.option("--ref", help="Branch or tag the workflow runs on (default: the repository's default).")
 
 
+def _picture_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--reports-branch",
+        default="sentinel-reports",
+        show_default=True,
+        help="Branch the pictures are committed to (created as an orphan branch if missing).",
+    )(func)
+    return click.option(
+        "--image",
+        "images",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="PNG to show (repeatable). Committed to --reports-branch and linked; a missing file is a warning.",
+    )(func)
+
+
 @click.group(name="github", cls=SentinelGroup)
 def github() -> None:
     """GitHub: drift issues, retrain approvals, workflow dispatches (token in $GITHUB_TOKEN)."""
@@ -51,6 +67,7 @@ def github() -> None:
 @click.option("--model-version", help="Model version to name (default: the report's registry version).")
 @workflow_option
 @ref_option
+@_picture_options
 @_target_options
 @json_option
 def report_drift(
@@ -60,6 +77,8 @@ def report_drift(
     model_version: str | None,
     workflow: str,
     ref: str | None,
+    images: tuple[str, ...],
+    reports_branch: str,
     github_url: str | None,
     repo: str | None,
     as_json: bool,
@@ -67,7 +86,11 @@ def report_drift(
     """Open (or update) the one issue of this drift episode; with --auto-retrain dispatch train.
 
     Without drift in the report (no_drift or inconclusive) nothing is written and it exits 0.
+    --image pictures (e.g. outputs/monitor/bands.png) are committed to --reports-branch and shown
+    in the issue; without contents: write the issue says they are in the run's artifacts.
     """
+    from pathlib import Path
+
     from planet_sentinel import github as gh
 
     def connect() -> Any:  # only when there is drift to report: no token needed otherwise
@@ -81,6 +104,8 @@ def report_drift(
         model_version=model_version,
         workflow=workflow,
         ref=ref,
+        images=[Path(p) for p in images],
+        reports_branch=reports_branch,
     )
     emit(result.to_dict(), as_json)
 
@@ -137,6 +162,7 @@ def approve(
 )
 @click.option("--promotion", required=True, type=click.Path(dir_okay=False), help="`sentinel promote --json` output.")
 @click.option("--run-url", help="Link to the training run (default: built from the Actions environment).")
+@_picture_options
 @_target_options
 @json_option
 def report_training(
@@ -144,14 +170,19 @@ def report_training(
     result_path: str,
     promotion: str,
     run_url: str | None,
+    images: tuple[str, ...],
+    reports_branch: str,
     github_url: str | None,
     repo: str | None,
     as_json: bool,
 ) -> None:
     """Comment the retrained model's metrics on the drift issue; close it if the model was promoted.
 
-    Not promoted: the issue stays open with the reason, and can be approved again.
+    Not promoted: the issue stays open with the reason, and can be approved again. --image
+    pictures (the evaluation PNGs) are committed to --reports-branch and shown in the comment.
     """
+    from pathlib import Path
+
     from planet_sentinel import github as gh
 
     number = _issue_number(issue)
@@ -161,7 +192,15 @@ def report_training(
     train = gh.load_result_json(result_path, "training result")
     decision = gh.load_result_json(promotion, "promotion")
     repository = gh.connect(gh.GitHubTarget.resolve(github_url, repo))
-    result = gh.report_training(repository, number, train, decision, run_url or gh.run_url_from_env())
+    result = gh.report_training(
+        repository,
+        number,
+        train,
+        decision,
+        run_url or gh.run_url_from_env(),
+        images=[Path(p) for p in images],
+        reports_branch=reports_branch,
+    )
     emit(result.to_dict(), as_json)
 
 

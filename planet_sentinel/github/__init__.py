@@ -9,6 +9,8 @@ permission API, never ``author_association``). The ``retrain-dispatched`` label 
 idempotent: it is set before the dispatch and checked before every dispatch. ``report_training``
 comments the new model's metrics and closes the issue when the challenger was promoted;
 ``report_training_failure`` takes the label off again when the train run failed or was cancelled.
+Pictures (``images``) are committed to a reports branch and linked, never inlined as ``data:``
+URIs, which GitHub strips (:mod:`planet_sentinel.github.pictures`).
 
 ``import github`` below is PyGithub: absolute imports never resolve to this module.
 """
@@ -29,6 +31,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from planet_sentinel.errors import SentinelError
+from planet_sentinel.github.compat import check_pygithub, require_pygithub
+from planet_sentinel.github.pictures import DEFAULT_BRANCH as REPORTS_BRANCH
+from planet_sentinel.github.pictures import Pictures, publish, run_folder
+
+check_pygithub()  # an old PyGithub fails here, naming the version needed, not at the first dispatch
 
 if TYPE_CHECKING:
     from github.Issue import Issue
@@ -107,6 +114,7 @@ class GitHubConfig(BaseModel):
 
 def connect(target: GitHubTarget, config: GitHubConfig | None = None) -> Repository:
     """The repository through PyGithub, paced and with few retries (a workflow should fail fast)."""
+    require_pygithub()
     from github import Auth, Github
 
     from planet_sentinel.config import resolve
@@ -150,6 +158,16 @@ def run_url_from_env() -> str | None:
     if server and repo and run_id:
         return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"
     return None
+
+
+def run_key_from_env() -> str:
+    """This run's id and attempt (a rerun is a new attempt), else a UTC time and a random suffix."""
+    import secrets
+
+    run_id, attempt = os.environ.get("GITHUB_RUN_ID"), os.environ.get("GITHUB_RUN_ATTEMPT", "1")
+    if run_id:
+        return f"{run_id}-{attempt}"
+    return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{secrets.token_hex(3)}"
 
 
 def _now() -> str:
@@ -270,6 +288,7 @@ def _body(
     model_version: str | None,
     auto_retrain: bool,
     workflow: str,
+    pictures: Pictures | None = None,
 ) -> str:
     first = f"[{info['first_seen']}]({info['first_run']})" if info.get("first_run") else info["first_seen"]
     last = f"[{info['last_seen']}]({info['last_run']})" if info.get("last_run") else info["last_seen"]
@@ -301,7 +320,9 @@ def _body(
     plots = ", ".join(f"`{p}`" for p in report.plots)
     where = f"the [monitor run]({info['last_run']})'s artifacts" if info.get("last_run") else "the monitor output"
     lines += ["", "<details open><summary>Drift report (latest run)</summary>", "", report.markdown.strip(), ""]
-    if plots:
+    if pictures is not None and (pictures.urls or pictures.error):
+        lines += [*pictures.markdown(where), ""]
+    elif plots:
         lines += [f"Plots {plots} are in {where}.", ""]
     lines.append("</details>")
     return _clip("\n".join(lines))
@@ -316,9 +337,14 @@ def report_drift(
     model_version: str | None = None,
     workflow: str = DEFAULT_WORKFLOW,
     ref: str | None = None,
+    images: list[Path] | tuple[Path, ...] = (),
+    reports_branch: str = REPORTS_BRANCH,
+    run_key: str | None = None,
 ) -> DriftIssueResult:
     """Open the episode's issue, or update it if it is already open; dispatch train if asked.
 
+    ``images`` are committed to ``reports_branch`` under ``drift/<episode>/<run key>/`` and shown in
+    the issue; if that fails the issue is still written and says where the pictures are.
     ``repo`` may be a callable that connects: without drift nothing is sent and no token is needed."""
     status = report.decision.get("status")
     if status != "drift":
@@ -329,6 +355,10 @@ def report_drift(
     now = _now()
     if callable(repo):
         repo = repo()
+    pictures = None
+    if images:
+        folder = run_folder("drift", fingerprint, run_key or run_key_from_env())
+        pictures = publish(repo, [Path(p) for p in images], folder, reports_branch)
     with api_errors("drift issue"):
         ensure_labels(repo)
         issue = find_episode_issue(repo, fingerprint)
@@ -343,7 +373,7 @@ def report_drift(
                 "last_run": run_url,
                 "runs": 1,
             }
-            body = _body(report, info, model_version, auto_retrain, workflow)
+            body = _body(report, info, model_version, auto_retrain, workflow, pictures)
             issue = repo.create_issue(_title(report), body=body, labels=[DRIFT_LABEL])
             action = "opened"
         else:
@@ -352,7 +382,8 @@ def report_drift(
             info.setdefault("groups", report.drifted_groups())
             info.setdefault("baseline", report.baseline_fingerprint)
             info.setdefault("first_seen", now)
-            issue.edit(title=_title(report), body=_body(report, info, model_version, auto_retrain, workflow))
+            body = _body(report, info, model_version, auto_retrain, workflow, pictures)
+            issue.edit(title=_title(report), body=body)
             run = f" in [this run]({run_url})" if run_url else ""
             issue.create_comment(
                 f"Drift seen again{run} ({now}): {report.decision.get('summary', '')}. "
@@ -566,8 +597,13 @@ def _fmt(value: Any) -> str:
     return "–" if value is None else str(value)
 
 
-def training_comment(train: dict[str, Any], promotion: dict[str, Any], run_url: str | None) -> str:
-    """Markdown: the new model, its best validation metrics, and the promotion decision."""
+def training_comment(
+    train: dict[str, Any],
+    promotion: dict[str, Any],
+    run_url: str | None,
+    pictures: Pictures | None = None,
+) -> str:
+    """Markdown: the new model, its best validation metrics, the evaluation pictures and the promotion decision."""
     promoted = bool(promotion.get("promoted"))
     lines = [f"### Retraining finished{f' ([run]({run_url}))' if run_url else ''}", "", "| | |", "|---|---|"]
     for key, label in (
@@ -582,6 +618,9 @@ def training_comment(train: dict[str, Any], promotion: dict[str, Any], run_url: 
             lines.append(f"| {label} | `{_fmt(train[key])}` |")
     for key, value in sorted((train.get("best") or {}).items()):
         lines.append(f"| best {key} | {_fmt(value)} |")
+    if pictures is not None and (pictures.urls or pictures.error):
+        where = f"the [training run]({run_url})'s artifacts" if run_url else "the training run's artifacts"
+        lines += ["", *pictures.markdown(where)]
     lines += ["", "### Promotion", "", "| | |", "|---|---|"]
     lines.append(f"| promoted | {'**yes**' if promoted else 'no'} |")
     lines.append(f"| reason | {promotion.get('reason', '–')} |")
@@ -605,8 +644,13 @@ def report_training(
     train: dict[str, Any],
     promotion: dict[str, Any],
     run_url: str | None = None,
+    images: list[Path] | tuple[Path, ...] = (),
+    reports_branch: str = REPORTS_BRANCH,
+    run_key: str | None = None,
 ) -> TrainingReportResult:
-    """Comment the metrics on the drift issue; close it if promoted, else reopen it to approvals."""
+    """Comment the metrics on the drift issue; close it if promoted, else reopen it to approvals.
+
+    ``images`` (the evaluation PNGs) go to ``reports_branch`` under ``training/<issue>/<run key>/``."""
     if "promoted" not in promotion:
         raise SentinelError("the promotion file has no 'promoted' field (expected `sentinel promote --json` output)")
     promoted = bool(promotion["promoted"])
@@ -614,7 +658,11 @@ def report_training(
         issue = repo.get_issue(issue_number)
         if issue.state != "open":
             return TrainingReportResult("ignored", issue_number, promoted, f"issue #{issue_number} is {issue.state}")
-        issue.create_comment(training_comment(train, promotion, run_url))
+        pictures = None
+        if images:
+            folder = run_folder("training", str(issue_number), run_key or run_key_from_env())
+            pictures = publish(repo, [Path(p) for p in images], folder, reports_branch)
+        issue.create_comment(training_comment(train, promotion, run_url, pictures))
         if promoted:
             issue.edit(state="closed", state_reason="completed")
             return TrainingReportResult("closed", issue_number, True, promotion.get("reason", ""))

@@ -7,11 +7,19 @@ headers, 204/404/422 where GitHub answers them), so PyGithub and ``curl`` work a
 
 Routes: repository; issues (create, edit, get, list with ``state``/``labels`` filters); labels;
 issue labels; issue comments; collaborator permission; actions workflows (by id or file name),
-workflow dispatches (recorded, each also creates a queued run) and runs; ``GET /user``.
+workflow dispatches (recorded, each also creates a queued run) and runs; ``GET /user``; branches,
+contents and the git data API (:mod:`tools.emulators.github.git`), and the web route that serves a
+committed file (``/{owner}/{repo}/blob/{sha}/{path}?raw=true``, as GitHub links pictures). Each
+route is declared by its template in GitHub's OpenAPI description (``ROUTES``), and every answer
+has the fields that description requires (:mod:`tools.emulators.github.shapes`);
+tests/test_github_schemas.py validates them against the pinned description. Issue and comment
+bodies with a ``data:`` URI are refused with 422 (GitHub would strip the picture).
 
 State is one JSON document (see :func:`default_state`): users, tokens (token -> login; any other
 token acts as ``github-actions[bot]``), repositories with collaborators (login -> role: admin,
-maintain, write, triage, read), labels, issues, comments, workflows, dispatches, runs. With a
+maintain, write, triage, read), ``bot_permissions`` (what the workflow's GITHUB_TOKEN may do:
+``contents: read`` makes contents writes answer 403), labels, issues, comments, workflows,
+dispatches, runs, git objects. With a
 state file it is loaded at start and rewritten (atomically) after every change, request log
 included, so ``python -m tools github show`` can read it. Extra routes under ``/_emulator/`` serve
 the state and request log and act as a user (comment, label) returning the webhook payload a
@@ -30,9 +38,12 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-BOT = "github-actions[bot]"
+from tools.emulators.github import git, shapes
+from tools.emulators.github.core import BOT, ApiError, refuse_data_uris
+from tools.emulators.github.core import now as _now
+
 ROLES = ("admin", "maintain", "write", "triage", "read")
 #: GitHub's legacy ``permission`` field folds maintain into write and triage into read.
 LEGACY_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read", "read": "read"}
@@ -40,16 +51,6 @@ DEFAULT_REPO = "octo-org/planet-sentinel"
 DEFAULT_WORKFLOWS = ("ci.yml", "pipeline.yml", "train.yml", "deploy.yml", "monitor.yml", "approve.yml")
 PER_PAGE_DEFAULT = 30
 PER_PAGE_MAX = 100
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.errors = status, message, errors
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def default_state(repo: str = DEFAULT_REPO) -> dict[str, Any]:
@@ -63,6 +64,7 @@ def default_state(repo: str = DEFAULT_REPO) -> dict[str, Any]:
         "rita-reader": "read",
     }
     users = {BOT: {"type": "Bot"}, **{login: {"type": "User"} for login in people}, "oscar-outsider": {"type": "User"}}
+    users[repo.split("/", 1)[0]] = {"type": "Organization"}
     for i, login in enumerate(users, start=1):
         users[login]["id"] = 1000 + i
     workflows = {}
@@ -71,13 +73,14 @@ def default_state(repo: str = DEFAULT_REPO) -> dict[str, Any]:
         workflows[file] = {"id": 5000 + i, "name": file.removesuffix(".yml"), "inputs": inputs}
     return {
         "users": users,
-        "tokens": {f"{login}-token": login for login in users if login != BOT},
+        "tokens": {f"{login}-token": login for login, u in users.items() if u["type"] == "User"},
         "repos": {
             repo: {
                 "id": 42,
                 "default_branch": "main",
                 "private": False,
                 "collaborators": people,
+                "bot_permissions": {"contents": "write", "issues": "write", "actions": "write"},
                 "labels": {},
                 "issues": [],
                 "workflows": workflows,
@@ -93,7 +96,12 @@ def default_state(repo: str = DEFAULT_REPO) -> dict[str, Any]:
 class GitHubEmulator:
     """The emulator: state, route handlers and an HTTP server on an ephemeral port."""
 
-    def __init__(self, state: dict[str, Any] | None = None, state_file: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        state: dict[str, Any] | None = None,
+        state_file: str | Path | None = None,
+        record_responses: bool = False,
+    ) -> None:
         self.state_file = Path(state_file) if state_file else None
         if state is None and self.state_file and self.state_file.exists():
             state = json.loads(self.state_file.read_text())
@@ -102,6 +110,9 @@ class GitHubEmulator:
             if key not in ("repos",):
                 self.state.setdefault(key, copy.deepcopy(value))
         self.lock = threading.RLock()
+        #: With ``record_responses``: every API answer as {method, template, status, body}, in memory
+        #: only (not in the state file), for checking against GitHub's OpenAPI description.
+        self.responses: list[dict[str, Any]] | None = [] if record_responses else None
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
         self.url = ""
@@ -164,19 +175,34 @@ class GitHubEmulator:
     # ------------------------------------------------------------------ request handling
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any, token: str | None) -> tuple:
-        """Route one request; returns (status, payload, extra headers)."""
+        """Route one request; returns (status, payload, extra headers). Raises ApiError."""
         with self.lock:
             if path.startswith("/_emulator/"):
                 return self._emulator_route(method, path, body)
-            user = self._authenticate(token)
-            for pattern, methods in ROUTES:
+            for template, pattern, methods in ROUTES:
                 match = pattern.fullmatch(path)
-                if match and method in methods:
-                    handler: Callable = methods[method]
-                    return handler(self, user, query, body, **{k: unquote(v) for k, v in match.groupdict().items()})
-                if match:
-                    raise ApiError(404, "Not Found")
+                if match is None:
+                    continue
+                params = {PARAM_NAMES.get(k, k): unquote(v) for k, v in match.groupdict().items()}
+                try:
+                    user = self._authenticate(token)
+                    if method not in methods:
+                        raise ApiError(404, "Not Found")
+                    result = methods[method](self, user, query, body, **params)
+                except ApiError as exc:
+                    self._remember(method, template, exc.status, error_payload(exc))
+                    raise
+                self._remember(method, template, result[0], result[1])
+                return result
+            for pattern, handler in WEB_ROUTES:
+                match = pattern.fullmatch(path)
+                if match and method == "GET":
+                    return handler(self, query, **{k: unquote(v) for k, v in match.groupdict().items()})
             raise ApiError(404, "Not Found")
+
+    def _remember(self, method: str, template: str, status: int, body: Any) -> None:
+        if self.responses is not None:
+            self.responses.append({"method": method, "template": template, "status": status, "body": body})
 
     def record(self, entry: dict[str, Any]) -> None:
         with self.lock:
@@ -197,104 +223,31 @@ class GitHubEmulator:
     # ------------------------------------------------------------------ JSON shapes
 
     def user_json(self, login: str) -> dict[str, Any]:
-        info = self.state["users"].get(login, {"id": 0, "type": "User"})
-        return {
-            "login": login,
-            "id": info["id"],
-            "type": info["type"],
-            "url": f"{self.url}/users/{quote(login)}",
-            "html_url": f"{self.url}/{quote(login)}",
-        }
+        return shapes.user(self.url, login, self.state["users"].get(login, {"id": 0, "type": "User"}))
 
     def repo_json(self, full_name: str) -> dict[str, Any]:
-        repo = self.repo(full_name)
-        owner, name = full_name.split("/", 1)
-        return {
-            "id": repo["id"],
-            "name": name,
-            "full_name": full_name,
-            "owner": {**self.user_json(owner), "type": "Organization"},
-            "private": repo["private"],
-            "default_branch": repo["default_branch"],
-            "url": f"{self.url}/repos/{full_name}",
-            "html_url": f"{self.url}/{full_name}",
-            "issues_url": f"{self.url}/repos/{full_name}/issues{{/number}}",
-            "has_issues": True,
-        }
+        owner = full_name.split("/", 1)[0]
+        info = self.state["users"].get(owner, {"id": 0, "type": "Organization"})
+        owner_json = shapes.user(self.url, owner, {**info, "type": "Organization"})
+        return shapes.repository(self.url, full_name, self.repo(full_name), owner_json)
 
     def label_json(self, full_name: str, name: str) -> dict[str, Any]:
-        label = self.repo(full_name)["labels"][name.lower()]
-        return {
-            "id": label["id"],
-            "name": label["name"],
-            "color": label["color"],
-            "description": label.get("description"),
-            "default": False,
-            "url": f"{self.url}/repos/{full_name}/labels/{quote(label['name'])}",
-        }
+        return shapes.label(self.url, full_name, self.repo(full_name)["labels"][name.lower()])
 
     def issue_json(self, full_name: str, issue: dict[str, Any]) -> dict[str, Any]:
-        base = f"{self.url}/repos/{full_name}/issues/{issue['number']}"
-        return {
-            "id": issue["id"],
-            "number": issue["number"],
-            "title": issue["title"],
-            "body": issue["body"],
-            "state": issue["state"],
-            "state_reason": issue.get("state_reason"),
-            "locked": False,
-            "labels": [self.label_json(full_name, n) for n in issue["labels"]],
-            "user": self.user_json(issue["user"]),
-            "assignees": [],
-            "comments": len(issue["comments"]),
-            "created_at": issue["created_at"],
-            "updated_at": issue["updated_at"],
-            "closed_at": issue.get("closed_at"),
-            "author_association": self._association(full_name, issue["user"]),
-            "url": base,
-            "html_url": f"{self.url}/{full_name}/issues/{issue['number']}",
-            "comments_url": f"{base}/comments",
-            "labels_url": f"{base}/labels{{/name}}",
-            "events_url": f"{base}/events",
-            "repository_url": f"{self.url}/repos/{full_name}",
-        }
+        labels = [self.label_json(full_name, n) for n in issue["labels"]]
+        association = self._association(full_name, issue["user"])
+        return shapes.issue(self.url, full_name, issue, self.user_json(issue["user"]), labels, association)
 
     def comment_json(self, full_name: str, issue: dict[str, Any], comment: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": comment["id"],
-            "body": comment["body"],
-            "user": self.user_json(comment["user"]),
-            "created_at": comment["created_at"],
-            "updated_at": comment["created_at"],
-            "author_association": self._association(full_name, comment["user"]),
-            "url": f"{self.url}/repos/{full_name}/issues/comments/{comment['id']}",
-            "html_url": f"{self.url}/{full_name}/issues/{issue['number']}#issuecomment-{comment['id']}",
-            "issue_url": f"{self.url}/repos/{full_name}/issues/{issue['number']}",
-        }
+        author, association = self.user_json(comment["user"]), self._association(full_name, comment["user"])
+        return shapes.comment(self.url, full_name, issue["number"], comment, author, association)
 
     def workflow_json(self, full_name: str, file: str) -> dict[str, Any]:
-        wf = self.repo(full_name)["workflows"][file]
-        url = f"{self.url}/repos/{full_name}/actions/workflows/{wf['id']}"
-        return {
-            "id": wf["id"],
-            "name": wf["name"],
-            "path": f".github/workflows/{file}",
-            "state": "active",
-            "created_at": "2026-01-01T00:00:00Z",
-            "updated_at": "2026-01-01T00:00:00Z",
-            "url": url,
-            "html_url": f"{self.url}/{full_name}/actions/workflows/{file}",
-            "badge_url": f"{self.url}/{full_name}/workflows/{quote(wf['name'])}/badge.svg",
-        }
+        return shapes.workflow(self.url, full_name, file, self.repo(full_name)["workflows"][file])
 
     def run_json(self, full_name: str, run: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **{k: v for k, v in run.items() if k != "inputs"},
-            "url": f"{self.url}/repos/{full_name}/actions/runs/{run['id']}",
-            "html_url": f"{self.url}/{full_name}/actions/runs/{run['id']}",
-            "workflow_url": f"{self.url}/repos/{full_name}/actions/workflows/{run['workflow_id']}",
-            "repository": {"full_name": full_name},
-        }
+        return shapes.workflow_run(self.url, full_name, run, self.repo_json(full_name))
 
     def _association(self, full_name: str, login: str) -> str:
         role = self.repo(full_name)["collaborators"].get(login)
@@ -325,8 +278,15 @@ class GitHubEmulator:
         return key
 
     def _require_push(self, full_name: str, user: str) -> None:
+        """Labels need triage or more; GITHUB_TOKEN needs ``issues: write``."""
         role = self.repo(full_name)["collaborators"].get(user)
-        if user != BOT and role not in ("admin", "maintain", "write", "triage"):
+        if user == BOT:
+            self._require_bot(full_name, "issues")
+        elif role not in ("admin", "maintain", "write", "triage"):
+            raise ApiError(403, "Resource not accessible by integration")
+
+    def _require_bot(self, full_name: str, scope: str) -> None:
+        if self.repo(full_name).get("bot_permissions", {}).get(scope, "write") != "write":
             raise ApiError(403, "Resource not accessible by integration")
 
     def _touch(self, issue: dict[str, Any]) -> None:
@@ -441,6 +401,9 @@ def _create_issue(em: GitHubEmulator, user: str, query: dict, body: Any, owner: 
     full = f"{owner}/{repo}"
     if not isinstance(body, dict) or not str(body.get("title") or "").strip():
         raise ApiError(422, "Validation Failed", [{"resource": "Issue", "field": "title", "code": "missing_field"}])
+    if user == BOT:
+        em._require_bot(full, "issues")
+    refuse_data_uris("Issue", body.get("body"))
     r = em.repo(full)
     labels = [em._ensure_label(full, str(n)) for n in body.get("labels") or []]
     issue = {
@@ -471,6 +434,9 @@ def _edit_issue(em: GitHubEmulator, user: str, query: dict, body: Any, owner: st
     issue = em._issue(full, number)
     if not isinstance(body, dict):
         raise ApiError(400, "Problems parsing JSON")
+    if user == BOT:
+        em._require_bot(full, "issues")
+    refuse_data_uris("Issue", body.get("body"))
     if "state" in body:
         if body["state"] not in ("open", "closed"):
             raise ApiError(422, "Validation Failed", [{"resource": "Issue", "field": "state", "code": "invalid"}])
@@ -554,6 +520,9 @@ def _create_comment(em: GitHubEmulator, user: str, query: dict, body: Any, owner
         )
     if len(body["body"]) > 65536:
         raise ApiError(422, "Validation Failed: body is too long (maximum is 65536 characters)")
+    if user == BOT:
+        em._require_bot(full, "issues")
+    refuse_data_uris("IssueComment", body["body"])
     comment = em._add_comment(issue, user, body["body"])
     return 201, em.comment_json(full, issue, comment), {}
 
@@ -608,7 +577,9 @@ def _get_workflow(em: GitHubEmulator, user: str, query: dict, body: Any, owner: 
 def _dispatch(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, repo: str, wf: str) -> tuple:
     full = f"{owner}/{repo}"
     file = em._workflow_file(full, wf)
-    if user != BOT and em.repo(full)["collaborators"].get(user) not in ("admin", "maintain", "write"):
+    if user == BOT:
+        em._require_bot(full, "actions")
+    elif em.repo(full)["collaborators"].get(user) not in ("admin", "maintain", "write"):
         raise ApiError(403, "Must have admin rights to Repository.")
     if not isinstance(body, dict) or not body.get("ref"):
         raise ApiError(422, 'Invalid request.\n\n"ref" wasn\'t supplied.')
@@ -678,28 +649,67 @@ def _get_run(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, 
     raise ApiError(404, "Not Found")
 
 
-_R = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
-ROUTES: list[tuple[re.Pattern[str], dict[str, Callable[..., tuple]]]] = [
-    (re.compile(r"/user"), {"GET": _get_user}),
-    (re.compile(_R), {"GET": _get_repo}),
-    (re.compile(_R + r"/issues"), {"GET": _list_issues, "POST": _create_issue}),
-    (re.compile(_R + r"/issues/(?P<number>\d+)"), {"GET": _get_issue, "PATCH": _edit_issue}),
-    (re.compile(_R + r"/issues/(?P<number>\d+)/comments"), {"GET": _list_comments, "POST": _create_comment}),
+def _compile(template: str) -> re.Pattern[str]:
+    """An OpenAPI path template as a regex; ``{path}`` and ``{ref}`` may hold slashes."""
+    parts = re.split(r"\{(\w+)\}", template)
+    regex = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>{'.+' if part in ('path', 'ref') else '[^/]+'})"
+        for i, part in enumerate(parts)
+    )
+    return re.compile(regex)
+
+
+#: The handlers' names for the description's path parameters.
+PARAM_NAMES = {"issue_number": "number", "username": "login", "workflow_id": "wf"}
+
+_ROUTE_TABLE: list[tuple[str, dict[str, Callable[..., tuple]]]] = [
+    ("/user", {"GET": _get_user}),
+    ("/repos/{owner}/{repo}", {"GET": _get_repo}),
+    ("/repos/{owner}/{repo}/issues", {"GET": _list_issues, "POST": _create_issue}),
+    ("/repos/{owner}/{repo}/issues/{issue_number}", {"GET": _get_issue, "PATCH": _edit_issue}),
+    ("/repos/{owner}/{repo}/issues/{issue_number}/comments", {"GET": _list_comments, "POST": _create_comment}),
     (
-        re.compile(_R + r"/issues/(?P<number>\d+)/labels"),
+        "/repos/{owner}/{repo}/issues/{issue_number}/labels",
         {"GET": _issue_labels, "POST": _add_labels, "PUT": _set_labels},
     ),
-    (re.compile(_R + r"/issues/(?P<number>\d+)/labels/(?P<name>[^/]+)"), {"DELETE": _remove_label}),
-    (re.compile(_R + r"/labels"), {"GET": _list_labels, "POST": _create_label}),
-    (re.compile(_R + r"/labels/(?P<name>[^/]+)"), {"GET": _get_label}),
-    (re.compile(_R + r"/collaborators/(?P<login>[^/]+)/permission"), {"GET": _permission}),
-    (re.compile(_R + r"/actions/workflows"), {"GET": _list_workflows}),
-    (re.compile(_R + r"/actions/workflows/(?P<wf>[^/]+)"), {"GET": _get_workflow}),
-    (re.compile(_R + r"/actions/workflows/(?P<wf>[^/]+)/dispatches"), {"POST": _dispatch}),
-    (re.compile(_R + r"/actions/workflows/(?P<wf>[^/]+)/runs"), {"GET": _workflow_runs}),
-    (re.compile(_R + r"/actions/runs"), {"GET": _list_runs}),
-    (re.compile(_R + r"/actions/runs/(?P<run_id>\d+)"), {"GET": _get_run}),
+    ("/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", {"DELETE": _remove_label}),
+    ("/repos/{owner}/{repo}/labels", {"GET": _list_labels, "POST": _create_label}),
+    ("/repos/{owner}/{repo}/labels/{name}", {"GET": _get_label}),
+    ("/repos/{owner}/{repo}/collaborators/{username}/permission", {"GET": _permission}),
+    ("/repos/{owner}/{repo}/actions/workflows", {"GET": _list_workflows}),
+    ("/repos/{owner}/{repo}/actions/workflows/{workflow_id}", {"GET": _get_workflow}),
+    ("/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {"POST": _dispatch}),
+    ("/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", {"GET": _workflow_runs}),
+    ("/repos/{owner}/{repo}/actions/runs", {"GET": _list_runs}),
+    ("/repos/{owner}/{repo}/actions/runs/{run_id}", {"GET": _get_run}),
+    ("/repos/{owner}/{repo}/branches/{branch}", {"GET": git.get_branch}),
+    ("/repos/{owner}/{repo}/contents/{path}", {"GET": git.get_contents, "PUT": git.put_contents}),
+    ("/repos/{owner}/{repo}/git/trees", {"POST": git.create_tree}),
+    ("/repos/{owner}/{repo}/git/commits", {"POST": git.create_commit}),
+    ("/repos/{owner}/{repo}/git/refs", {"POST": git.create_ref}),
+    ("/repos/{owner}/{repo}/git/ref/{ref}", {"GET": git.get_ref}),
 ]
+#: (OpenAPI template, compiled pattern, {method: handler}), tried in order.
+ROUTES: list[tuple[str, re.Pattern[str], dict[str, Callable[..., tuple]]]] = [
+    (template, _compile(template), methods) for template, methods in _ROUTE_TABLE
+]
+#: github.com pages (no token needed): a committed file as GitHub links it in markdown.
+WEB_ROUTES: list[tuple[re.Pattern[str], Callable[..., tuple]]] = [
+    (_compile("/{owner}/{repo}/blob/{sha}/{path}"), git.web_blob),
+    (_compile("/{owner}/{repo}/raw/{sha}/{path}"), git.web_raw),
+]
+
+
+def error_payload(exc: ApiError) -> dict[str, Any]:
+    """GitHub's error body (``basic-error`` / ``validation-error``)."""
+    payload: dict[str, Any] = {
+        "message": exc.message,
+        "documentation_url": "https://docs.github.com/rest",
+        "status": str(exc.status),
+    }
+    if exc.errors:
+        payload["errors"] = exc.errors
+    return payload
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -733,19 +743,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self.command, parts.path.rstrip("/") or "/", query, body, token
             )
         except ApiError as exc:
-            status = exc.status
-            payload = {
-                "message": exc.message,
-                "documentation_url": "https://docs.github.com/rest",
-                "status": str(status),
-            }
-            if exc.errors:
-                payload["errors"] = exc.errors
+            status, payload = exc.status, error_payload(exc)
         except (KeyError, TypeError, ValueError) as exc:
             status, payload = 400, {"message": f"Bad request: {exc}"}
-        data = b"" if payload is None else json.dumps(payload).encode()
+        if isinstance(payload, bytes):  # a web route serving a file
+            data = payload
+        else:
+            data = b"" if payload is None else json.dumps(payload).encode()
+            headers.setdefault("Content-Type", "application/json; charset=utf-8")
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-GitHub-Request-Id", f"EMU-{len(self.emulator.requests) + 1}")
         self.send_header("X-RateLimit-Limit", "5000")
