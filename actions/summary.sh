@@ -3,9 +3,21 @@
 #   summary.sh outputs FILE.json          every top-level key of the JSON -> $GITHUB_OUTPUT
 #   summary.sh table FILE.json TITLE      a two-column markdown table of the JSON -> $GITHUB_STEP_SUMMARY
 #   summary.sh markdown FILE.md           append a markdown report the library wrote
-#   summary.sh image FILE.png ALT         embed a PNG as a base64 data URI (CML-style inline picture)
+#   summary.sh text TEXT                  append a line of markdown
+#   summary.sh pictures URL TITLE FILE... link the artifact that holds the pictures (URL: the
+#                                         artifact-url output of actions/upload-artifact; empty = not uploaded)
+# Pictures are never inlined: GitHub's markdown sanitiser drops `data:` URIs, in job summaries too,
+# so an embedded PNG shows as nothing. They travel as artifacts, linked from the summary.
+# SENTINEL_SUMMARY_COPY (set by `python -m tools act --summary-file`): also append every summary
+# there (act deletes its step summaries when the job ends).
 set -euo pipefail
 summary="${GITHUB_STEP_SUMMARY:-/dev/stdout}"
+write() {
+  local text
+  text="$(cat)"
+  printf '%s\n\n' "$text" >> "$summary"
+  if [ -n "${SENTINEL_SUMMARY_COPY:-}" ]; then printf '%s\n\n' "$text" >> "$SENTINEL_SUMMARY_COPY"; fi
+}
 case "$1" in
   outputs)
     # Multi-line values (reports, messages) use GitHub's delimiter form, which holds any text.
@@ -16,22 +28,33 @@ case "$1" in
     {
       printf '### %s\n\n| field | value |\n|---|---|\n' "$3"
       jq -r 'to_entries[] | "| \(.key) | \(.value | if type == "string" then . else tojson end | gsub("\\|"; "\\|")) |"' "$2"
-      printf '\n'
-    } >> "$summary"
+    } | write
     ;;
   markdown)
-    if [ -f "$2" ]; then { cat "$2"; printf '\n'; } >> "$summary"; fi
+    if [ -f "$2" ]; then write < "$2"; fi
     ;;
-  image)
-    # A step summary holds at most 1 MiB: larger pictures are left to the uploaded artifact.
-    if [ -f "$2" ] && [ "$(stat -c %s "$2")" -le 600000 ]; then
-      printf '<img alt="%s" src="data:image/png;base64,%s" width="720">\n\n' "$3" "$(base64 -w0 "$2")" >> "$summary"
-    elif [ -f "$2" ]; then
-      printf '_%s: %s is too large to inline; see the run artifacts._\n\n' "$3" "$(basename "$2")" >> "$summary"
-    fi
+  text)
+    printf '%s\n' "$2" | write
+    ;;
+  pictures)
+    url="$2" title="$3"
+    shift 3
+    names=()
+    for file in "$@"; do [ -f "$file" ] && names+=("$(basename "$file")"); done
+    [ "${#names[@]}" -gt 0 ] || exit 0 # no picture was written: nothing to point to
+    listed="$(printf '`%s`, ' "${names[@]}")"
+    listed="${listed%, }"
+    case "$url" in
+      https://* | http://*) printf '**%s**: %s in the artifact [%s](%s)\n' "$title" "$listed" "$title" "$url" | write ;;
+      "") printf '_%s: %s were not uploaded as an artifact in this run._\n' "$title" "$listed" | write ;;
+      *)
+        echo "summary.sh pictures: '$url' is not an http(s) URL" >&2
+        exit 2
+        ;;
+    esac
     ;;
   *)
-    echo "usage: summary.sh outputs|table|markdown|image ..." >&2
+    echo "usage: summary.sh outputs|table|markdown|text|pictures ..." >&2
     exit 2
     ;;
 esac

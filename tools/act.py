@@ -55,6 +55,14 @@ class ActRun:
     mlflow_uri: str | None = None
     dvc_remote: str | None = None
     cache_dir: Path | None = None
+    #: The planet-sentinel tree the reusable workflows' ``.planet-sentinel`` stands for (on GitHub
+    #: they check it out); default: ``repo_dir``, i.e. the repository calls its own workflows.
+    sentinel_dir: Path | None = None
+    #: ``owner/name@ref`` -> directory, for remote ``uses:`` of workflows and actions (a second
+    #: repository calling ``octo-org/planet-sentinel/.github/workflows/x.yml@v1``).
+    local_repositories: dict[str, Path] = field(default_factory=dict)
+    #: Every job summary is appended here too (act deletes its step summaries).
+    summary_file: Path | None = None
 
     def command(self, act: str = "act") -> list[str]:
         cache = self.cache_dir or Path(tempfile.gettempdir()) / "planet-sentinel-act"
@@ -65,7 +73,7 @@ class ActRun:
         cmd += ["--cache-server-path", str(cache / "cache"), "--action-cache-path", str(cache / "actions")]
         cmd += ["--env-file", "/dev/null", "--secret-file", "/dev/null", "--var-file", "/dev/null"]
         cmd += ["--input-file", "/dev/null"]
-        for ref, stub in offline_stubs(cache).items():
+        for ref, stub in {**offline_stubs(cache), **self.local_repositories}.items():
             cmd += ["--local-repository", f"{ref}={stub}"]
         if self.job:
             cmd += ["--job", self.job]
@@ -82,6 +90,9 @@ class ActRun:
             variables["DVC_REMOTE_URL"] = self.dvc_remote
         if self.write_back:
             env["SENTINEL_ACT_REPO"] = str(Path(self.repo_dir).resolve())
+        env["SENTINEL_ACT_SOURCE"] = str(Path(self.sentinel_dir or self.repo_dir).resolve())
+        if self.summary_file:
+            env["SENTINEL_SUMMARY_COPY"] = str(Path(self.summary_file).resolve())
         for flag, values in (("--input", self.inputs), ("--var", variables), ("--env", env)):
             for key, value in values.items():
                 cmd += [flag, f"{key}={value}"]
@@ -111,12 +122,12 @@ runs:
 
 def offline_stubs(cache: Path) -> dict[str, Path]:
     """Local stand-ins for the pinned remote actions (act resolves every action of a composite
-    action before running it, even steps that `if: ${{ !env.ACT }}` skips). Checkout is act's own."""
+    action before running it, even steps that `if: ${{ !env.ACT }}` skips). A checkout of the
+    workflow's own repository stays act's own copy of the working tree (it never fetches); the
+    stand-in only answers the skipped checkout of planet-sentinel into ``.planet-sentinel``."""
     stubs = {}
     for ref, sha in PINS.items():
         action = ref.split("@")[0]
-        if action == "actions/checkout":
-            continue
         stub = cache / "stubs" / action.replace("/", "__")
         stub.mkdir(parents=True, exist_ok=True)
         (stub / "action.yml").write_text(STUB_ACTION)
@@ -272,7 +283,7 @@ def resolve_workflow(name: str, repo_dir: Path = ROOT) -> Path:
 def one_step_workflow(action: str, with_: dict[str, str], env: dict[str, str]) -> str:
     """A workflow that checks out the repository, sets it up and runs one local action."""
     checkout = next(f"{ref.split('@')[0]}@{sha}" for ref, sha in PINS.items() if ref.startswith("actions/checkout@"))
-    steps: list[dict[str, object]] = [{"uses": checkout}]
+    steps: list[dict[str, object]] = [{"uses": checkout, "with": {"persist-credentials": False}}]
     if action.rstrip("/") != "./actions/setup":
         steps.append({"uses": "./actions/setup"})
     step: dict[str, object] = {"id": "action", "uses": action}
@@ -307,6 +318,11 @@ _common = [
     click.option("--dvc-remote", help="DVC remote (a directory for local runs) the workflow uses."),
     click.option(
         "--write-back", is_flag=True, help="Commit the dataset pointers the workflow versions into this repository."
+    ),
+    click.option(
+        "--summary-file",
+        type=click.Path(dir_okay=False),
+        help="Also append every job summary here (what GitHub would show; act deletes its own).",
     ),
     click.option("--dry-run", is_flag=True, help="Print the act command instead of running it."),
 ]
@@ -347,6 +363,7 @@ def act(
     mlflow_uri: str | None,
     dvc_remote: str | None,
     write_back: bool,
+    summary_file: str | None,
     dry_run: bool,
 ) -> None:
     """Run a rendered workflow (e.g. `pipeline`) on this machine with act, offline."""
@@ -363,6 +380,7 @@ def act(
         github_url=github_url,
         mlflow_uri=mlflow_uri,
         dvc_remote=dvc_remote,
+        summary_file=Path(summary_file) if summary_file else None,
     )
     _finish(spec, dry_run)
 
@@ -381,6 +399,7 @@ def run_action(
     mlflow_uri: str | None,
     dvc_remote: str | None,
     write_back: bool,
+    summary_file: str | None,
     dry_run: bool,
 ) -> None:
     """Run one composite action (e.g. actions/chip) alone, through a generated one-step workflow."""
@@ -401,6 +420,7 @@ def run_action(
             write_back=write_back,
             github_url=github_url,
             dvc_remote=dvc_remote,
+            summary_file=Path(summary_file) if summary_file else None,
         )
         if dry_run:
             click.echo(text)

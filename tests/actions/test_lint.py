@@ -84,7 +84,7 @@ def test_check_fails_on_a_hand_edit(tmp_path: Path) -> None:
 
 def test_renderer_merges_splices_and_pins(tmp_path: Path) -> None:
     (tmp_path / "_shared.yml").write_text(
-        "steps:\n  - uses: actions/checkout@v4.2.2\n  - run: echo two\nenv-a:\n  A: '1'\n  B: '2'\n"
+        "steps:\n  - uses: actions/checkout@v7.0.1\n  - run: echo two\nenv-a:\n  A: '1'\n  B: '2'\n"
     )
     (tmp_path / "x.yml").write_text(
         "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    env:\n      $use: env-a\n      B: '3'\n"
@@ -94,7 +94,7 @@ def test_renderer_merges_splices_and_pins(tmp_path: Path) -> None:
     data = wf.load_yaml(text)
     assert "on" in data and data["jobs"]["j"]["env"] == {"A": "1", "B": "3"}
     assert [s.get("run") for s in data["jobs"]["j"]["steps"]] == [None, "echo two", "echo three"]
-    assert f"actions/checkout@{wf.PINS['actions/checkout@v4.2.2']} # v4.2.2" in text
+    assert f"actions/checkout@{wf.PINS['actions/checkout@v7.0.1']} # v7.0.1" in text
 
     (tmp_path / "x.yml").write_text("on: push\njobs:\n  j:\n    steps:\n      - uses: evil/action@main\n")
     with pytest.raises(wf.RenderError, match="not pinned"):
@@ -181,7 +181,7 @@ def test_act_command_is_offline_host_mode(tmp_path: Path) -> None:
     assert "GITHUB_API_URL=http://127.0.0.1:9" in cmd and "MLFLOW_TRACKING_URI=http://127.0.0.1:8" in cmd
     assert "s3cret" not in joined and spec.environment()["GITHUB_TOKEN"] == "s3cret"
     stand_ins = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--local-repository"]
-    assert any(s.startswith(f"actions/setup-python@{wf.PINS['actions/setup-python@v5.6.0']}=") for s in stand_ins)
+    assert any(s.startswith(f"actions/setup-python@{wf.PINS['actions/setup-python@v7.0.0']}=") for s in stand_ins)
 
 
 def test_run_action_workflow_and_cli() -> None:
@@ -197,3 +197,136 @@ def test_run_action_workflow_and_cli() -> None:
     assert "workflow_dispatch" in result.output and "source=simulate" in result.output
     result = CliRunner().invoke(main, ["run-action", "actions/nope", "--dry-run"])
     assert result.exit_code != 0 and "no action at" in result.output
+
+
+# ---------------------------------------------------------------------------- issue 12: node24, credentials, pictures
+
+#: The first major of each action whose action.yml says `runs.using: node24` (read per tag in the
+#: actions' repositories; GitHub removes node20 from its runners:
+#: https://github.blog/changelog/2025-09-19-deprecation-of-node-20-on-github-actions-runners/).
+NODE24_SINCE = {"actions/checkout": 5, "actions/setup-python": 6, "actions/cache": 5, "actions/upload-artifact": 6}
+
+
+def test_pinned_actions_run_on_node24() -> None:
+    for ref in wf.PINS:
+        action, version = ref.split("@")
+        if action in NODE24_SINCE:
+            assert int(version.lstrip("v").split(".")[0]) >= NODE24_SINCE[action], f"{ref} runs on node20"
+    assert any(ref.startswith("astral-sh/setup-uv@") for ref in wf.PINS)
+
+
+def _steps(node: Any) -> list[dict[str, Any]]:
+    found = []
+    if isinstance(node, dict):
+        if isinstance(node.get("steps"), list):
+            found += [s for s in node["steps"] if isinstance(s, dict)]
+        for value in node.values():
+            found += _steps(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _steps(item)
+    return found
+
+
+def test_every_checkout_keeps_no_credentials() -> None:
+    """actions/checkout writes the token into .git/config unless told not to; later steps and an
+    uploaded workspace could read it. The one push (actions/data) gets the token for itself."""
+    documents = {str(p): yaml.safe_load(p.read_text()) for p in WORKFLOWS + ACTIONS}
+    documents["run-action"] = yaml.safe_load(one_step_workflow("./actions/chip", {}, {}))
+    checkouts = 0
+    for name, data in documents.items():
+        for step in _steps(data):
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                checkouts += 1
+                assert (step.get("with") or {}).get("persist-credentials") is False, f"{name}: {step}"
+    assert checkouts >= 10
+    push = next(
+        s
+        for s in _steps(yaml.safe_load((REPO_ROOT / "actions/data/action.yml").read_text()))
+        if "git push" in s.get("run", "")
+    )
+    assert push["env"]["TOKEN"] == "${{ inputs.token }}" and "extraheader" in push["run"]
+    assert "git config" not in push["run"] and "git -c" not in push["run"]  # never persisted, never on a command line
+
+
+def test_no_data_uri_sent_to_github() -> None:
+    """GitHub's sanitiser drops `data:` URIs (job summaries included): no picture may rely on one."""
+    for path in [*WORKFLOWS, *(REPO_ROOT / "actions").rglob("*")]:
+        if path.is_file():
+            assert "data:image" not in path.read_text() and "base64,%s" not in path.read_text(), path
+
+
+def test_pictures_are_uploaded_and_linked() -> None:
+    for name in ("ingest", "train", "evaluate-promote", "monitor"):
+        steps = _steps(yaml.safe_load((REPO_ROOT / f"actions/{name}/action.yml").read_text()))
+        upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@"))
+        link = next(s for s in steps if 'summary.sh" pictures' in s.get("run", ""))
+        assert upload["id"] == "pictures" and link["env"]["URL"] == "${{ steps.pictures.outputs.artifact-url }}"
+        assert steps.index(link) > steps.index(upload)
+
+
+def _workflow(name: str) -> dict[str, Any]:
+    return wf.load_yaml((REPO_ROOT / ".github/workflows" / name).read_text())
+
+
+def test_contents_write_only_where_something_is_written() -> None:
+    """The pipeline pushes the pointer; monitor and evaluate-promote publish pictures to the reports branch."""
+    writers = set()
+    for path in WORKFLOWS:
+        data = wf.load_yaml(path.read_text())
+        for job_name, job in data["jobs"].items():
+            if (job.get("permissions") or {}).get("contents") == "write" and "uses" not in job:
+                writers.add(f"{path.stem}/{job_name}")
+    assert writers == {"reusable-pipeline/data", "reusable-monitor/monitor", "reusable-train/evaluate-promote"}
+    train = _workflow("reusable-train.yml")["jobs"]
+    assert "--image outputs/evaluation/evaluation.png" in train["evaluate-promote"]["steps"][-2]["run"]
+    monitor_steps = _workflow("reusable-monitor.yml")["jobs"]["monitor"]["steps"]
+    report = next(s for s in monitor_steps if "report-drift" in s.get("run", ""))
+    assert (
+        "--image outputs/monitor/bands.png" in report["run"] and "--image outputs/monitor/features.png" in report["run"]
+    )
+
+
+def test_train_dispatches_deploy_after_a_promotion() -> None:
+    jobs = _workflow("reusable-train.yml")["jobs"]
+    dispatch = jobs["dispatch-deploy"]
+    assert dispatch["needs"] == "evaluate-promote" and "promoted == 'true'" in dispatch["if"]
+    assert dispatch["permissions"] == {"actions": "write"}
+    assert [name for name, job in jobs.items() if (job.get("permissions") or {}).get("actions")] == ["dispatch-deploy"]
+    assert "*/15" in str(_workflow("deploy.yml")["on"]["schedule"])  # the cron stays as the safety net
+
+
+# ---------------------------------------------------------------------------- issue 12: reusable elsewhere
+
+
+def test_setup_installs_from_the_actions_own_repository() -> None:
+    setup = yaml.safe_load((REPO_ROOT / "actions/setup/action.yml").read_text())
+    steps = setup["runs"]["steps"]
+    assert 'cd "$GITHUB_ACTION_PATH/../.."' in steps[0]["run"]
+    install = next(s for s in steps if s.get("name") == "Install planet-sentinel")
+    assert "pip install -e ." not in install["run"]
+    assert "uv sync --frozen --inexact" in install["run"] and '--project "$PROJECT"' in install["run"]
+    assert install["env"]["PROJECT"] == "${{ steps.project.outputs.root }}"
+    assert 'echo "$venv/bin" >> "$GITHUB_PATH"' in install["run"]
+    assert any(str(s.get("uses", "")).startswith("astral-sh/setup-uv@") for s in steps)
+
+
+REUSABLE = {"pipeline": "data", "train": "train", "monitor": "monitor", "deploy": "deploy"}
+
+
+@pytest.mark.parametrize("stage", sorted(REUSABLE))
+def test_stage_workflows_are_reusable_and_called(stage: str) -> None:
+    called = _workflow(f"reusable-{stage}.yml")
+    assert set(called["on"]) == {"workflow_call"}
+    call = called["on"]["workflow_call"]
+    assert all(spec.get("type") in {"string", "boolean", "number"} for spec in call["inputs"].values())
+    assert {"sentinel-repository", "sentinel-ref"} <= set(call["inputs"])
+    for job in called["jobs"].values():
+        for step in job["steps"]:
+            assert not str(step.get("uses", "")).startswith("./actions/"), "the caller's checkout has no actions/"
+    caller = _workflow(f"{stage}.yml")
+    assert "workflow_dispatch" in caller["on"]
+    (job,) = caller["jobs"].values()
+    assert job["uses"] == f"./.github/workflows/reusable-{stage}.yml"
+    assert set(job.get("secrets") or {}) <= set(call.get("secrets") or {}), "secrets are passed by name, not inherited"
+    assert set(job["with"]) <= set(call["inputs"])

@@ -1,9 +1,8 @@
 """actions/summary.sh: `--json` results become step outputs and job-summary tables; pictures are
-inlined as data URIs unless they would break the 1 MiB summary limit."""
+linked to the artifact that holds them, never inlined (GitHub drops `data:` URIs)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import subprocess
@@ -60,17 +59,45 @@ def test_outputs_and_table(tmp_path: Path) -> None:
     assert '| counts | {"train":3} |' in summary and r"| note | a\|b |" in summary
 
 
-def test_images_inline_or_pointed_to(tmp_path: Path) -> None:
-    small = tmp_path / "small.png"
-    small.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
-    _, summary = _summary(tmp_path, "image", str(small), "quicklook")
-    assert f"data:image/png;base64,{base64.b64encode(small.read_bytes()).decode()}" in summary
-    big = tmp_path / "big.png"
-    big.write_bytes(b"0" * 700_000)
-    _, summary = _summary(tmp_path, "image", str(big), "plot")
-    assert "too large to inline" in summary and "base64" not in summary.split("width=")[-1]
-    _, after_missing = _summary(tmp_path, "image", str(tmp_path / "missing.png"), "none")
-    assert after_missing == summary  # a picture that was not written adds nothing
+def test_pictures_are_linked_never_inlined(tmp_path: Path) -> None:
+    plot = tmp_path / "bands.png"
+    plot.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
+    url = "https://github.com/octo-org/planet-sentinel/actions/runs/7/artifacts/42"
+    _, summary = _summary(tmp_path, "pictures", url, "Drift plots", str(plot), str(tmp_path / "features.png"))
+    assert f"[Drift plots]({url})" in summary and "`bands.png`" in summary
+    assert "features.png" not in summary, "a picture that was not written is not listed"
+    assert "data:" not in summary and "base64" not in summary and "<img" not in summary
+
+
+def test_pictures_without_upload_or_files(tmp_path: Path) -> None:
+    plot = tmp_path / "evaluation.png"
+    plot.write_bytes(b"\x89PNG")
+    _, summary = _summary(tmp_path, "pictures", "", "Evaluation", str(plot))
+    assert "`evaluation.png` were not uploaded" in summary and "](" not in summary
+    _, again = _summary(tmp_path, "pictures", "https://x.example/a", "None", str(tmp_path / "missing.png"))
+    assert again == summary  # no picture written: nothing added
+
+
+def test_pictures_refuse_a_data_uri(tmp_path: Path) -> None:
+    plot = tmp_path / "p.png"
+    plot.write_bytes(b"\x89PNG")
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md")}
+    proc = subprocess.run(
+        ["bash", str(SCRIPT), "pictures", "data:image/png;base64,AAAA", "x", str(plot)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and "not an http(s) URL" in proc.stderr
+    assert not (tmp_path / "s.md").exists() or "data:" not in (tmp_path / "s.md").read_text()
+
+
+def test_summary_copy_for_act(tmp_path: Path) -> None:
+    copy = tmp_path / "copy.md"
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md"), "SENTINEL_SUMMARY_COPY": str(copy)}
+    subprocess.run(["bash", str(SCRIPT), "text", "### Dataset `live`"], env=env, check=True)
+    assert (tmp_path / "s.md").read_text() == copy.read_text() == "### Dataset `live`\n\n"
 
 
 def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
