@@ -4,6 +4,7 @@ python -m tools ee serve --port 8766 --env-file ee.env     # prints the URL, wri
 set -a; . ./ee.env; set +a
 sentinel ingest gee --project emulated-project --aoi aoi.geojson ...   # the real client, against it
 python -m tools ee ingest --tile-px 128 --rate-limited 2    # all of the above in one process
+python -m tools ee ingest --unscored before=6 --overwrite   # no Cloud Score+ match: the SCL fallback
 """
 
 from __future__ import annotations
@@ -17,6 +18,18 @@ from pathlib import Path
 import click
 
 DEFAULT_SCENE_DIR = ".ee-emulator"
+UNSCORED_HELP = "ROLE=N: the first N images of the before/after window have no Cloud Score+ match (repeatable)."
+
+
+def parse_unscored(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, int]:
+    """``before=6`` -> {"before": 6}; a clear usage error otherwise."""
+    out: dict[str, int] = {}
+    for value in values:
+        role, sep, count = value.partition("=")
+        if not sep or role not in ("before", "after") or not count.isdigit():
+            raise click.BadParameter(f"{value!r}: expected before=N or after=N (N >= 0)")
+        out[role] = int(count)
+    return out
 
 
 @click.group(name="ee")
@@ -33,6 +46,7 @@ def ee() -> None:
 @click.option("--export-split", type=int, default=1, help="Split exported images into N files.")
 @click.option("--latency-s", type=float, default=0.0, help="Hold each computePixels answer this long...")
 @click.option("--throughput-mb-s", type=float, default=0.0, help="...plus its size at this rate (0: no limit).")
+@click.option("--unscored", multiple=True, callback=parse_unscored, help=UNSCORED_HELP)
 @click.option("--keep-bodies", is_flag=True, help="Keep request bodies for GET /_emulator/requests.")
 @click.option("--no-auth", is_flag=True, help="Accept requests without a token.")
 @click.option("--env-file", type=click.Path(dir_okay=False), help="Write the environment to use it (KEY=VALUE lines).")
@@ -46,6 +60,7 @@ def serve(
     export_split: int,
     latency_s: float,
     throughput_mb_s: float,
+    unscored: dict[str, int],
     keep_bodies: bool,
     no_auth: bool,
     env_file: str | None,
@@ -59,7 +74,11 @@ def serve(
     from tools.emulators.earthengine import EarthEngineEmulator, Faults
 
     faults = Faults(
-        rate_limited=rate_limited, export_split=export_split, latency_s=latency_s, throughput_mb_s=throughput_mb_s
+        rate_limited=rate_limited,
+        export_split=export_split,
+        latency_s=latency_s,
+        throughput_mb_s=throughput_mb_s,
+        unscored=unscored,
     )
     emu = EarthEngineEmulator(
         scene_dir, size=size, seed=seed, faults=faults, require_auth=not no_auth, port=port, keep_bodies=keep_bodies
@@ -92,6 +111,7 @@ def serve(
 @click.option("--seed", type=int, default=3, show_default=True)
 @click.option("--tile-px", type=int, help="Force a tile size (many tiles for a small AOI).")
 @click.option("--rate-limited", type=int, default=0, help="Answer the first N computePixels requests with HTTP 429.")
+@click.option("--unscored", multiple=True, callback=parse_unscored, help=UNSCORED_HELP)
 @click.option("--export", help="gcs:BUCKET/PREFIX or drive:FOLDER (batch route).")
 @click.option("--label", type=click.Choice(["hansen", "none"]), default="hansen", show_default=True)
 @click.option("--overwrite", is_flag=True)
@@ -103,6 +123,7 @@ def ingest_emulated(
     seed: int,
     tile_px: int | None,
     rate_limited: int,
+    unscored: dict[str, int],
     export: str | None,
     label: str,
     overwrite: bool,
@@ -112,7 +133,8 @@ def ingest_emulated(
     from planet_sentinel.sources.gee import IngestConfig, ingest
     from tools.emulators.earthengine import EarthEngineEmulator, Faults
 
-    with EarthEngineEmulator(scene_dir, size=size, seed=seed, faults=Faults(rate_limited=rate_limited)) as emu:
+    faults = Faults(rate_limited=rate_limited, unscored=unscored)
+    with EarthEngineEmulator(scene_dir, size=size, seed=seed, faults=faults) as emu:
         os.environ.update(emu.environ())
         margin = size // 8
         aoi = Path(scene_dir) / "aoi.geojson"
@@ -135,6 +157,16 @@ def ingest_emulated(
         for entry in emu.log:
             key = f"{entry['method']} {entry['status']}"
             counts[key] = counts.get(key, 0) + 1
-    click.echo(json.dumps({"outputs": summary["outputs"], "requests": counts, "seconds": summary["seconds"]}))
+    fallback = {role: w.get("without_cloud_score_plus") for role, w in summary.get("windows", {}).items()}
+    click.echo(
+        json.dumps(
+            {
+                "outputs": summary["outputs"],
+                "requests": counts,
+                "seconds": summary["seconds"],
+                "without_cloud_score_plus": fallback,
+            }
+        )
+    )
     for line in summary.get("next_steps", []):
         click.echo(line)

@@ -115,6 +115,47 @@ def test_ingest_many_tiles_equals_source_and_feeds_chip(
     assert again.exit_code == 1 and "--overwrite" in again.output
 
 
+def test_real_client_speaks_v1_and_other_versions_are_refused(emulator: EarthEngineEmulator) -> None:
+    """The client's default API version (ee/_cloud_api_utils.py VERSION) is the only one served."""
+    import ee
+    import requests
+
+    from planet_sentinel.sources.gee import auth
+
+    auth.connect("emulated-project")
+    with pytest.raises(ee.EEException, match="window metadata only"):  # reached the emulator on v1
+        ee.data.computeValue(ee.Number(1))
+    api = [e for e in emulator.log if e["method"] not in ("token", "discovery")]
+    assert [e["method"] for e in api] == ["algorithms.list", "value.compute"]
+    assert all(e["path"].startswith("/v1/projects/emulated-project/") for e in api), api
+    token = next(iter(emulator.tokens))
+    headers = {"Authorization": f"Bearer {token}"}
+    for version in ("v1alpha", "v1beta"):
+        old = requests.post(
+            f"{emulator.url}/{version}/projects/emulated-project/value:compute", json={}, headers=headers
+        )
+        assert old.status_code == 404 and "not served" in old.json()["error"]["message"]
+        doc = requests.get(f"{emulator.url}/$discovery/rest", params={"version": version})
+        assert doc.status_code == 404
+    assert requests.get(f"{emulator.url}/$discovery/rest", params={"version": "v1"}).json()["version"] == "v1"
+
+
+@pytest.mark.parametrize("emulator", [Faults(unscored={"before": 99, "after": 2})], indirect=True)
+def test_images_without_cloud_score_plus_fall_back_to_scl(
+    aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator
+) -> None:
+    """No before image and two after images have a Cloud Score+ match: SCL masks them instead."""
+    out = tmp_path / "raw"
+    result = ingest(aoi, out, "--tile-px", "256")
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "x_ingest.json").read_text())
+    before, after = record["windows"]["before"], record["windows"]["after"]
+    assert before["images"] == 6 and before["without_cloud_score_plus"] == 6
+    assert after["images"] == 6 and after["without_cloud_score_plus"] == 2
+    assert before["clear_share"] > 0.5 and before["clear_observations_mean"] > 3
+    assert_equals_source(out, emulator)
+
+
 @pytest.mark.parametrize("emulator", [Faults(rate_limited=3, metadata_rate_limited=2)], indirect=True)
 def test_rate_limited_then_success(aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator) -> None:
     result = ingest(aoi, tmp_path / "raw", "--tile-px", "128", "--workers", "2")

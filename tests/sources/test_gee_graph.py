@@ -46,6 +46,21 @@ def trees(s: graph.GraphSpec) -> dict[str, Any]:
     return {role: expand(expr) for role, expr in serialised.items()}
 
 
+def flat(node: Any) -> list[Any]:
+    """The constants of a node, lists flattened (the serialiser writes ``['x']`` either way)."""
+    out: list[Any] = []
+    for c in constants(node):
+        out.extend(c if isinstance(c, list) else [c])
+    return out
+
+
+def _entries(node: Any) -> dict[str, Any]:
+    """The entries of an ee.Dictionary node (a ``dictionaryValue`` or a ``Dictionary`` call)."""
+    if "dictionaryValue" in node:
+        return node["dictionaryValue"]["values"]
+    return _entries(node["functionInvocationValue"]["arguments"]["input"])
+
+
 def loaded_ids(tree: Any, kind: str = "ImageCollection.load") -> set[str]:
     return {a["id"]["constantValue"] for a in calls(tree, kind)}
 
@@ -56,15 +71,42 @@ def test_composites_read_s2_sr_harmonized_with_cloud_score_plus() -> None:
         assert role_of(t[role]) == role
         assert loaded_ids(t[role]) == {catalog.S2_COLLECTION, catalog.CLOUD_SCORE_PLUS}
         links = calls(t[role], "Image.linkCollection")
-        assert links and constants(links[0]["linkedBands"]) == ["cs_cdf"]
+        assert links and flat(links[0]["linkedBands"]) == ["cs_cdf"]
         assert calls(t[role], "reduce.median"), "median composite"
-        # Cloud Score+ threshold and the SCL fallback classes, chosen per image with If.
-        branch = calls(t[role], "If")[0]
-        assert "cs_cdf" in constants(branch["condition"])
-        assert 0.6 in constants(branch["trueCase"])
-        remap = calls(branch["falseCase"], "Image.remap")[0]
-        assert remap["from"]["constantValue"] == list(catalog.SCL_CLEAR_CLASSES)
-        assert ["SCL"] in constants(branch["falseCase"])
+
+
+def test_cloud_score_fallback_is_one_expression_without_if() -> None:
+    """Per pixel: the Cloud Score+ test where ``cs_cdf`` has a value, the SCL classes elsewhere.
+
+    linkCollection leaves ``cs_cdf`` in every image (fully masked without a match), so an ``If`` on
+    ``bandNames().contains('cs_cdf')`` never chose SCL, and Earth Engine may evaluate both
+    branches of an ``If``: the graph must hold none.
+    """
+    t = trees(spec())
+    for role in ("before", "after", "mask", "metadata"):
+        assert not calls(t[role], "If"), role
+        assert not calls(t[role], "Image.bandNames"), role
+    mask = calls(t["before"], "Image.updateMask")[0]["mask"]["functionInvocationValue"]
+    assert mask["functionName"] == "Image.unmask"
+    score = mask["arguments"]["input"]["functionInvocationValue"]
+    assert score["functionName"] == "Image.gte" and 0.6 in constants(score["arguments"]["image2"])
+    assert flat(score["arguments"]["image1"]) == ["cs_cdf"]
+    fallback = mask["arguments"]["value"]
+    remap = calls(fallback, "Image.remap")[0]
+    assert remap["from"]["constantValue"] == list(catalog.SCL_CLEAR_CLASSES)
+    assert "SCL" in flat(fallback)
+
+
+def test_metadata_matches_cloud_score_plus_by_image_id() -> None:
+    t = trees(spec())["metadata"]
+    for role in ("before", "after"):
+        scored = t["dictionaryValue"]["values"][role]
+        entry = next(v for k, v in _entries(scored).items() if k == "has_cloud_score")
+        assert entry["functionInvocationValue"]["functionName"] == "List.map"
+        matches = calls(entry, "Filter.listContains")
+        assert matches and matches[0]["rightField"]["constantValue"] == "system:index"
+        assert catalog.CLOUD_SCORE_PLUS in loaded_ids(entry)
+    assert not calls(trees(spec(cloud_mask="scl"))["metadata"], "List.map"), "SCL only: nothing to match"
 
 
 def test_windows_filter_dates_half_open_and_bounds() -> None:

@@ -77,7 +77,7 @@ def _bare_transfer(url: str, token: str, bodies: list[str], workers: int) -> tup
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def one(body: str) -> int:
-        resp = session.post(f"{url}/v1alpha/projects/emulated-project/image:computePixels", data=body, headers=headers)
+        resp = session.post(f"{url}/v1/projects/emulated-project/image:computePixels", data=body, headers=headers)
         resp.raise_for_status()
         return len(resp.content)
 

@@ -1,24 +1,30 @@
 """A local Earth Engine REST API: enough of it for the real earthengine-api client to ingest.
 
 The client is initialised against it exactly as against Google (``ee.Initialize(credentials,
-url=URL, project=P)``): it fetches the discovery document shipped in earthengine-api (served
-with ``rootUrl`` set to this server), lists the algorithms (the fixture shipped with the
-client), and then sends its real requests:
+url=URL, project=P)``): it fetches the ``v1`` discovery document (generated for the methods
+ingest uses, :mod:`tools.emulators.ee_discovery`; the client's default version), lists the
+algorithms (the fixture shipped with the client), and then sends its real requests to
+``/v1/...``; other API versions answer 404:
 
 - ``projects.value.compute``: the ingest's window-metadata dictionary, answered from a
   synthetic catalogue (one image every 5 days in each window) and the simulated scene's clouds.
+  The per-image parts (ids, dates, Cloud Score+ matches, which images still hold data after
+  masking) are evaluated by :mod:`tools.emulators.ee_eval` with Earth Engine's documented rules
+  (``linkCollection`` masks unmatched bands, ``If`` may evaluate both branches).
 - ``projects.image.computePixels``: GeoTIFF bytes cut from a simulated scene
-  (planet_sentinel.sources.synthetic) for the requested grid. The emulator cannot evaluate ee
-  graphs; it reads which output is asked for from the ``planet_sentinel:role`` property the
-  graph sets, the bands from ``bandIds``, and refuses grids that are not on the scene's pixels.
+  (planet_sentinel.sources.synthetic) for the requested grid. The emulator cannot compute
+  pixels from ee graphs; it reads which output is asked for from the ``planet_sentinel:role``
+  property the graph sets, the bands from ``bandIds``, and refuses grids that are not on the
+  scene's pixels. The masked collections are evaluated per image as for value.compute: an
+  error there fails the request, and a window where no image holds data gives nodata.
 - ``projects.image.export`` and ``projects.operations.get``: batch exports that run over a few
   polls; Cloud Storage destinations are written to an in-memory bucket served through the
   Cloud Storage JSON API (list + media download), Drive destinations are only recorded.
 - ``/token``: an OAuth token endpoint for service-account keys (see :func:`service_account_key`).
 
 Faults can be injected (:class:`Faults`): HTTP 429 for the first N pixel requests, a tile that
-fails N times, windows with no images or no clear pixel. Every request is recorded in
-:attr:`EarthEngineEmulator.log`.
+fails N times, windows with no images or no clear pixel, images without a Cloud Score+ match.
+Every request is recorded in :attr:`EarthEngineEmulator.log`.
 """
 
 from __future__ import annotations
@@ -38,13 +44,23 @@ from typing import Any
 
 import numpy as np
 
+from tools.emulators import ee_eval
+from tools.emulators.ee_discovery import API_VERSION, discovery_document
 from tools.emulators.server import EmulatorServer
 
 ROLE_PROPERTY = "planet_sentinel:role"
 REQUEST_LIMIT_BYTES = 48 * 1024**2
 _AFFINE_KEYS = ("scaleX", "shearX", "translateX", "shearY", "scaleY", "translateY")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_API = re.compile(r"^/(v1|v1alpha|v1beta)/projects/([^/]+)/(.+)$")
+_API = re.compile(r"^/(v[0-9][^/]*)/projects/([^/]+)/(.+)$")
+S2_COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
+CLOUD_SCORE_PLUS = "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED"
+#: Bands of a COPERNICUS/S2_SR_HARMONIZED image and of a Cloud Score+ image (the catalogue pages).
+S2_BANDS = (
+    *("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"),
+    *("AOT", "WVP", "SCL", "TCI_R", "TCI_G", "TCI_B", "MSK_CLDPRB", "MSK_SNWPRB", "QA10", "QA20", "QA60"),
+)
+CLOUD_SCORE_BANDS = ("cs", "cs_cdf")
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,21 +89,7 @@ def expand(expression: dict[str, Any]) -> Any:
 
 def calls(tree: Any, name: str) -> list[dict[str, Any]]:
     """Every invocation of algorithm ``name`` in an expanded tree (its ``arguments`` dicts)."""
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, list):
-            for v in node:
-                walk(v)
-        elif isinstance(node, dict):
-            inv = node.get("functionInvocationValue")
-            if isinstance(inv, dict) and inv.get("functionName") == name:
-                found.append(inv.get("arguments", {}))
-            for v in node.values():
-                walk(v)
-
-    walk(tree)
-    return found
+    return [node["functionInvocationValue"].get("arguments", {}) for node in ee_eval.invocations(tree, name)]
 
 
 def constants(tree: Any) -> list[Any]:
@@ -190,6 +192,8 @@ class Faults:
         failing_tiles: (role, translateX, translateY) -> how many times that tile answers HTTP 500.
         empty_windows: metadata roles ('before'/'after') with no image at all.
         cloudy_windows: metadata roles whose images have no clear pixel after masking.
+        unscored: role ('before'/'after') -> how many of the window's first images have no Cloud
+            Score+ match (more than the window holds: none has).
         export_polls: polls an export operation takes to finish.
         export_split: split exported images into this many files (row bands), as Earth Engine does
             for big images.
@@ -202,6 +206,7 @@ class Faults:
     failing_tiles: dict[tuple[str, float, float], int] = field(default_factory=dict)
     empty_windows: set[str] = field(default_factory=set)
     cloudy_windows: set[str] = field(default_factory=set)
+    unscored: dict[str, int] = field(default_factory=dict)
     export_polls: int = 2
     export_split: int = 1
     latency_s: float = 0.0
@@ -316,14 +321,10 @@ class EarthEngineEmulator(EmulatorServer):
 
     # -- API methods ---------------------------------------------------------------------------
 
-    def discovery(self) -> dict[str, Any]:
-        import ee
-
-        path = Path(ee.__file__).parent / "tests" / "cloud_api_discovery_document.json"
-        doc = json.loads(path.read_text())
-        doc["rootUrl"] = self.url + "/"
-        doc["baseUrl"] = self.url + "/" + doc.get("servicePath", "")
-        return doc
+    def discovery(self, version: str | None) -> dict[str, Any]:
+        if version != API_VERSION:
+            raise EmulatorError(404, f"emulator: no discovery document for version {version!r}", "NOT_FOUND")
+        return discovery_document(self.url + "/")
 
     def algorithms(self) -> bytes:
         import ee
@@ -416,7 +417,7 @@ class EarthEngineEmulator(EmulatorServer):
                 if seen < self.faults.failing_tiles[key]:
                     self._tile_failures[key] = seen + 1
                     raise EmulatorError(500, "An internal error has occurred (emulated).", "INTERNAL")
-        return self._geotiff(self._cut(role, x0, y0, width, height, band_idx), x0, y0), info
+        return self._geotiff(self._pixels(role, tree, (x0, y0, width, height), band_idx), x0, y0), info
 
     def _geotiff(self, data: np.ndarray, x0: float, y0: float) -> bytes:
         """GeoTIFF bytes of (bands, rows, cols) pixels whose top-left corner is (x0, y0)."""
@@ -450,30 +451,81 @@ class EarthEngineEmulator(EmulatorServer):
         return {"result": {role: self._window(role, sub) for role, sub in entries.items()}}
 
     def _window(self, role: str, tree: Any) -> dict[str, Any]:
+        entries = _dictionary(tree)
+        missing = {"ids", "times", "cloudy_pixel_percentage", "has_cloud_score", "clear"} - set(entries)
+        if missing:
+            raise EmulatorError(400, f"emulator: the {role} metadata has no {sorted(missing)}")
+        values = {k: self._evaluate(role, entries[k]) for k in sorted(set(entries) - {"clear", ROLE_PROPERTY})}
+        holding = self._holding(role, entries["clear"])[role]
+        cloudy = role in self.faults.cloudy_windows
+        clear_share = 0.0 if (cloudy or not holding) else round(1.0 - self.hidden_share, 4)
+        return {
+            ROLE_PROPERTY: role,
+            **values,
+            "clear": {"clear_mean": holding * clear_share, "clear_share": clear_share},
+        }
+
+    def catalogue(self, role: str, tree: Any) -> ee_eval.Catalogue:
+        """The images of the window whose date range ``tree`` filters on: one every 5 days.
+
+        Sentinel-2 images carry ``system:index``, ``system:time_start`` and
+        ``CLOUDY_PIXEL_PERCENTAGE``; Cloud Score+ holds an image with the same ``system:index`` for
+        each, except the first ``faults.unscored[role]``.
+        """
         dates = sorted({c for c in constants(tree) if isinstance(c, str) and _DATE.match(c)})
         if len(dates) < 2:
             raise EmulatorError(400, f"emulator: no date range found for {role}")
         start, end = dt.date.fromisoformat(dates[0]), dt.date.fromisoformat(dates[-1])
-        images = []
+        s2: list[ee_eval.Img] = []
+        scored: list[ee_eval.Img] = []
         day = start + dt.timedelta(days=2)
         rng = np.random.default_rng(zlib.crc32(f"{role}{dates[0]}".encode()))
         while day < end and role not in self.faults.empty_windows:
             when = dt.datetime(day.year, day.month, day.day, 14, 0, 49, tzinfo=dt.timezone.utc)
             stamp = when.strftime("%Y%m%dT%H%M%S")
-            images.append(
-                (f"{stamp}_{stamp}_T20LMQ", int(when.timestamp() * 1000), round(float(rng.uniform(0, 80)), 2))
-            )
+            ident = {"system:index": f"{stamp}_{stamp}_T20LMQ", "system:time_start": int(when.timestamp() * 1000)}
+            props = {**ident, "CLOUDY_PIXEL_PERCENTAGE": round(float(rng.uniform(0, 80)), 2)}
+            s2.append(ee_eval.Img(dict.fromkeys(S2_BANDS, ee_eval.DATA), props))
+            if len(s2) > self.faults.unscored.get(role, 0):
+                scored.append(ee_eval.Img(dict.fromkeys(CLOUD_SCORE_BANDS, ee_eval.DATA), dict(ident)))
             day += dt.timedelta(days=5)
-        cloudy = role in self.faults.cloudy_windows
-        clear_share = 0.0 if (cloudy or not images) else round(1.0 - self.hidden_share, 4)
-        return {
-            ROLE_PROPERTY: role,
-            "ids": [i[0] for i in images],
-            "times": [i[1] for i in images],
-            "cloudy_pixel_percentage": [i[2] for i in images],
-            "has_cloud_score": [True] * len(images),
-            "clear": {"clear_mean": 0.0 if cloudy else len(images) * clear_share, "clear_share": clear_share},
-        }
+        return ee_eval.Catalogue({S2_COLLECTION: s2, CLOUD_SCORE_PLUS: scored})
+
+    def _evaluate(self, role: str, tree: Any) -> Any:
+        try:
+            return ee_eval.Evaluator(self.catalogue(role, tree)).evaluate(tree)
+        except ee_eval.EvalError as exc:
+            raise EmulatorError(400, str(exc)) from exc
+
+    def _holding(self, role: str, tree: Any) -> dict[str, int]:
+        """Per window: how many images still hold data after the graph's per-image masking.
+
+        The windows are the outermost ``Collection.map`` nodes of ``tree`` (the masked
+        collections); the label graph has two, the earlier one is ``before``.
+        """
+        maps = ee_eval.invocations(tree, "Collection.map", nested=False)
+        if not maps:
+            raise EmulatorError(400, f"emulator: no per-image collection in the {role} graph")
+        if role == "mask":
+            maps = sorted(maps, key=lambda m: min(c for c in constants(m) if isinstance(c, str) and _DATE.match(c)))
+            roles = ["before", "after"][: len(maps)]
+        else:
+            roles = [role] * len(maps)
+        holding: dict[str, int] = {}
+        for window, node in zip(roles, maps, strict=False):
+            count = sum(1 for image in self._evaluate(window, node) if image.contributes())
+            holding[window] = min(count, holding.get(window, count))
+        return holding
+
+    def _pixels(self, role: str, tree: Any, grid: tuple[float, float, int, int], band_idx: list[int] | None) -> Any:
+        """The scene's pixels for ``role``, or nodata where the graph leaves a window without data."""
+        holding = self._holding(role, tree)
+        data = self._cut(role, *grid, band_idx)
+        if role == "mask" and 0 in holding.values():
+            data[:] = 255  # no clear observation in a window: unknown
+        elif role != "mask" and holding.get(role) == 0:
+            data[:] = 0
+        return data
 
     def export_image(self, project: str, body: dict[str, Any]) -> dict[str, Any]:
         tree = expand(body["expression"])
@@ -489,7 +541,7 @@ class EarthEngineEmulator(EmulatorServer):
         op = {
             "name": name,
             "metadata": {
-                "@type": "type.googleapis.com/google.earthengine.v1alpha.OperationMetadata",
+                "@type": "type.googleapis.com/google.earthengine.v1.OperationMetadata",
                 "state": "PENDING",
                 "description": body.get("description", ""),
                 "createTime": now,
@@ -534,9 +586,14 @@ class EarthEngineEmulator(EmulatorServer):
         role = op["_role"]
         meta = op["metadata"]
         gcs = opts.get("cloudStorageDestination")
+        band_idx = self._band_indexes(role, None, op["_tree"])
+        try:
+            data = self._pixels(role, op["_tree"], (x0, y0, width, height), band_idx)
+        except EmulatorError as err:  # the task fails, as a batch task does, with the reason
+            meta.update(state="FAILED", progress=1.0)
+            op.update(done=True, error={"code": 3, "message": err.message})
+            return
         if gcs:
-            band_idx = self._band_indexes(role, None, op["_tree"])
-            data = self._cut(role, x0, y0, width, height, band_idx)
             parts = max(1, min(self.faults.export_split, height))
             edges = np.linspace(0, height, parts + 1).astype(int)
             prefix = gcs["filenamePrefix"]
@@ -665,7 +722,7 @@ def _handler(emu: EarthEngineEmulator) -> type[BaseHTTPRequestHandler]:
             js = "application/json"
             if path == "/$discovery/rest" and verb == "GET":
                 entry["method"] = "discovery"
-                return json.dumps(emu.discovery()).encode(), js, {}
+                return json.dumps(emu.discovery(query.get("version", [None])[0])).encode(), js, {}
             if path == "/token" and verb == "POST":
                 entry["method"] = "token"
                 form = urllib.parse.parse_qs(raw.decode())
@@ -700,6 +757,13 @@ def _handler(emu: EarthEngineEmulator) -> type[BaseHTTPRequestHandler]:
                     401,
                     "Request had invalid authentication credentials. Expected OAuth 2 access token.",
                     "UNAUTHENTICATED",
+                )
+            if api.group(1) != API_VERSION:
+                # Google also serves v1beta and v1alpha; the emulator answers only the version the
+                # client uses by default (ee/_cloud_api_utils.py VERSION), so a client talking to
+                # another version is noticed here instead of in production.
+                raise EmulatorError(
+                    404, f"emulator: API version {api.group(1)} is not served (only {API_VERSION})", "NOT_FOUND"
                 )
             project, rest = api.group(2), api.group(3)
             body = json.loads(raw or b"{}") if verb == "POST" else {}

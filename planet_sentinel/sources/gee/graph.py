@@ -93,29 +93,52 @@ def sentinel2(spec: GraphSpec, window: tuple[dt.date, dt.date]) -> Any:
 
 
 def _clear_mask(image: Any, spec: GraphSpec) -> Any:
-    """Clear-sky pixels of one image: Cloud Score+ ``cs_cdf`` >= threshold, else the SCL classes.
+    """Clear-sky pixels of one image: Cloud Score+ ``cs_cdf`` >= threshold where it has a score, else SCL.
 
-    Images Cloud Score+ has no score for (rare: very recent or reprocessed scenes) fall back to
-    the Scene Classification Layer, so a missing score never drops a whole image.
+    One expression for every image, without ``ee.Algorithms.If``: ``linkCollection`` gives every
+    image a ``cs_cdf`` band, fully masked where Cloud Score+ has no matching image ("If a matching
+    image is not found, any new or updated bands will be fully masked",
+    https://developers.google.com/earth-engine/apidocs/ee-imagecollection-linkcollection). So
+    ``bandNames().contains('cs_cdf')`` is always true and cannot pick a fallback, and Earth Engine
+    may evaluate both branches of an ``If`` anyway
+    (https://developers.google.com/earth-engine/tutorials/tutorial_js_03, "If/Else Conditions").
+    Instead the score test is unmasked with the SCL test: wherever ``cs_cdf`` has no value (no
+    match, or no score at that pixel), the Scene Classification Layer decides.
     """
-    import ee
-
     n = len(SCL_CLEAR_CLASSES)
     scl_clear = image.select("SCL").remap(list(SCL_CLEAR_CLASSES), [1] * n, 0)
     if spec.cloud_mask == "scl":
         return scl_clear
-    has_score = image.bandNames().contains(CLOUD_SCORE_BAND)
-    score_clear = image.select(CLOUD_SCORE_BAND).gte(spec.cloud_threshold)
-    return ee.Image(ee.Algorithms.If(has_score, score_clear, scl_clear))
+    return image.select(CLOUD_SCORE_BAND).gte(spec.cloud_threshold).unmask(scl_clear)
+
+
+def link_cloud_score(collection: Any) -> Any:
+    """Each image with its Cloud Score+ ``cs_cdf`` band (fully masked when there is no match)."""
+    import ee
+
+    return collection.linkCollection(ee.ImageCollection(CLOUD_SCORE_PLUS), [CLOUD_SCORE_BAND])
+
+
+def cloud_score_matches(images: Any) -> Any:
+    """Per image (in collection order): whether Cloud Score+ has an image with the same ``system:index``.
+
+    Matched by id, the way ``linkCollection`` matches by default; no band is inspected, since the
+    linked band exists (masked) either way.
+    """
+    import ee
+
+    ids = images.aggregate_array("system:index")
+    scored = ee.ImageCollection(CLOUD_SCORE_PLUS).filter(ee.Filter.inList("system:index", ids))
+    scored_ids = scored.aggregate_array("system:index")
+    return ids.map(lambda i: scored_ids.contains(i))
 
 
 def masked_collection(spec: GraphSpec, window: tuple[dt.date, dt.date]) -> Any:
     """The window's images with clouds and shadows masked, reduced to the requested bands."""
-    import ee
 
     collection = sentinel2(spec, window)
     if spec.cloud_mask == "cloudscore":
-        collection = collection.linkCollection(ee.ImageCollection(CLOUD_SCORE_PLUS), [CLOUD_SCORE_BAND])
+        collection = link_cloud_score(collection)
     ee_bands = [ee_band(b) for b in spec.bands]
 
     def mask_one(image: Any) -> Any:
@@ -214,12 +237,7 @@ def window_metadata(spec: GraphSpec) -> Any:
                 bestEffort=True,
             )
         )
-        scored = []
-        if spec.cloud_mask == "cloudscore":
-            scored = images.linkCollection(ee.ImageCollection(CLOUD_SCORE_PLUS), [CLOUD_SCORE_BAND]).map(
-                lambda img: img.set("has_cloud_score", img.bandNames().contains(CLOUD_SCORE_BAND))
-            )
-            scored = scored.aggregate_array("has_cloud_score")
+        scored = cloud_score_matches(images) if spec.cloud_mask == "cloudscore" else []
         result[role] = ee.Dictionary(
             {
                 ROLE_PROPERTY: role,
