@@ -156,6 +156,45 @@ def test_images_without_cloud_score_plus_fall_back_to_scl(
     assert_equals_source(out, emulator)
 
 
+@pytest.mark.parametrize("emulator", [Faults(unscored={"before": 99})], indirect=True)
+def test_emulator_evaluates_both_if_branches_and_masked_windows(emulator: EarthEngineEmulator) -> None:
+    """Graphs sent by the real client: an ``If`` whose untaken branch fails, a window masked out."""
+    import ee
+
+    from planet_sentinel.sources.gee import auth
+    from tools.emulators.earthengine import CLOUD_SCORE_PLUS, ROLE_PROPERTY, S2_COLLECTION
+
+    auth.connect("emulated-project")
+    t = emulator.grid.transform
+    grid = {
+        "dimensions": {"width": 16, "height": 16},
+        "affineTransform": {
+            "scaleX": t.a,
+            "shearX": 0,
+            "translateX": t.c,
+            "shearY": 0,
+            "scaleY": t.e,
+            "translateY": t.f,
+        },
+        "crsCode": emulator.grid.crs.to_string(),
+    }
+    s2 = ee.ImageCollection(S2_COLLECTION).filterDate("2024-01-01", "2024-02-01")
+
+    def pixels(collection: Any) -> np.ndarray:
+        image = collection.median().set(ROLE_PROPERTY, "before")
+        body = {"expression": image, "fileFormat": "GEO_TIFF", "grid": grid, "bandIds": ["B2"]}
+        with rasterio.MemoryFile(ee.data.computePixels(body)) as mem, mem.open() as ds:
+            return ds.read()
+
+    untaken = s2.map(lambda i: ee.Image(ee.Algorithms.If(True, i.select("B2"), i.select("B99"))))
+    with pytest.raises(ee.EEException, match="Pattern 'B99' did not match any bands"):
+        pixels(untaken)
+    scored_only = s2.linkCollection(ee.ImageCollection(CLOUD_SCORE_PLUS), ["cs_cdf"])
+    masked_out = scored_only.map(lambda i: i.updateMask(i.select("cs_cdf").gte(0.6)).select("B2"))
+    assert not pixels(masked_out).any(), "no before image has a score: nothing left, nodata"
+    assert pixels(s2.map(lambda i: i.select("B2"))).any()
+
+
 @pytest.mark.parametrize("emulator", [Faults(rate_limited=3, metadata_rate_limited=2)], indirect=True)
 def test_rate_limited_then_success(aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator) -> None:
     result = ingest(aoi, tmp_path / "raw", "--tile-px", "128", "--workers", "2")
