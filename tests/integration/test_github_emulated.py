@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from planet_sentinel.cli import cli
+from tests.test_github_pictures import DATA_URI
 from tools.emulators.github import DEFAULT_REPO, GitHubEmulator
 
 REPO = DEFAULT_REPO
@@ -61,6 +62,9 @@ def emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[GitHub
         for key in ("GITHUB_SERVER_URL", "GITHUB_RUN_ID", "GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME"):
             monkeypatch.delenv(key, raising=False)
         yield em
+        # GitHub strips data: URIs from rendered markdown: nothing we send may carry one
+        sent = [json.dumps(r["body"]) for r in em.requests if r["body"] is not None]
+        assert not [s for s in sent if DATA_URI.search(s)], "a data: URI was sent to GitHub"
 
 
 def sentinel(*args: str, code: int = 0) -> dict[str, Any]:

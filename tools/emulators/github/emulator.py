@@ -376,7 +376,11 @@ def _get_repo(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str,
 
 
 def _get_user(em: GitHubEmulator, user: str, query: dict, body: Any) -> tuple:
-    return 200, em.user_json(user), {}
+    """The token's user (``public-user``). A workflow's GITHUB_TOKEN is an app installation token,
+    which has no user: GitHub answers 403 "Resource not accessible by integration"."""
+    if user == BOT:
+        raise ApiError(403, "Resource not accessible by integration")
+    return 200, shapes.public_user(em.user_json(user)), {}
 
 
 def _list_issues(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, repo: str) -> tuple:
@@ -560,7 +564,11 @@ def _permission(em: GitHubEmulator, user: str, query: dict, body: Any, owner: st
         permission = role_name = "none" if em.repo(full)["private"] else "read"
     else:
         permission, role_name = LEGACY_PERMISSION[role], role
-    return 200, {"permission": permission, "role_name": role_name, "user": em.user_json(login)}, {}
+    collaborator = {**em.user_json(login), "role_name": role_name}
+    if role is not None:
+        collaborator["permissions"] = dict.fromkeys(("pull", "triage", "push", "maintain", "admin"), False)
+        collaborator["permissions"].update(dict.fromkeys(shapes.ROLE_FLAGS[role], True))
+    return 200, {"permission": permission, "role_name": role_name, "user": collaborator}, {}
 
 
 def _list_workflows(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, repo: str) -> tuple:

@@ -335,17 +335,18 @@ def get_ref(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, r
 # ---------------------------------------------------------------------------- web (github.com) routes
 
 
-def web_blob(em: GitHubEmulator, query: dict, owner: str, repo: str, ref: str, path: str) -> tuple:
-    """``/{o}/{r}/blob/{ref}/{path}?raw=true`` redirects to the raw file, as github.com does."""
+def web_blob(em: GitHubEmulator, query: dict, owner: str, repo: str, sha: str, path: str) -> tuple:
+    """``/{o}/{r}/blob/{sha}/{path}?raw=true`` redirects to the raw file, as github.com does."""
     if query.get("raw") not in ("true", "1"):
         raise ApiError(404, "the emulator serves blob pages only with ?raw=true")
-    return 302, None, {"Location": f"{em.url}/{owner}/{repo}/raw/{ref}/{quote(path)}"}
+    return 302, None, {"Location": f"{em.url}/{owner}/{repo}/raw/{sha}/{quote(path)}"}
 
 
-def web_raw(em: GitHubEmulator, query: dict, owner: str, repo: str, ref: str, path: str) -> tuple:
+def web_raw(em: GitHubEmulator, query: dict, owner: str, repo: str, sha: str, path: str) -> tuple:
+    """The committed file at a commit sha or branch (``raw.githubusercontent.com`` on GitHub)."""
     full = f"{owner}/{repo}"
     git = store(em.repo(full))
-    tree = git["trees"][git["commits"][resolve(em, full, ref)]["tree"]]
+    tree = git["trees"][git["commits"][resolve(em, full, sha)]["tree"]]
     if path not in tree:
         raise ApiError(404, "Not Found")
     data = base64.b64decode(git["blobs"][tree[path]])

@@ -53,6 +53,14 @@ def user(base: str, login: str, info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def public_user(simple: dict[str, Any]) -> dict[str, Any]:
+    """``public-user``: a ``simple-user`` with the profile fields ``GET /user`` adds."""
+    profile = dict.fromkeys(("name", "company", "location", "email", "hireable", "bio"))
+    counts = dict.fromkeys(("public_repos", "public_gists", "followers", "following"), 0)
+    dates = {"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
+    return {**simple, **profile, "blog": "", **counts, **dates}
+
+
 _REPO_URLS = {
     "archive_url": "/{archive_format}{/ref}",
     "assignees_url": "/assignees{/user}",
