@@ -7,7 +7,8 @@ as uint16 scaled by ``REFLECTANCE_SCALE``; ``NODATA`` marks pixels with no obser
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 REFLECTANCE_SCALE = 10_000
 NODATA = 0
@@ -90,3 +91,59 @@ def validate_bands(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     if not result:
         raise ValueError("at least one band is required")
     return result
+
+
+@dataclass(frozen=True)
+class BandOrder:
+    """The band order a user states for scenes that do not name their bands, and how they state it.
+
+    Most GIS exports write no band descriptions: GDAL's ``gdal_merge.py`` creates its output with
+    ``Driver.Create`` and copies pixels only, never calling ``SetDescription`` (OSGeo/gdal,
+    swig/python/gdal-utils/osgeo_utils/gdal_merge.py at 07fb502b). Then the user's word is the only
+    source of the order. ``option`` and ``joiner`` say how this front end takes it (``--bands`` and a
+    space on the CLI, ``bands`` and ``=`` on the service), so every message names exactly what to pass;
+    ``example`` are the names a message suggests (a model's bands where one is known).
+    """
+
+    names: tuple[str, ...] | None = None
+    option: str = "--bands"
+    joiner: str = " "
+    example: tuple[str, ...] = DEFAULT_BANDS
+
+    @classmethod
+    def parse(cls, text: str | None, option: str = "--bands", joiner: str = " ") -> BandOrder:
+        """A stated order from comma-separated names (``B02,B03,B04``); ``None`` or blank: not stated.
+
+        Raises ValueError naming the option for unknown or duplicate names.
+        """
+        if text is None or not text.strip():
+            return cls(option=option, joiner=joiner)
+        try:
+            names = validate_bands([b for b in text.split(",") if b.strip()])
+        except ValueError as exc:
+            raise ValueError(f"{option}: {exc}") from exc
+        return cls(names=names, option=option, joiner=joiner)
+
+    def with_example(self, example: Sequence[str]) -> BandOrder:
+        """The same order, suggesting ``example`` (e.g. the model's bands) in messages."""
+        return replace(self, example=tuple(example))
+
+    def suggestion(self) -> str:
+        """What the user would type, e.g. ``--bands B02,B03,B04,B08,B11,B12``."""
+        return f"{self.option}{self.joiner}{','.join(self.example)}"
+
+
+def contradictions(descriptions: Sequence[str | None], stated: Sequence[str], option: str) -> list[str]:
+    """Where band descriptions name another Sentinel-2 band than the stated order (which repeats
+    for a stack of several dates); descriptions that are no band name (``Band 1``) contradict
+    nothing."""
+    found = []
+    for i, desc in enumerate(descriptions, start=1):
+        try:
+            described = canonical(desc) if desc else None
+        except ValueError:
+            described = None
+        name = stated[(i - 1) % len(stated)]
+        if described is not None and described != name:
+            found.append(f"band {i} is described as {described} but {option} says {name}")
+    return found

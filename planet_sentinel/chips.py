@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from planet_sentinel import __version__
-from planet_sentinel.bands import MASK_UNKNOWN, NODATA
+from planet_sentinel.bands import MASK_UNKNOWN, NODATA, BandOrder
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import (
     Grid,
@@ -88,9 +88,17 @@ class ChipSummary:
     out_dir: Path
     counts: dict[str, int]
     seconds: float
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"out_dir": str(self.out_dir), "counts": self.counts, "seconds": round(self.seconds, 3)}
+        result: dict[str, Any] = {
+            "out_dir": str(self.out_dir),
+            "counts": self.counts,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.notes:
+            result["notes"] = list(self.notes)
+        return result
 
 
 def offsets(length: int, size: int, stride: int) -> list[int]:
@@ -165,8 +173,16 @@ def chip_scene(
     config: ChipConfig | None = None,
     name: str | None = None,
     overwrite: bool = False,
+    order: BandOrder | None = None,
+    adapt_split_block: bool = True,
 ) -> ChipSummary:
-    """Cut a co-registered scene pair (and optional mask) into chips under ``out_dir``."""
+    """Cut a co-registered scene pair (and optional mask) into chips under ``out_dir``.
+
+    ``order`` is the band order the user stated for scenes without band descriptions. A scene
+    too small for ``config.split_block`` (a split would get no chips) gets the largest smaller
+    block that gives every split chips, unless ``adapt_split_block`` is off (the user chose the
+    block). What a user should know about that is in the summary's and the manifest's ``notes``.
+    """
     from rasterio.windows import Window
     from rasterio.windows import bounds as window_bounds
 
@@ -174,7 +190,7 @@ def chip_scene(
 
     config = config or ChipConfig()
     start = time.perf_counter()
-    grid, bands = check_scene_pair(before, after)
+    grid, bands = check_scene_pair(before, after, order)
     if mask is not None:
         check_mask(mask, grid)
     rows = offsets(grid.height, config.size, config.stride)
@@ -195,7 +211,7 @@ def chip_scene(
             for stream in streams.values():
                 stack.callback(stream.close)
             sources = [stack.enter_context(open_raster(p)) for p in (before, after, mask) if p is not None]
-            progress = stack.enter_context(bar(len(rows), "chip", unit="row"))
+            row_bar = stack.enter_context(bar(len(rows), "chip", unit="row"))
             for row in rows:
                 strip = Window(0, row, grid.width, size)
                 b = sources[0].read(window=strip)
@@ -233,13 +249,13 @@ def chip_scene(
                     streams["after"].append(ca)
                     if cm is not None:
                         streams["mask"].append(cm)
-                progress.update(1)
+                row_bar.update(1)
         if not chips:
             raise SentinelError(
                 f"no chip of {before} has at most {config.max_invalid:.0%} nodata/unknown pixels; "
                 "the scene is empty or fully clouded (raise max_invalid to keep such chips)"
             )
-        counts = _split_chips(chips, config)
+        config, counts, notes = _choose_splits(chips, config, grid, adapt_split_block)
         counts.update(candidates=len(rows) * len(cols), kept=len(chips), dropped_invalid=dropped)
         manifest = {
             "schema": SCHEMA,
@@ -265,10 +281,80 @@ def chip_scene(
                 for k, s in streams.items()
             },
             "counts": counts,
+            **({"notes": notes} if notes else {}),
             "chips": chips,
         }
         write_text_atomic(stage / MANIFEST, json.dumps(manifest, indent=1))
-    return ChipSummary(Path(out_dir), counts, time.perf_counter() - start)
+    return ChipSummary(Path(out_dir), counts, time.perf_counter() - start, tuple(notes))
+
+
+def _empty_splits(counts: dict[str, int], config: ChipConfig) -> list[str]:
+    """The splits that should get chips (ratio above 0) but got none."""
+    return [s for s, r in zip(SPLITS, config.split_ratios, strict=True) if r > 0 and counts[s] == 0]
+
+
+def _smaller_blocks(config: ChipConfig) -> list[int]:
+    """Split block sides below the configured one, largest first: multiples of the chip stride
+    (chips then start on block edges) no smaller than a chip, and the chip size itself."""
+    stride, size = config.stride, config.size
+    sides = {k * stride for k in range(1, config.split_block // stride + 1) if size <= k * stride < config.split_block}
+    if size < config.split_block:
+        sides.add(size)
+    return sorted(sides, reverse=True)
+
+
+def _choose_splits(
+    chips: list[dict[str, Any]], config: ChipConfig, grid: Grid, adapt: bool
+) -> tuple[ChipConfig, dict[str, int], list[str]]:
+    """Assign splits with the configured block; for a scene too small for it (a split left empty)
+    and ``adapt``, with the largest smaller block that gives every split chips. Returns the config
+    actually used, the counts and notes for the user. Scenes where the configured block works are
+    untouched."""
+    counts = _split_chips(chips, config)
+    empty = _empty_splits(counts, config)
+    if not empty:
+        return config, counts, []
+    problem = (
+        f"split blocks of {config.split_block} px leave {', '.join(empty)} without chips in this "
+        f"{grid.width}x{grid.height} px scene"
+    )
+    for side in _smaller_blocks(config):
+        trial = config.model_copy(update={"split_block": side})
+        trial_counts = _split_chips(chips, trial)
+        if _empty_splits(trial_counts, trial):
+            continue
+        if adapt:
+            return (
+                trial,
+                trial_counts,
+                [
+                    f"{problem}; used split blocks of {side} px instead, so every split gets chips (neighbouring "
+                    "chips are more alike than distant ones, so smaller blocks make validation more optimistic; "
+                    "pass --split-block to fix the block side)"
+                ],
+            )
+        advice = f"pass --split-block {side} (or omit --split-block to let `sentinel chip` choose)"
+        break
+    else:
+        advice = _too_small_advice(config, grid)
+    return config, _split_chips(chips, config), [f"{problem}: {advice}"]
+
+
+def _too_small_advice(config: ChipConfig, grid: Grid) -> str:
+    """What to pass when a scene is too small to give every split a block even at chip-sized blocks."""
+    scene = f"the {grid.width}x{grid.height} px scene"
+    wanted = sum(1 for r in config.split_ratios if r > 0)
+    more = "or chip more scenes under one chips root (a scene too small to split goes wholly to one split)"
+    for side in (config.size // 2, config.size // 4, config.size // 8):
+        if side < 32:
+            break
+        rows, cols = offsets(grid.height, side, side), offsets(grid.width, side, side)
+        if len({r // side for r in rows}) * len({c // side for c in cols}) >= wanted:
+            return (
+                f"{scene} has too few {config.size} px chips for {wanted} spatially disjoint splits; chip it "
+                f"with smaller chips (e.g. --size {side} --split-block {side}), {more}"
+            )
+    return f"{scene} is too small for {wanted} spatially disjoint splits; chip a larger area, {more}"
 
 
 def _split_chips(chips: list[dict[str, Any]], config: ChipConfig) -> dict[str, int]:
@@ -294,6 +380,23 @@ def _split_chips(chips: list[dict[str, Any]], config: ChipConfig) -> dict[str, i
         chip["block"] = [chip["row"] // block, chip["col"] // block]
         counts[chip["split"]] += 1
     return counts
+
+
+def empty_split_advice(stores: Sequence[ChipStore], split: str) -> str:
+    """Why ``split`` has no chips in these stores and which flag fixes it, for the stages that need it."""
+    counts = {s: sum(len(store.indices(s)) for store in stores) for s in (*SPLITS, BUFFER)}
+    held = ", ".join(f"{s} {n}" for s, n in counts.items() if n) or "none"
+    small = [st for st in stores if int(st.manifest["config"]["split_block"]) > st.size and not len(st.indices(split))]
+    if small:
+        store = small[0]
+        fix = (
+            f"re-chip with `sentinel chip` without --split-block (it adapts the blocks to small scenes) or with "
+            f"--split-block {store.size} (e.g. {store.directory}: {store.manifest['scene']['width']}x"
+            f"{store.manifest['scene']['height']} px in blocks of {store.manifest['config']['split_block']} px)"
+        )
+    else:
+        fix = "re-chip with a smaller --size (and --split-block), or chip more scenes"
+    return f"chips per split: {held}; splits go to whole blocks of the scene, so {fix}"
 
 
 class ChipStore:

@@ -186,6 +186,25 @@ def _bands(text: str) -> tuple[str, ...]:
         raise click.BadParameter(str(exc), param_hint="--bands") from exc
 
 
+def _band_order(text: str | None) -> Any:
+    """The band order stated with --bands (for scenes without band descriptions) as a BandOrder."""
+    from planet_sentinel.bands import BandOrder
+
+    try:
+        return BandOrder.parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bands") from exc
+
+
+#: --bands on the commands that read a user's scenes: GIS exports (gdal_merge, QGIS, SNAP) usually
+#: write no band descriptions, so the user states the order (planet_sentinel.bands.BandOrder).
+scene_bands_option = click.option(
+    "--bands",
+    "scene_bands",
+    help="Band order of scenes without band descriptions, e.g. B02,B03,B04,B08,B11,B12 (one Sentinel-2 name per "
+    "band, in file order; band descriptions, where present, must agree).",
+)
+
 cli.add_command(ingest)
 
 
@@ -241,6 +260,7 @@ def label_from_vector(
     "--forest-ndvi", type=float, default=0.65, show_default=True, help="Before-date NDVI that counts as forest."
 )
 @click.option("--mmu-ha", type=float, default=0.5, show_default=True, help="Minimum mapping unit in hectares.")
+@scene_bands_option
 @overwrite_option
 @json_option
 def label_from_spectral(
@@ -251,6 +271,7 @@ def label_from_spectral(
     nbr_drop: float,
     forest_ndvi: float,
     mmu_ha: float,
+    scene_bands: str | None,
     overwrite: bool,
     as_json: bool,
 ) -> None:
@@ -266,6 +287,7 @@ def label_from_spectral(
         forest_ndvi=forest_ndvi,
         mmu_ha=mmu_ha,
         overwrite=overwrite,
+        order=_band_order(scene_bands),
     )
     _emit(summary.to_dict(), as_json)
 
@@ -275,12 +297,14 @@ def label_from_spectral(
 @click.option("--after", required=True, type=click.Path(dir_okay=False))
 @click.option("--mask", required=True, type=click.Path(dir_okay=False))
 @click.option("--png", type=click.Path(dir_okay=False), help="Overlay quicklook to write.")
+@scene_bands_option
 @json_option
-def label_check(before: str, after: str, mask: str, png: str | None, as_json: bool) -> None:
+def label_check(before: str, after: str, mask: str, png: str | None, scene_bands: str | None, as_json: bool) -> None:
     """Check a mask against its scenes: same grid, class balance, unknown share, overlay PNG."""
     from planet_sentinel.labels import check_labels
 
-    report = check_labels(Path(before), Path(after), Path(mask), Path(png) if png else None)
+    order = _band_order(scene_bands)
+    report = check_labels(Path(before), Path(after), Path(mask), Path(png) if png else None, order=order)
     _emit(report.to_dict(), as_json)
 
 
@@ -295,8 +319,14 @@ def label_check(before: str, after: str, mask: str, png: str | None, as_json: bo
 @click.option("--size", type=int, help="Chip side in pixels (default 256).")
 @click.option("--overlap", type=int, help="Pixels shared by neighbouring chips (default 0).")
 @click.option("--max-invalid", type=float, help="Drop chips with more nodata/unknown than this share.")
-@click.option("--split-block", type=int, help="Side in pixels of the blocks splits are assigned to.")
+@click.option(
+    "--split-block",
+    type=int,
+    help="Side in pixels of the blocks splits are assigned to (default 512 from params.yaml, made smaller for a "
+    "scene too small to give every split chips; given here, used as is).",
+)
 @click.option("--seed", type=int, help="Seed for the split assignment.")
+@scene_bands_option
 @overwrite_option
 @json_option
 @click.pass_context
@@ -306,6 +336,7 @@ def chip(
     after: str | None,
     mask: str | None,
     out_dir: str | None,
+    scene_bands: str | None,
     overwrite: bool,
     as_json: bool,
     **options: Any,
@@ -324,10 +355,12 @@ def chip(
         Path(before),
         Path(after),
         Path(mask) if mask else None,  # type: ignore[arg-type]
-        Path(out_dir),
+        Path(out_dir),  # type: ignore[arg-type]
         config,
         overwrite=overwrite,
-    )  # type: ignore[arg-type]
+        order=_band_order(scene_bands),
+        adapt_split_block=options.get("split_block") is None,
+    )
     _emit(summary.to_dict(), as_json)
 
 
@@ -474,6 +507,7 @@ def promote(chips_dir: str, split: str, force: bool, min_gain: float, version: s
 @click.option("--overlap", type=int, default=64, show_default=True)
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--device", help="cpu, cuda or cuda:N (default: cuda if available).")
+@scene_bands_option
 @overwrite_option
 @json_option
 def predict(
@@ -488,6 +522,7 @@ def predict(
     overlap: int,
     batch_size: int,
     device: str | None,
+    scene_bands: str | None,
     overwrite: bool,
     as_json: bool,
 ) -> None:
@@ -495,6 +530,7 @@ def predict(
     from planet_sentinel.predict import predict_scene
     from planet_sentinel.registry import load_model
 
+    order = _band_order(scene_bands)
     bundle = load_model(model_spec)
     result = predict_scene(
         bundle,
@@ -509,6 +545,7 @@ def predict(
         min_area_ha=min_area_ha,
         overwrite=overwrite,
         device=device,
+        order=order,
     )
     _emit(result.to_dict(), as_json)
 
@@ -530,6 +567,7 @@ def predict(
 @click.option(
     "--log/--no-log", "log_mlflow", default=True, show_default=True, help="Log the scores to the model's MLflow run."
 )
+@scene_bands_option
 @overwrite_option
 @json_option
 def evaluate(
@@ -541,6 +579,7 @@ def evaluate(
     mask: str | None,
     out_dir: str,
     log_mlflow: bool,
+    scene_bands: str | None,
     overwrite: bool,
     as_json: bool,
 ) -> None:
@@ -553,11 +592,14 @@ def evaluate(
         raise click.UsageError("give either --chips-dir or all of --before, --after and --mask")
     if chips_dir is None and not all(scene_args):
         raise click.UsageError("a scene evaluation needs --before, --after and --mask")
+    if scene_bands and chips_dir is not None:
+        raise click.UsageError("--bands states the band order of --before/--after scenes; chips name their bands")
+    order = _band_order(scene_bands)
     bundle = load_model(model_spec)
     if chips_dir is not None:
         report = evaluate_chips(bundle, chips_dir, split)
     else:
-        report = evaluate_scene(bundle, before, after, mask)  # type: ignore[arg-type]
+        report = evaluate_scene(bundle, before, after, mask, order=order)  # type: ignore[arg-type]
     paths = report.write(out_dir, overwrite=overwrite)
     if log_mlflow:
         log_evaluation(bundle, report, paths)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from planet_sentinel.bands import MASK_UNKNOWN
+from planet_sentinel.bands import MASK_UNKNOWN, BandOrder
 from planet_sentinel.errors import SentinelError
 
 if TYPE_CHECKING:
@@ -662,13 +662,15 @@ def evaluate_scene(
     screen: CloudScreen | bool = True,
     threshold: float | None = None,
     ndvi_threshold: float | None = None,
+    order: BandOrder | None = None,
 ) -> EvaluationReport:
     """Score the model and the baselines on a whole labelled scene, streamed window by window.
 
     Windows come from the same tiling core as :func:`planet_sentinel.predict.predict_scene`, so
     the model's probabilities are exactly those a prediction writes. ``ndvi_threshold``: the
     tuned NDVI threshold from a tuning set; without it, it is tuned on this scene itself (an
-    optimistic, oracle baseline, marked so in the report).
+    optimistic, oracle baseline, marked so in the report). ``order``: the band order the user
+    stated, for scenes without band descriptions.
     """
     from planet_sentinel.predict import (
         input_bands,
@@ -681,7 +683,7 @@ def evaluate_scene(
     from planet_sentinel.raster import band_indexes, check_mask, check_scene_pair, io_env, open_raster
 
     before, after, mask = Path(before), Path(after), Path(mask)
-    grid, scene_bands = check_scene_pair(before, after)
+    grid, scene_bands = check_scene_pair(before, after, (order or BandOrder()).with_example(bundle.bands))
     check_mask(mask, grid)
     threshold = bundle.threshold if threshold is None else float(threshold)
     with_ndvi = all(b in scene_bands for b in NDVI_BANDS)
@@ -698,7 +700,7 @@ def evaluate_scene(
         else "tuned on the evaluated scene itself (optimistic)"
     }
     with io_env(), open_raster(before) as src_b, open_raster(after) as src_a, open_raster(mask) as src_m:
-        idx_b, idx_a = band_indexes(src_b, wanted), band_indexes(src_a, wanted)
+        idx_b, idx_a = band_indexes(src_b, wanted, scene_bands), band_indexes(src_a, wanted, scene_bands)
 
         def read(t: Any) -> tuple[np.ndarray, np.ndarray]:
             w = t.read_window()

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from planet_sentinel.bands import MASK_UNKNOWN, NODATA
+from planet_sentinel.bands import MASK_UNKNOWN, NODATA, BandOrder
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import (
     Grid,
@@ -261,7 +261,7 @@ def mask_from_vector(
 
     vector, scene, out = Path(vector), Path(scene), Path(out)
     refuse_existing([out], overwrite)
-    grid, _ = check_scene(scene)
+    grid, _ = check_scene(scene, need_band_names=False)  # only its grid is used: unnamed bands are fine
     loss, unknown, feature_counts = _read_polygons(vector, layer, class_field, loss_values, unknown_values, grid.crs)
     extent = box(*grid.bounds)
     overlapping = [g for g in loss + unknown if g.intersects(extent)]
@@ -327,8 +327,11 @@ def mask_from_spectral(
     forest_ndvi: float = 0.65,
     mmu_ha: float = 0.5,
     overwrite: bool = False,
+    order: BandOrder | None = None,
 ) -> LabelSummary:
     """Pseudo-labels from spectral change: forest before, NDVI and NBR drops after.
+
+    ``order``: the band order the user stated, for scenes without band descriptions.
 
     A pixel is loss when the before NDVI is at least ``forest_ndvi`` (forest), NDVI dropped by at
     least ``ndvi_drop`` and NBR (B08, B12) by at least ``nbr_drop``; loss patches
@@ -346,15 +349,15 @@ def mask_from_spectral(
         raise SentinelError(f"forest_ndvi must be in [-1, 1], got {forest_ndvi}")
     if mmu_ha < 0:
         raise SentinelError(f"mmu_ha must be >= 0, got {mmu_ha}")
-    grid, _ = check_scene_pair(before, after)
+    grid, bands = check_scene_pair(before, after, order)
     px_ha = pixel_area_ha(grid)
     min_px = max(1, math.ceil(mmu_ha / px_ha - 1e-9)) if mmu_ha > 0 else 1
 
     mask = np.empty((grid.height, grid.width), dtype=np.uint8)
     with open_raster(before) as b_ds, open_raster(after) as a_ds:
         # Positions of B04, B08, B12 among the bands read (all bands: nodata is any band).
-        b_idx = [i - 1 for i in band_indexes(b_ds, ("B04", "B08", "B12"))]
-        a_idx = [i - 1 for i in band_indexes(a_ds, ("B04", "B08", "B12"))]
+        b_idx = [i - 1 for i in band_indexes(b_ds, ("B04", "B08", "B12"), bands)]
+        a_idx = [i - 1 for i in band_indexes(a_ds, ("B04", "B08", "B12"), bands)]
         b_nodata = b_ds.nodata if b_ds.nodata is not None else NODATA
         a_nodata = a_ds.nodata if a_ds.nodata is not None else NODATA
         for window in block_windows(grid, rows=_STRIP_ROWS):
@@ -445,7 +448,9 @@ def _patch_stats(mask: np.ndarray, px_ha: float) -> dict[str, Any]:
     }
 
 
-def check_labels(before: Path, after: Path, mask: Path, png: Path | None = None) -> LabelReport:
+def check_labels(
+    before: Path, after: Path, mask: Path, png: Path | None = None, order: BandOrder | None = None
+) -> LabelReport:
     """Check a mask against its scenes and summarise it for review.
 
     Verifies that before, after and mask share one grid (naming every difference otherwise),
@@ -456,7 +461,7 @@ def check_labels(before: Path, after: Path, mask: Path, png: Path | None = None)
     from planet_sentinel.quicklook import overlay, save_panels, true_colour
 
     before, after, mask = Path(before), Path(after), Path(mask)
-    grid, bands = check_scene_pair(before, after)
+    grid, bands = check_scene_pair(before, after, order)
     check_mask(mask, grid)
     with open_raster(mask) as ds:
         data = ds.read(1)
@@ -482,8 +487,8 @@ def check_labels(before: Path, after: Path, mask: Path, png: Path | None = None)
         warnings.append("most loss patches are single pixels: check for speckle (apply an MMU)")
 
     if png is not None:
-        rgb_before = true_colour(before)
-        rgb_after = true_colour(after)
+        rgb_before = true_colour(before, names=bands)
+        rgb_after = true_colour(after, names=bands)
         with open_raster(mask) as ds:
             small = ds.read(1, out_shape=rgb_after.shape[:2])
         save_panels(

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from planet_sentinel.bands import MASK_UNKNOWN, canonical
+from planet_sentinel.bands import MASK_UNKNOWN, BandOrder, canonical
 from planet_sentinel.clouds import SCREEN_BANDS, CloudScreen, cloud_mask
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import (
@@ -508,6 +508,7 @@ def predict_scene(
     device: str | torch.device | None = None,
     screen: CloudScreen | bool = True,
     quicklook: bool = True,
+    order: BandOrder | None = None,
 ) -> PredictionResult:
     """Predict forest loss over a scene pair, streaming windows from the COGs with bounded memory.
 
@@ -529,6 +530,8 @@ def predict_scene(
         min_area_ha: minimum mapping unit of the polygons.
         overwrite: replace existing outputs.
         quicklook: write the PNG quicklook (the service, which does not return it, skips it).
+        order: the band order the user stated, for scenes without band descriptions (see
+            :func:`planet_sentinel.raster.band_names`).
     """
 
     start = time.perf_counter()
@@ -539,12 +542,12 @@ def predict_scene(
         raise SentinelError(f"threshold {threshold} must be within 0..1")
     if min_area_ha < 0:
         raise SentinelError(f"min_area_ha {min_area_ha} must be >= 0")
-    grid, _ = check_scene_pair(before, after)
+    wanted = input_bands(bundle, screen)
+    grid, scene_bands = check_scene_pair(before, after, (order or BandOrder()).with_example(bundle.bands))
     paths = output_paths(name, out_dir)
     if not quicklook:
         del paths["quicklook"]
     refuse_existing(list(paths.values()), overwrite)
-    wanted = input_bands(bundle, screen)
     win = resolve_window(bundle, window, grid.height, grid.width, overlap)
     tiles = plan_tiles(grid.height, grid.width, win, overlap)
 
@@ -566,6 +569,7 @@ def predict_scene(
             device,
             screen,
             wanted,
+            scene_bands,
             grid,
             start,
         )
@@ -587,6 +591,7 @@ def _predict_scene(
     device: str | torch.device | None,
     screen: CloudScreen | bool,
     wanted: list[str],
+    scene_bands: tuple[str, ...],
     grid: Grid,
     start: float,
 ) -> PredictionResult:
@@ -600,7 +605,7 @@ def _predict_scene(
     try:
         src_b, src_a = open_raster(before), open_raster(after)
         try:
-            idx_b, idx_a = band_indexes(src_b, wanted), band_indexes(src_a, wanted)
+            idx_b, idx_a = band_indexes(src_b, wanted, scene_bands), band_indexes(src_a, wanted, scene_bands)
 
             def read(t: Tile) -> tuple[np.ndarray, np.ndarray]:
                 w = t.read_window()
@@ -647,7 +652,7 @@ def _predict_scene(
 
         if "quicklook" in staged:
             t0 = time.perf_counter()
-            _quicklook(staged["quicklook"], after, staged["probability"], staged["loss"])
+            _quicklook(staged["quicklook"], after, scene_bands, staged["probability"], staged["loss"])
             timings["quicklook"] = time.perf_counter() - t0
 
         total_px = grid.width * grid.height
@@ -722,12 +727,14 @@ def colourise_probability(percent: np.ndarray) -> np.ndarray:
     return rgb
 
 
-def _quicklook(target: Path, after: Path, prob_path: Path, loss_path: Path, max_size: int = 768) -> Path:
+def _quicklook(
+    target: Path, after: Path, after_bands: tuple[str, ...], prob_path: Path, loss_path: Path, max_size: int = 768
+) -> Path:
     from planet_sentinel.quicklook import mask_colour, save_panels, true_colour
 
     mask_rgb = mask_colour(loss_path, max_size)
     try:
-        rgb = true_colour(after, max_size)
+        rgb = true_colour(after, max_size, names=after_bands)
     except SentinelError:  # a scene without B04/B03/B02: leave the panel blank
         rgb = np.zeros_like(mask_rgb)
     with open_raster(prob_path) as ds:

@@ -25,10 +25,19 @@ def _out_shape(height: int, width: int, max_size: int) -> tuple[int, int]:
     return max(1, round(height / scale)), max(1, round(width / scale))
 
 
-def true_colour(path: str | Path, max_size: int = 768, bands: Sequence[str] = ("B04", "B03", "B02")) -> np.ndarray:
-    """An 8-bit RGB array of a scene: 2-98 % stretch over valid pixels, mild gamma."""
+def true_colour(
+    path: str | Path,
+    max_size: int = 768,
+    bands: Sequence[str] = ("B04", "B03", "B02"),
+    names: Sequence[str] | None = None,
+) -> np.ndarray:
+    """An 8-bit RGB array of a scene: 2-98 % stretch over valid pixels, mild gamma.
+
+    ``names``: the scene's band names when the caller has them (a stated order for a file
+    without band descriptions); otherwise read from the descriptions.
+    """
     with open_raster(path) as ds:
-        idx = band_indexes(ds, bands)
+        idx = band_indexes(ds, bands, names)
         shape = _out_shape(ds.height, ds.width, max_size)
         data = ds.read(idx, out_shape=(len(idx), *shape)).astype(np.float32)
         nodata = ds.nodata

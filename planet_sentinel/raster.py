@@ -1,7 +1,8 @@
 """Raster I/O shared by every stage: the scene contract, grids, atomic COG writing.
 
 A scene is a multi-band uint16 GeoTIFF in a projected CRS with band descriptions set to
-Sentinel-2 band names and nodata declared; a mask is uint8 on the same grid (0/1, 255 unknown).
+Sentinel-2 band names (or, for files without descriptions, a band order the user states:
+:class:`planet_sentinel.bands.BandOrder`) and nodata declared; a mask is uint8 on the same grid (0/1, 255 unknown).
 Everything written here goes to a temporary file beside the target and is renamed into place
 only when complete, so a failure never leaves a half-written output or clobbers a good one.
 """
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from planet_sentinel.bands import MASK_UNKNOWN, NODATA, canonical
+from planet_sentinel.bands import MASK_UNKNOWN, NODATA, BandOrder, canonical, contradictions
 from planet_sentinel.errors import SentinelError, require_file
 
 if TYPE_CHECKING:
@@ -116,30 +117,69 @@ def require_same_grid(a: Grid, b: Grid, what_a: str, what_b: str) -> None:
         )
 
 
-def band_names(dataset: DatasetReader) -> tuple[str, ...]:
-    """The Sentinel-2 band names from a scene's band descriptions."""
+def band_names(dataset: DatasetReader, order: BandOrder | None = None) -> tuple[str, ...]:
+    """The Sentinel-2 band names of a scene: its band descriptions, or the order the user stated.
+
+    A stated order must name every band of the file; band descriptions that are Sentinel-2 names
+    must agree with it (one of the two is wrong, and guessing which would feed a model the wrong
+    bands without a sign), while descriptions that are no band name (``Band 1``) carry nothing to
+    contradict and are ignored.
+    """
+    order = order or BandOrder()
+    if order.names is not None:
+        return _stated_names(dataset, order)
     names = []
     for i, desc in enumerate(dataset.descriptions, start=1):
         if not desc:
             raise SentinelError(
-                f"{dataset.name}: band {i} has no description; scenes must name their "
-                "Sentinel-2 bands (e.g. B04) in the band descriptions"
+                f"{dataset.name}: band {i} of {dataset.count} has no band description, so which Sentinel-2 band "
+                "it holds is unknown (exports from gdal_merge, QGIS or SNAP usually write none). State the "
+                f"file's band order with {order.option}, one Sentinel-2 name (B01-B12, B8A) per band in file "
+                f"order (e.g. {order.suggestion()}), or write the band descriptions"
             )
         try:
             names.append(canonical(desc))
         except ValueError as exc:
-            raise SentinelError(f"{dataset.name}: band {i}: {exc}") from exc
+            raise SentinelError(
+                f"{dataset.name}: band {i}: {exc}; state the file's band order with {order.suggestion()} instead"
+            ) from exc
     return tuple(names)
 
 
-def check_scene(path: str | Path, expect_bands: Sequence[str] | None = None) -> tuple[Grid, tuple[str, ...]]:
-    """Validate a scene file against the scene contract; return its grid and band names."""
+def _stated_names(dataset: DatasetReader, order: BandOrder) -> tuple[str, ...]:
+    stated = tuple(order.names or ())
+    if len(stated) != dataset.count:
+        raise SentinelError(
+            f"{dataset.name}: {order.option} names {len(stated)} bands ({','.join(stated)}) but the file has "
+            f"{dataset.count}; name every band of the file, in file order"
+        )
+    conflicts = contradictions(dataset.descriptions, stated, order.option)
+    if conflicts:
+        raise SentinelError(
+            f"{dataset.name}: the band descriptions contradict {order.option}: {'; '.join(conflicts)}. "
+            f"Drop {order.option} to use the descriptions, or correct whichever is wrong"
+        )
+    return stated
+
+
+def check_scene(
+    path: str | Path,
+    expect_bands: Sequence[str] | None = None,
+    order: BandOrder | None = None,
+    need_band_names: bool = True,
+) -> tuple[Grid, tuple[str, ...]]:
+    """Validate a scene file against the scene contract; return its grid and band names.
+
+    ``order`` is the band order the user stated (for files without band descriptions); without
+    ``need_band_names`` (a caller that uses the grid only) the bands are not looked at and come
+    back empty.
+    """
     with open_raster(path) as ds:
         if ds.crs is None or not ds.crs.is_projected:
             raise SentinelError(f"{path}: scenes must be in a projected CRS (UTM), got {ds.crs}")
         if ds.dtypes[0] != "uint16":
             raise SentinelError(f"{path}: scenes must be uint16 reflectance x10000, got {ds.dtypes[0]}")
-        names = band_names(ds)
+        names = band_names(ds, order) if need_band_names else ()
         grid = Grid.of(ds)
     if expect_bands is not None and tuple(expect_bands) != names:
         raise SentinelError(
@@ -154,10 +194,15 @@ def nodata_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return (before == NODATA).any(axis=0) | (after == NODATA).any(axis=0)
 
 
-def check_scene_pair(before: str | Path, after: str | Path) -> tuple[Grid, tuple[str, ...]]:
-    """Validate a before/after pair: each follows the scene contract, same bands, one grid."""
-    grid, bands = check_scene(before)
-    after_grid, _ = check_scene(after, expect_bands=bands)
+def check_scene_pair(
+    before: str | Path, after: str | Path, order: BandOrder | None = None
+) -> tuple[Grid, tuple[str, ...]]:
+    """Validate a before/after pair: each follows the scene contract, same bands, one grid.
+
+    ``order`` (the user's stated band order) applies to both files.
+    """
+    grid, bands = check_scene(before, order=order)
+    after_grid, _ = check_scene(after, expect_bands=bands, order=order)
     require_same_grid(grid, after_grid, f"before {before}", f"after {after}")
     return grid, bands
 
@@ -170,9 +215,13 @@ def check_mask(path: str | Path, grid: Grid) -> None:
         require_same_grid(grid, Grid.of(ds), "scene", f"mask {path}")
 
 
-def band_indexes(dataset: DatasetReader, wanted: Sequence[str]) -> list[int]:
-    """1-based band indexes of ``wanted`` band names in a scene, with a clear error if absent."""
-    names = band_names(dataset)
+def band_indexes(dataset: DatasetReader, wanted: Sequence[str], names: Sequence[str] | None = None) -> list[int]:
+    """1-based band indexes of ``wanted`` band names in a scene, with a clear error if absent.
+
+    ``names`` are the scene's band names when the caller has them already (from
+    :func:`check_scene` with a stated order); otherwise they come from the band descriptions.
+    """
+    names = tuple(names) if names is not None else band_names(dataset)
     missing = [b for b in wanted if b not in names]
     if missing:
         raise SentinelError(f"{dataset.name}: bands {missing} missing; the scene has {list(names)}")

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from planet_sentinel.bands import MASK_UNKNOWN
-from planet_sentinel.chips import ChipStore, find_chip_dirs
+from planet_sentinel.chips import ChipStore, empty_split_advice, find_chip_dirs
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.progress import bar, say
 from planet_sentinel.raster import atomic_path, write_text_atomic
@@ -227,7 +227,8 @@ def training_stores(chips_dir: str | Path) -> list[ChipStore]:
     counts = {split: sum(len(s.indices(split)) for s in stores) for split in ("train", "val")}
     if not all(counts.values()):
         raise SentinelError(
-            f"need chips in both train and val splits under {chips_dir} (train {counts['train']}, val {counts['val']})"
+            f"need chips in both train and val splits under {chips_dir} (train {counts['train']}, val {counts['val']}; "
+            f"{empty_split_advice(stores, 'train' if not counts['train'] else 'val')})"
         )
     return stores
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from planet_sentinel import __version__
 from planet_sentinel.bands import MASK_UNKNOWN, REFLECTANCE_SCALE
-from planet_sentinel.chips import ChipStore, find_chip_dirs
+from planet_sentinel.chips import ChipStore, empty_split_advice, find_chip_dirs
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import nodata_pixels, write_text_atomic
 
@@ -191,7 +191,9 @@ def compute_baseline(chips_root: str | Path, config: BaselineConfig | None = Non
     selected = [(s, s.indices(config.split)) for s in stores]
     total = sum(len(i) for _, i in selected)
     if total == 0:
-        raise SentinelError(f"no chips in split '{config.split}' under {chips_root}")
+        raise SentinelError(
+            f"no chips in split '{config.split}' under {chips_root} ({empty_split_advice(stores, config.split)})"
+        )
     with bar(total, "baseline", unit="chip") as progress:
         for store, indices in selected:
             for batch in store.batches(indices, config.batch_size):

@@ -23,6 +23,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from planet_sentinel.bands import BandOrder
 from planet_sentinel.serving.holder import ModelHolder
 from planet_sentinel.serving.inference import FORMATS, PredictionOutput, run_prediction
 from planet_sentinel.serving.metrics import ServiceMetrics
@@ -50,6 +51,10 @@ descriptions, uint16 reflectance x10000, nodata 0) **or** one `file` holding bot
 the before bands first, then the same bands of the after date (band descriptions naming each band,
 or none at all when the stack is exactly the model's bands twice, in the model's order).
 
+Files without band descriptions (most GIS exports: gdal_merge, QGIS, SNAP) need `bands` (form
+field or query): the file's band order, e.g. `bands=B02,B03,B04,B08,B11,B12`, one name per band
+of each date. Where descriptions exist they must agree with `bands`; a contradiction is refused.
+
 The answer's format comes from `format` (query or form field) or else `Accept`:
 `json` (`application/json`, the default): polygons, loss area, shares, model, timings;
 `geojson` (`application/geo+json`): the polygons alone;
@@ -59,8 +64,22 @@ The answer's format comes from `format` (query or form field) or else `Accept`:
 ```
 curl -F file=@stack.tif http://127.0.0.1:8000/predict
 curl -F before=@x_before.tif -F after=@x_after.tif -o loss.tif 'http://127.0.0.1:8000/predict?format=mask'
+curl -F before=@merged_before.tif -F after=@merged_after.tif -F bands=B02,B03,B04,B08,B11,B12 http://127.0.0.1:8000/predict
 ```
 """
+
+
+BANDS_HELP = "Band order of files without band descriptions, e.g. B02,B03,B04,B08,B11,B12 (one name per band per date)."
+
+
+def band_order(query: str | None, field: str | None) -> BandOrder:
+    """The band order a client stated with ``bands`` (query or form field; both must agree), 422 if invalid."""
+    if query and field and query != field:
+        raise InputError(422, "bad_bands", f"bands is {query!r} in the query but {field!r} in the form; send one")
+    try:
+        return BandOrder.parse(query or field, option="bands", joiner="=")
+    except ValueError as exc:
+        raise InputError(422, "bad_bands", str(exc)) from exc
 
 
 def problem(status: int, kind: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -306,9 +325,12 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         format_query: Annotated[
             str | None, Query(alias="format", description="json|geojson|mask|probability (overrides Accept)")
         ] = None,
+        bands_field: Annotated[str | None, Form(alias="bands", description=BANDS_HELP)] = None,
+        bands_query: Annotated[str | None, Query(alias="bands", description=BANDS_HELP)] = None,
     ) -> Any:
         started = time.perf_counter()
         fmt = choose_format(format_query or format_field, request.headers.get("accept"))
+        order = band_order(bands_query, bands_field)
         if file is not None and (before is not None or after is not None):
             raise InputError(422, "ambiguous_input", "send either 'file' (both dates stacked) or 'before' and 'after'")
         if file is None:
@@ -335,7 +357,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
         def job() -> PredictionOutput:
             began["at"] = time.perf_counter()
-            return run_prediction(loaded, settings, uploads, fmt)
+            return run_prediction(loaded, settings, uploads, fmt, order)
 
         try:
             output = await pool.run(job, settings.timeout_s)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from planet_sentinel.bands import BandOrder
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.serving.holder import LoadedModel
 from planet_sentinel.serving.settings import ServeSettings
@@ -40,14 +41,20 @@ def _sanitise(message: str, names: dict[Path, str]) -> str:
     return message
 
 
-def check_pair(loaded: LoadedModel, before: Path, after: Path, names: dict[Path, str]) -> None:
-    """The scene contract, one grid, and the model's bands present: each failure a 422 with its reason."""
+def check_pair(
+    loaded: LoadedModel, before: Path, after: Path, names: dict[Path, str], order: BandOrder | None = None
+) -> None:
+    """The scene contract, one grid, and the model's bands present: each failure a 422 with its reason.
+
+    ``order`` is the client's ``bands``, for files without band descriptions.
+    """
     from planet_sentinel.predict import input_bands
     from planet_sentinel.raster import check_scene, require_same_grid
 
+    order = (order or BandOrder(option="bands", joiner="=")).with_example(loaded.bundle.bands)
     try:
-        grid, bands = check_scene(before)
-        after_grid, after_bands = check_scene(after)
+        grid, bands = check_scene(before, order=order)
+        after_grid, after_bands = check_scene(after, order=order)
     except SentinelError as exc:
         raise InputError(422, "invalid_scene", _sanitise(str(exc), names)) from exc
     if bands != after_bands:
@@ -72,8 +79,12 @@ def run_prediction(
     settings: ServeSettings,
     uploads: dict[str, IO[bytes]],
     fmt: str,
+    order: BandOrder | None = None,
 ) -> PredictionOutput:
-    """Store the uploads, check them, predict, and read back what ``fmt`` asks for."""
+    """Store the uploads, check them, predict, and read back what ``fmt`` asks for.
+
+    ``order``: the client's ``bands`` (the band order of files without band descriptions).
+    """
     from rasterio.errors import RasterioError
 
     from planet_sentinel.predict import predict_scene
@@ -89,7 +100,7 @@ def run_prediction(
             save_upload(uploads["file"], stack, "file")
             inspect_tiff(stack, "file", settings.max_samples)
             try:
-                split_stack(stack, before, after, loaded.bundle.bands)
+                split_stack(stack, before, after, loaded.bundle.bands, order)
             except RasterioError as exc:
                 raise InputError(422, "corrupt_tiff", f"'file' cannot be read: {_sanitise(str(exc), names)}") from exc
             stack.unlink()
@@ -97,7 +108,7 @@ def run_prediction(
             for path, key in ((before, "before"), (after, "after")):
                 save_upload(uploads[key], path, key)
                 inspect_tiff(path, key, settings.max_samples)
-        check_pair(loaded, before, after, names)
+        check_pair(loaded, before, after, names, order)
         t1 = time.perf_counter()
         try:
             result = predict_scene(
@@ -112,6 +123,7 @@ def run_prediction(
                 min_area_ha=settings.min_area_ha,
                 device=settings.device,
                 quicklook=False,  # a PNG nobody receives
+                order=order,
             )
         except RasterioError as exc:
             raise InputError(422, "corrupt_tiff", f"pixel data cannot be read: {_sanitise(str(exc), names)}") from exc

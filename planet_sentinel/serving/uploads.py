@@ -15,7 +15,10 @@ from __future__ import annotations
 import shutil
 import struct
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from planet_sentinel.bands import BandOrder
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
 
@@ -141,11 +144,40 @@ def _check_size(width: int, height: int, bands: int, field: str, max_samples: in
         )
 
 
-def split_stack(stack: Path, before: Path, after: Path, model_bands: tuple[str, ...]) -> None:
+def _stated_stack_names(src: Any, order: BandOrder) -> list[str]:
+    """The stated ``bands`` of a stack's halves: one name per band of each date, agreeing with any
+    descriptions that are band names (the rule of :func:`planet_sentinel.raster.band_names`)."""
+    from planet_sentinel.bands import contradictions
+
+    stated = list(order.names or ())
+    n = src.count // 2
+    if len(stated) != n:
+        raise InputError(
+            422,
+            "bad_bands",
+            f"bands names {len(stated)} bands ({','.join(stated)}) but 'file' has {src.count} bands, {n} per date; "
+            "name each date's bands once, in file order",
+        )
+    conflicts = contradictions(src.descriptions, stated, "bands")
+    if conflicts:
+        raise InputError(
+            422,
+            "bad_bands",
+            f"'file': the band descriptions contradict bands: {'; '.join(conflicts)}. Drop bands to use the "
+            "descriptions, or correct whichever is wrong",
+        )
+    return stated
+
+
+def split_stack(
+    stack: Path, before: Path, after: Path, model_bands: tuple[str, ...], order: BandOrder | None = None
+) -> None:
     """Write the two halves of a stacked upload (before bands, then after bands) as two scenes.
 
-    Band descriptions, when present, must name the same bands in both halves; without any, a
-    stack of exactly twice the model's bands is taken to be in the model's band order.
+    With ``bands`` stated (``order``), each half holds those bands in that order (descriptions,
+    where they are band names, must agree). Otherwise band descriptions, when present, must name
+    the same bands in both halves; without any, a stack of exactly twice the model's bands is
+    taken to be in the model's band order.
     """
     import rasterio
 
@@ -159,7 +191,9 @@ def split_stack(stack: Path, before: Path, after: Path, model_bands: tuple[str, 
             )
         n = src.count // 2
         descriptions = list(src.descriptions)
-        if all(descriptions):
+        if order is not None and order.names is not None:
+            names = _stated_stack_names(src, order)
+        elif all(descriptions):
             try:
                 names = [canonical(d) for d in descriptions]
             except ValueError as exc:
@@ -178,7 +212,9 @@ def split_stack(stack: Path, before: Path, after: Path, model_bands: tuple[str, 
             raise InputError(
                 422,
                 "bad_bands",
-                f"'file' has {src.count} bands without (complete) band descriptions; name them (e.g. B04) or send "
+                f"'file' has {src.count} bands without (complete) band descriptions; state the order of each "
+                f"date's {n} bands with bands= (e.g. bands={','.join(model_bands)} for a stack of "
+                f"{2 * len(model_bands)}), name them in the descriptions (e.g. B04), or send "
                 f"{2 * len(model_bands)} bands: {list(model_bands)} before, then the same after",
             )
         profile = {

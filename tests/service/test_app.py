@@ -166,3 +166,56 @@ def test_predict_scene_without_quicklook(model_file: Path, scene_pair: tuple[Pat
         "x_probability.tif",
     ]
     assert "quicklook" not in result.summary["timings_s"]
+
+
+def test_files_without_band_descriptions(client_for: Callable[..., TestClient], tmp_path: Path) -> None:
+    """gdal_merge-style files (no descriptions) need `bands`; a wrong count or a contradiction is refused."""
+    from planet_sentinel.bands import DEFAULT_BANDS
+    from tests.test_bands_order import unnamed_copy
+    from tests.test_predict import land_pair, write_pair
+
+    loss = np.zeros((64, 64), bool)
+    loss[16:40, 8:32] = True
+    named = write_pair(tmp_path, *land_pair(64, 64, loss))
+    merged = [unnamed_copy(p, tmp_path / f"merged_{k}.tif") for p, k in zip(named, ("before", "after"), strict=True)]
+    order = ",".join(DEFAULT_BANDS)
+    client = client_for()
+    reference = client.post("/predict", files=pair(*named))
+    assert reference.status_code == 200, reference.text
+
+    refused = client.post("/predict", files=pair(*merged))
+    assert refused.status_code == 422 and refused.json()["kind"] == "invalid_scene"
+    detail = refused.json()["detail"]
+    assert "'before': band 1 of 6 has no band description" in detail and f"bands={order}" in detail
+    assert "/tmp" not in detail and "--bands" not in detail  # the service's field, not the CLI's flag
+
+    for how in ({"data": {"bands": order}}, {"params": {"bands": order}}):
+        answer = client.post("/predict", files=pair(*merged), **how)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["loss"] == reference.json()["loss"] and answer.json()["changed_share"] > 0
+
+    short = client.post("/predict", files=pair(*merged), data={"bands": "B02,B03,B04,B08"})
+    assert short.status_code == 422 and "bands names 4 bands" in short.json()["detail"]
+    assert "the file has 6" in short.json()["detail"]
+    swapped = "B03,B02," + ",".join(DEFAULT_BANDS[2:])
+    conflict = client.post("/predict", files=pair(*named), data={"bands": swapped})
+    assert conflict.status_code == 422 and "contradict bands" in conflict.json()["detail"]
+    unknown = client.post("/predict", files=pair(*merged), data={"bands": "B02,B99"})
+    assert unknown.status_code == 422 and unknown.json()["kind"] == "bad_bands" and "B99" in unknown.json()["detail"]
+    both = client.post("/predict", files=pair(*merged), data={"bands": order}, params={"bands": swapped})
+    assert both.status_code == 422 and both.json()["kind"] == "bad_bands"
+
+    # a stack in another band order than the model's, stated with `bands`, gives the same map
+    permutation = [5, 0, 3, 1, 4, 2]
+    with rasterio.open(named[0]) as b, rasterio.open(named[1]) as a:
+        profile = {**b.profile, "count": 12, "driver": "GTiff"}
+        data = np.concatenate([b.read()[permutation], a.read()[permutation]])
+    with rasterio.open(tmp_path / "stack.tif", "w", **profile) as out:
+        out.write(data)
+    files = {"file": ("stack.tif", (tmp_path / "stack.tif").read_bytes(), "image/tiff")}
+    stacked = client.post("/predict", files=files, data={"bands": ",".join(DEFAULT_BANDS[i] for i in permutation)})
+    assert stacked.status_code == 200, stacked.text
+    assert stacked.json()["loss"] == reference.json()["loss"]
+    wrong = client.post("/predict", files=files, data={"bands": order[:-4]})
+    assert wrong.status_code == 422 and "bands names 5 bands" in wrong.json()["detail"]
+    assert "'file' has 12 bands, 6 per date" in wrong.json()["detail"]
