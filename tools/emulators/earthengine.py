@@ -55,7 +55,8 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _API = re.compile(r"^/(v[0-9][^/]*)/projects/([^/]+)/(.+)$")
 S2_COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
 CLOUD_SCORE_PLUS = "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED"
-#: Bands of a COPERNICUS/S2_SR_HARMONIZED image and of a Cloud Score+ image (the catalogue pages).
+#: Bands of a COPERNICUS/S2_SR_HARMONIZED image (the L2A bands of its catalogue page; it only needs to cover what
+#: graphs select) and of a Cloud Score+ image (cs, cs_cdf).
 S2_BANDS = (
     *("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"),
     *("AOT", "WVP", "SCL", "TCI_R", "TCI_G", "TCI_B", "MSK_CLDPRB", "MSK_SNWPRB", "QA10", "QA20", "QA60"),
