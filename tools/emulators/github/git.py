@@ -233,7 +233,11 @@ def get_contents(em: GitHubEmulator, user: str, query: dict, body: Any, owner: s
 
 
 def put_contents(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, repo: str, path: str) -> tuple:
-    """Create or update one file with a commit on ``branch`` (default: the default branch)."""
+    """Create or update one file with a commit on ``branch`` (default: the default branch).
+
+    As GitHub answers (https://docs.github.com/en/rest/repos/contents#create-or-update-file-contents):
+    201 created, 200 updated, 422 ``"sha" wasn't supplied`` for an existing file without its blob
+    sha, 409 ``<path> does not match <sha>`` for a stale one, 404 for a branch that does not exist."""
     full = f"{owner}/{repo}"
     _require_contents_write(em, full, user)
     if not isinstance(body, dict):
@@ -311,6 +315,7 @@ def create_commit(em: GitHubEmulator, user: str, query: dict, body: Any, owner: 
 
 
 def create_ref(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, repo: str) -> tuple:
+    """``POST git/refs``: 201, or 422 "Reference already exists" (https://docs.github.com/en/rest/git/refs)."""
     full = f"{owner}/{repo}"
     _require_contents_write(em, full, user)
     git = store(em.repo(full))
