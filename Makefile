@@ -36,7 +36,14 @@ lock-check: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/sentinel demo
 
-test: $(BIN)/.installed
+# GitHub's official OpenAPI description and webhook schemas (npm, pinned in tools/schemas), which
+# tests/test_github_schemas.py validates the GitHub emulator against.
+SCHEMAS := tools/schemas/node_modules/.installed
+$(SCHEMAS): tools/schemas/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix tools/schemas
+	touch $@
+
+test: $(BIN)/.installed $(SCHEMAS)
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/.installed lock-check
