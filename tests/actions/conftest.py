@@ -49,6 +49,8 @@ def skip_inside_act() -> pytest.MarkDecorator:
 class ActResult:
     returncode: int
     log: str
+    #: Every job summary the run wrote (what GitHub would show on the run's page).
+    summary: str = ""
 
     def check(self) -> ActResult:
         assert self.returncode == 0, f"act failed ({self.returncode}):\n{self.log[-6000:]}"
@@ -64,10 +66,16 @@ class ActEnv:
     cache: Path
     mlflow_uri: str | None = None
 
-    def run(self, workflow: str, timeout: float = 600, **kwargs: Any) -> ActResult:
+    def run(self, workflow: str, timeout: float = 600, repo: Path | None = None, **kwargs: Any) -> ActResult:
+        summaries = self.cache / "summaries"
+        summaries.mkdir(parents=True, exist_ok=True)
+        summary = summaries / f"{workflow}-{len(list(summaries.iterdir()))}.md"
+        repo = repo or self.repo
         spec = ActRun(
-            workflow=self.repo / ".github/workflows" / f"{workflow}.yml",
-            repo_dir=self.repo,
+            workflow=repo / ".github/workflows" / f"{workflow}.yml",
+            repo_dir=repo,
+            sentinel_dir=self.repo,
+            summary_file=summary,
             dvc_remote=str(self.dvc_remote),
             mlflow_uri=self.mlflow_uri,
             cache_dir=self.cache,
@@ -75,7 +83,7 @@ class ActEnv:
             **{**kwargs, "secrets": {"GITHUB_TOKEN": "ci-token", **kwargs.get("secrets", {})}},
         )
         proc = run(spec, capture=True, timeout=timeout)
-        return ActResult(proc.returncode, proc.stdout + proc.stderr)
+        return ActResult(proc.returncode, proc.stdout + proc.stderr, summary.read_text() if summary.exists() else "")
 
 
 def _free_port() -> int:

@@ -23,3 +23,9 @@ def test_drift_opens_one_issue_then_updates_it(monitor_runs: MonitorRuns) -> Non
     assert "drift-episode" in issue["body"]
     assert len(issue["comments"]) == 1 and "Drift seen again" in issue["comments"][0]["body"]
     assert monitor_runs.dispatches == []  # approval is needed: nothing was dispatched
+
+
+def test_summary_links_the_plots_without_data_uris(monitor_runs: MonitorRuns) -> None:
+    summary = monitor_runs.first.check().summary
+    assert "Drift plots" in summary and "`bands.png`" in summary
+    assert "data:" not in summary and "base64" not in summary

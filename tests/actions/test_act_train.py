@@ -40,6 +40,21 @@ def test_train_registers_a_challenger_and_reports(
     assert "Retraining finished" in report and "**yes**" in report
 
 
+def test_promotion_dispatches_deploy(train_run: ActResult, github_emulator: Any) -> None:
+    """The loop closes itself: after the promotion the train workflow dispatches deploy at once."""
+    train_run.check()
+    deploys = [d for d in github_emulator.dispatches() if d["workflow"] == "deploy.yml"]
+    assert len(deploys) == 1 and deploys[0]["ref"] and deploys[0]["inputs"] == {}
+    assert "dispatched deploy.yml" in train_run.log
+
+
+def test_train_summaries_link_pictures_without_data_uris(train_run: ActResult) -> None:
+    summary = train_run.check().summary
+    assert "### Training (local)" in summary and "### Promotion" in summary
+    assert "Validation predictions" in summary and "`evaluation.png`" in summary
+    assert "data:" not in summary and "base64" not in summary
+
+
 def test_failed_train_frees_the_drift_issue(
     act_env: ActEnv, train_run: ActResult, approve_runs: ApproveRuns, github_emulator: Any
 ) -> None:
