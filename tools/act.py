@@ -11,6 +11,12 @@ act's host workspace is a copy of the repository's files without ``.git`` (outpu
 it). On GitHub the pipeline commits and pushes the dataset pointer ``data/<dataset>.dvc``; here
 ``--write-back`` commits it into the repository act was started from instead, so the next act run
 (train, monitor) pulls that version from the DVC remote like a fresh GitHub job would.
+
+The reusable workflows check planet-sentinel out into ``.planet-sentinel``; under act that step
+is a symlink to ``SENTINEL_ACT_SOURCE`` (``ActRun.sentinel_dir``), and a second repository that
+calls ``octo-org/planet-sentinel/.github/workflows/x.yml@v1`` gets it through act's
+``--local-repository`` (``ActRun.local_repositories``). act deletes each job's step summary, so
+``summary_file`` (``--summary-file``) collects them (``actions/summary.sh`` appends there too).
 """
 
 from __future__ import annotations
