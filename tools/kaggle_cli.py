@@ -24,6 +24,16 @@ def kaggle() -> None:
 @click.option("--fail-uploads", type=int, default=0, show_default=True, help="Fail this many blob PUTs.")
 @click.option("--fail-status", type=int, default=503, show_default=True, help="HTTP status of those failures.")
 @click.option("--hang-kernels", is_flag=True, help="Kernels never finish (until cancelled or timed out).")
+@click.option(
+    "--forbid-hidden", is_flag=True, help="Answer 403 (as Kaggle does), not 404, for what the caller cannot see."
+)
+@click.option(
+    "--processing-polls",
+    type=int,
+    default=0,
+    show_default=True,
+    help="A new dataset answers 403 to this many status polls (first version still processing).",
+)
 def serve(
     host: str,
     port: int,
@@ -34,6 +44,8 @@ def serve(
     fail_uploads: int,
     fail_status: int,
     hang_kernels: bool,
+    forbid_hidden: bool,
+    processing_polls: int,
 ) -> None:
     """Run the emulator until Ctrl-C or SIGTERM; prints the environment to point `sentinel kaggle` at it."""
     import signal
@@ -56,6 +68,8 @@ def serve(
         fail_uploads=fail_uploads,
         fail_status=fail_status,
         hang_kernels=hang_kernels,
+        forbid_hidden=forbid_hidden,
+        processing_polls=processing_polls,
     )
     with emulator:
         click.echo(f"Kaggle emulator on {emulator.url} (state in {state})")

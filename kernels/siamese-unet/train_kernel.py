@@ -7,6 +7,11 @@ kernel has no internet) and calls ``planet_sentinel.kaggle.entry.run``, which ru
 ``planet_sentinel.train.train`` as local training (CUDA with mixed precision when Kaggle gives a
 GPU, CPU otherwise) and writes model.pt, history.json, val_predictions.png and run.json.
 
+Deadline: `sentinel kaggle train` writes the time this run must end by into ``DEADLINE_UTC``
+when it pushes the script (the line marked ``# sentinel:deadline``). A kernel that starts after
+it exits at once; one still training then writes a ``timed_out`` run.json and exits with status
+124 (``planet_sentinel.kaggle.deadline``), so an overrunning run stops using GPU quota by itself.
+
 Directories (overridable so the local emulator can run this script):
   SENTINEL_KAGGLE_INPUT    attached datasets      (default /kaggle/input)
   SENTINEL_KAGGLE_WORKING  outputs                (default /kaggle/working)
@@ -21,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -28,6 +34,8 @@ BUNDLE_MANIFEST = "sentinel-bundle.json"
 INPUT = Path(os.environ.get("SENTINEL_KAGGLE_INPUT", "/kaggle/input"))
 WORKING = Path(os.environ.get("SENTINEL_KAGGLE_WORKING", "/kaggle/working"))
 SCRATCH = Path(os.environ.get("SENTINEL_KAGGLE_SCRATCH") or tempfile.mkdtemp(prefix="sentinel-"))
+DEADLINE_EXIT = 124
+DEADLINE_UTC: float | None = None  # sentinel:deadline
 
 
 def sha256(path: Path) -> str:
@@ -80,7 +88,16 @@ def install(root: Path, manifest: dict) -> None:
     sys.path.insert(0, str(target))
 
 
+def check_deadline() -> None:
+    """Exit at once when the run starts after its deadline (it waited too long in Kaggle's queue)."""
+    if DEADLINE_UTC is not None and time.time() >= DEADLINE_UTC:
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(DEADLINE_UTC))
+        print(f"deadline {when} passed before the kernel started: the kernel stops itself", file=sys.stderr)
+        sys.exit(DEADLINE_EXIT)
+
+
 def main() -> None:
+    check_deadline()
     manifest_path, manifest = locate_bundle()
     print(f"bundle {manifest_path} (sha256 {manifest['archive']['sha256'][:12]})", flush=True)
     root = unpack(manifest_path, manifest)
@@ -88,7 +105,7 @@ def main() -> None:
     install(root, manifest)
     from planet_sentinel.kaggle.entry import run
 
-    run(root, WORKING, manifest, SCRATCH / "run")
+    run(root, WORKING, manifest, SCRATCH / "run", deadline=DEADLINE_UTC)
 
 
 if __name__ == "__main__":

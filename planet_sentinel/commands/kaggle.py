@@ -64,7 +64,9 @@ def run_kaggle_training(
 @click.option("--kernel-slug", help="Kernel to push (default planet-sentinel-train).")
 @click.option("--machine-shape", help="Kaggle accelerator, e.g. NvidiaTeslaT4 (default), NvidiaL4.")
 @click.option("--gpu/--no-gpu", "enable_gpu", default=None, help="Ask Kaggle for a GPU (default yes).")
-@click.option("--timeout-minutes", type=float, help="Overall limit for the kernel run; cancelled after it.")
+@click.option(
+    "--timeout-minutes", type=float, help="The kernel stops itself this long after the push (docs/kaggle.md)."
+)
 @click.option("--poll-seconds", type=float, help="First wait between status polls (backs off to 2 min).")
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Where the outputs go (default runs/kaggle-<time>).")
 @click.option("--wheel", type=click.Path(dir_okay=False), help="Ship this wheel instead of building one.")
@@ -93,8 +95,8 @@ def kaggle_train(
     """Train on a Kaggle GPU: upload chips + wheel, push the kernel, poll, fetch, register.
 
     Exit 0 with run_id/model_version when the model is registered as `challenger`; 1 with the
-    reason (and the kernel log tail) when the kernel fails, times out (it is cancelled) or
-    returns unusable outputs; nothing is registered then.
+    reason (and the kernel log tail) when the kernel fails, reaches its deadline (it stops
+    itself) or returns unusable outputs; nothing is registered then.
     """
     kaggle_options = {
         "owner": owner,
@@ -116,12 +118,17 @@ def kaggle_train(
 @json_option
 def kaggle_status(kernel: str, as_json: bool) -> None:
     """Status of a kernel run (KERNEL = owner/slug or owner/slug/version)."""
-    from planet_sentinel.kaggle.client import connect, quiet_stdout
+    import requests
 
-    api = connect()
-    with quiet_stdout():
-        response = api.kernels_status(kernel)
-    emit({"kernel": kernel, "status": response.status.name.lower(), "failure": response.failure_message}, as_json)
+    from planet_sentinel.errors import SentinelError
+    from planet_sentinel.kaggle.client import connect
+    from planet_sentinel.kaggle.remote import kernel_status
+
+    try:
+        status, failure = kernel_status(connect(), kernel)
+    except requests.RequestException as exc:
+        raise SentinelError(f"status of kernel {kernel} failed: {exc}") from exc
+    emit({"kernel": kernel, "status": status, "failure": failure}, as_json)
 
 
 @kaggle.command(name="logs")
@@ -129,11 +136,8 @@ def kaggle_status(kernel: str, as_json: bool) -> None:
 @click.option("--tail", type=int, default=0, help="Only the last N lines.")
 def kaggle_logs(kernel: str, tail: int) -> None:
     """Print a kernel run's log (KERNEL = owner/slug or owner/slug/version)."""
-    from planet_sentinel.kaggle.client import connect, quiet_stdout
-    from planet_sentinel.kaggle.remote import parse_log
+    from planet_sentinel.kaggle.client import connect
+    from planet_sentinel.kaggle.remote import kernel_log
 
-    api = connect()
-    with quiet_stdout():
-        text = parse_log(api.kernels_logs(kernel))
-    lines = text.splitlines()
+    lines = kernel_log(connect(), kernel).splitlines()
     click.echo("\n".join(lines[-tail:] if tail else lines))

@@ -6,6 +6,10 @@ CUDA with mixed precision when Kaggle gives a GPU, and writes into the output di
 ``model.pt`` (the bundle), ``history.json``, ``val_predictions.png`` and ``run.json`` (the run
 record: params, best and per-epoch metrics, fingerprint, device, GPU figures and the sha256 of
 every output, which the caller verifies after download).
+
+With a ``deadline`` (UTC seconds, written into the kernel script at push), a ``Watchdog`` ends
+the kernel at that time with a ``timed_out`` run record and exit status 124, so a run that
+overruns stops using GPU quota by itself (see ``planet_sentinel.kaggle.deadline``).
 """
 
 from __future__ import annotations
@@ -33,8 +37,19 @@ def _gpu_figures(torch: Any) -> dict[str, Any]:
     }
 
 
-def run(root: Path, working: Path, manifest: dict[str, Any], run_dir: Path) -> dict[str, Any]:
-    """Train on ``root/chips`` with ``manifest['train_config']``; write outputs into ``working``."""
+def run(
+    root: Path, working: Path, manifest: dict[str, Any], run_dir: Path, deadline: float | None = None
+) -> dict[str, Any]:
+    """Train on ``root/chips`` with ``manifest['train_config']``; write outputs into ``working``;
+    stop at ``deadline`` (UTC seconds) with a ``timed_out`` record if training is not done by then."""
+    started = time.time()
+    watchdog = None
+    if deadline is not None:
+        from planet_sentinel.kaggle.deadline import Watchdog
+
+        base = {"schema": RUN_SCHEMA, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))}
+        base["bundle_sha256"] = manifest["archive"]["sha256"]
+        watchdog = Watchdog(deadline, working, base, RUN_RECORD).start()
     import torch
 
     import planet_sentinel
@@ -52,8 +67,10 @@ def run(root: Path, working: Path, manifest: dict[str, Any], run_dir: Path) -> d
         f"torch {torch.__version__}; CUDA: {cuda}",
         flush=True,
     )
-    started = time.time()
-    result = train(root / "chips", run_dir, config, baseline)
+    callbacks = [watchdog.epoch_done] if watchdog else []
+    result = train(root / "chips", run_dir, config, baseline, callbacks=callbacks)
+    if watchdog is not None and not watchdog.disarm():
+        time.sleep(3600)  # the watchdog fired while training returned: it is ending the process
     working.mkdir(parents=True, exist_ok=True)
     produced = {MODEL_FILE: result.bundle_path, "history.json": result.run_dir / "history.json"}
     if result.preview_png is not None:

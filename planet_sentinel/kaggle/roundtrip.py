@@ -71,6 +71,9 @@ def train_on_kaggle(
     from planet_sentinel.kaggle import bundle as packing
     from planet_sentinel.kaggle import remote
     from planet_sentinel.kaggle.client import connect, find_credentials, username
+    from planet_sentinel.kaggle.deadline import MARKER as DEADLINE_MARKER
+    from planet_sentinel.kaggle.deadline import SAYING as DEADLINE_SAYING
+    from planet_sentinel.kaggle.deadline import utc as deadline_utc
     from planet_sentinel.progress import say as default_say
 
     say = say or default_say
@@ -112,16 +115,26 @@ def train_on_kaggle(
         )
         say(f"bundle {bundle.archive.name}: {bundle.size / 1024**2:.1f} MB, sha256 {bundle.sha256}")
         dataset = remote.push_dataset(api, bundle, owner, config, say, sleep)
-        run = remote.push_kernel(api, kernel_dir, meta, work, int(60 * config.timeout_minutes))
+        timeout_s, grace_s = 60 * config.timeout_minutes, 60 * config.stop_grace_minutes
+        run = remote.push_kernel(api, kernel_dir, meta, work, timeout_s, grace_s)
         say(f"pushed kernel {run.ref} version {run.version}: {run.url}")
+        if run.self_stopping:
+            say(f"the kernel stops itself at {deadline_utc(run.deadline)} (timeout_minutes {config.timeout_minutes})")
+        else:
+            say(
+                f"warning: {kernel_dir / meta['code_file']} has no `{DEADLINE_MARKER}` line, so it does not stop "
+                f"itself at the timeout; Kaggle ends it at its session timeout ({run.session_timeout_s} s)"
+            )
         try:
             status, failure = remote.wait_for_kernel(api, run, config, say, sleep)
-        except KeyboardInterrupt:  # Ctrl-C or a cancelled CI job: do not leave a GPU session running
-            say(f"interrupted; {remote.cancel(api, run)} for {run.versioned}")
+        except KeyboardInterrupt:  # Ctrl-C or a cancelled CI job: say what stops the GPU session
+            say(f"interrupted ({run.versioned}); {remote.cancel(api, run)}")
             raise
         if status != "complete":
             tail = remote.log_tail(api, run, config.log_tail_lines)
             reason = f"{status.upper()}" + (f": {failure}" if failure else "")
+            if run.self_stopping and DEADLINE_SAYING in tail:
+                reason += f" (it reached its deadline {deadline_utc(run.deadline)} and stopped itself)"
             raise remote.KaggleRunError(f"kernel {run.versioned} ended with {reason}; nothing registered", tail)
         staging = Path(tempfile.mkdtemp(prefix=".kaggle-outputs-", dir=_parent(run_dir)))
         record = remote.fetch_outputs(api, run, staging, bundle.manifest["fingerprint"])

@@ -41,7 +41,15 @@ class KaggleConfig(BaseModel):
     enable_gpu: bool = True
     enable_internet: bool = Field(False, description="the kernel installs from the dataset; it needs none")
     is_private: bool = True
-    timeout_minutes: float = Field(120.0, gt=0, description="overall limit for the kernel run; cancelled after")
+    timeout_minutes: float = Field(
+        120.0, gt=0, description="the kernel stops itself this long after the push (its deadline)"
+    )
+    stop_grace_minutes: float = Field(
+        10.0,
+        gt=0,
+        description="after the deadline: time for the kernel to stop before we give up; Kaggle's session timeout "
+        "is timeout_minutes + this",
+    )
     poll_seconds: float = Field(10.0, gt=0, description="first wait between status polls")
     max_poll_seconds: float = Field(120.0, gt=0, description="longest wait between polls (backoff cap)")
     dataset_ready_minutes: float = Field(30.0, gt=0, description="how long to wait for Kaggle to process data")

@@ -14,7 +14,19 @@ outputs and log are served back. Like Kaggle, uploaded ``.zip`` archives are unp
 
 Fault injection: ``fail_uploads`` (answer that many blob PUTs with ``fail_status``),
 ``hang_kernels`` (kernels start a process that never finishes; only a cancel or the session
-timeout stops it).
+timeout stops it), ``forbid_hidden`` (answer 403 "Permission ... was denied", not 404, for a
+dataset, kernel or session the caller cannot see, as Kaggle does: the official client's kernels
+calls say 401/403 "most likely" means a wrong slug, Kaggle/kaggle-cli a430f0b
+``src/kaggle/api/kaggle_api_extended.py`` ``kernels_status``), ``processing_polls`` (a new
+dataset answers 403 to that many status polls, and refuses a new version with 403, until its
+first version is processed: Kaggle/kagglehub 8b1fae8, "you get a 403 if you try uploading a new
+version while the FIRST version is still being processed").
+
+CancelKernelSession takes a kernel *session* id only (kagglesdk
+``ApiCancelKernelSessionRequest.kernel_session_id``); any other number, a kernel id included, is
+refused like an unknown resource. Sessions and kernels draw their ids from one counter, so a
+kernel id is never a session id here. Every JSON reply is kept in ``replies`` (path, status,
+body) so tests can parse it with kagglesdk's own response types.
 """
 
 from __future__ import annotations
@@ -92,6 +104,8 @@ class KaggleEmulator(EmulatorServer):
         fail_uploads: int = 0,
         fail_status: int = 503,
         hang_kernels: bool = False,
+        forbid_hidden: bool = False,
+        processing_polls: int = 0,
         unpack_archives: bool = True,
         python: str = sys.executable,
     ) -> None:
@@ -100,6 +114,8 @@ class KaggleEmulator(EmulatorServer):
         self.username, self.key, self.token = username, key, token
         self.fail_uploads, self.fail_status = fail_uploads, fail_status
         self.hang_kernels, self.unpack_archives, self.python = hang_kernels, unpack_archives, python
+        self.forbid_hidden, self.processing_polls = forbid_hidden, processing_polls
+        self.processing: dict[str, int] = {}  # dataset ref -> status polls left before its first version is ready
         self.lock = threading.RLock()
         self.ids = itertools.count(1)
         self.blobs: dict[str, dict[str, Any]] = {}
@@ -108,6 +124,7 @@ class KaggleEmulator(EmulatorServer):
         self.sessions: dict[int, Session] = {}
         self.calls: list[tuple[str, str, int]] = []  # (method, path, status) for tests
         self.cancels: list[int] = []
+        self.replies: list[tuple[str, int, Any]] = []  # (path, status, JSON body) for schema tests
         self.listen(host, port, _handler(self))
 
     def stop(self) -> None:
@@ -133,6 +150,16 @@ class KaggleEmulator(EmulatorServer):
             raise ApiError(401, "malformed Authorization header") from exc
         if (user, key) != (self.username, self.key):
             raise ApiError(401, "Unauthenticated: wrong username or key")
+
+    def hidden(self, what: str, permission: str | None = None) -> ApiError:
+        """Not there, or not ours: 404, or 403 in ``forbid_hidden`` mode (Kaggle's answer). The
+        wording is Kaggle's as quoted by the official client ("Permission 'kernels.get' was
+        denied") and its issues ("403 - Forbidden - Permission 'datasets.update' was denied",
+        Kaggle/kaggle-cli#642); where the permission's name is not known, none is made up."""
+        if self.forbid_hidden:
+            message = f"Permission '{permission}' was denied" if permission else f"{what}: permission denied"
+            return ApiError(403, message)
+        return ApiError(404, f"{what} not found")
 
     def rpc(self, service: str, method: str, body: dict[str, Any]) -> dict[str, Any]:
         handler = getattr(self, f"_{service.split('.')[0]}_{method}", None)
@@ -192,14 +219,18 @@ class KaggleEmulator(EmulatorServer):
 
     def _datasets_GetDatasetStatus(self, body: dict[str, Any]) -> dict[str, Any]:
         ref = self._dataset_ref(body.get("ownerSlug", ""), body.get("datasetSlug", ""))
-        if ref not in self.datasets:
-            raise ApiError(404, f"dataset {ref} not found")
+        with self.lock:
+            if ref not in self.datasets:
+                raise self.hidden(f"dataset {ref}", "datasets.get")
+            if self.processing.get(ref, 0) > 0:
+                self.processing[ref] -= 1
+                raise ApiError(403, "Permission 'datasets.get' was denied")
         return {"status": "READY"}
 
     def _datasets_GetDataset(self, body: dict[str, Any]) -> dict[str, Any]:
         ref = self._dataset_ref(body.get("ownerSlug", ""), body.get("datasetSlug", ""))
-        if ref not in self.datasets:
-            raise ApiError(404, f"dataset {ref} not found")
+        if ref not in self.datasets or self.processing.get(ref, 0) > 0:
+            raise self.hidden(f"dataset {ref}", "datasets.get")
         return {"ref": ref, "currentVersionNumber": len(self.datasets[ref])}
 
     def _datasets_CreateDataset(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -209,13 +240,18 @@ class KaggleEmulator(EmulatorServer):
         with self.lock:
             if ref in self.datasets:
                 return {"ref": "", "url": "", "status": "error", "error": f"dataset {ref} already exists"}
-            return self._new_version(ref, body.get("files") or [])
+            reply = self._new_version(ref, body.get("files") or [])
+            if reply["status"] == "ok" and self.processing_polls:
+                self.processing[ref] = self.processing_polls
+            return reply
 
     def _datasets_CreateDatasetVersion(self, body: dict[str, Any]) -> dict[str, Any]:
         ref = self._dataset_ref(body.get("ownerSlug", ""), body.get("datasetSlug", ""))
         with self.lock:
             if ref not in self.datasets:
-                raise ApiError(404, f"dataset {ref} not found")
+                raise self.hidden(f"dataset {ref}", "datasets.update")
+            if self.processing.get(ref, 0) > 0:
+                raise ApiError(403, "Permission 'datasets.update' was denied")
             return self._new_version(ref, (body.get("body") or {}).get("files") or [])
 
     def _new_version(self, ref: str, files: list[dict[str, Any]]) -> dict[str, Any]:
@@ -330,7 +366,7 @@ class KaggleEmulator(EmulatorServer):
         ref = f"{body.get('userName', '')}/{body.get('kernelSlug', '')}"
         kernel = self.kernels.get(ref)
         if kernel is None or not kernel.sessions:
-            raise ApiError(404, f"kernel {ref} not found")
+            raise self.hidden(f"kernel {ref}", "kernels.get")
         label = body.get("versionLabel")
         if not label:
             return kernel.sessions[-1]
@@ -360,11 +396,8 @@ class KaggleEmulator(EmulatorServer):
         with self.lock:
             self.cancels.append(wanted)
             session = self.sessions.get(wanted)
-            if session is None:  # a kernel id: its latest session
-                kernel = next((k for k in self.kernels.values() if k.id == wanted), None)
-                session = kernel.sessions[-1] if kernel and kernel.sessions else None
-            if session is None:
-                return {"errorMessage": f"no kernel session {wanted}"}
+            if session is None:  # a kernel id, or any other number, is not a session: no fallback
+                raise self.hidden(f"kernel session {wanted}")
             if session.status in ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED"):
                 return {"errorMessage": f"session {session.id} already finished ({session.status})"}
             session.status = "CANCEL_REQUESTED"
@@ -417,7 +450,8 @@ def _handler(emulator: KaggleEmulator) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _json(self, code: int, data: dict[str, Any]) -> None:
+        def _json(self, code: int, data: Any) -> None:
+            emulator.replies.append((self.path, code, data))
             self._send(code, json.dumps(data).encode())
 
         def _body(self) -> bytes:
