@@ -5,8 +5,9 @@ The round trip (``planet_sentinel.kaggle.roundtrip.train_on_kaggle``):
 1. ``bundle``: check the chips, build the planet_sentinel wheel, pack chips + wheel + settings
    into one archive with a checksummed ``sentinel-bundle.json`` beside it;
 2. ``remote``: upload it as a Kaggle dataset version, render ``kernel-metadata.json`` from the
-   template in ``kernels/siamese-unet`` and push the kernel, poll with backoff until it finishes
-   (cancel on timeout), download and verify its outputs;
+   template in ``kernels/siamese-unet`` and push the kernel with its deadline written into it,
+   poll with backoff until it finishes (``deadline``: the kernel stops itself at that time),
+   download and verify its outputs;
 3. ``roundtrip``: log the run to MLflow and register it as ``challenger`` exactly like local
    training (``planet_sentinel.registry``).
 
