@@ -243,3 +243,26 @@ def report_failure(
     repository = gh.connect(gh.GitHubTarget.resolve(github_url, repo))
     result = gh.report_training_failure(repository, number, run_url or gh.run_url_from_env(), outcome)
     emit(result.to_dict(), as_json)
+
+
+@github.command(name="dispatch")
+@click.option("--workflow", required=True, help="Workflow file (or id) to dispatch, e.g. deploy.yml.")
+@ref_option
+@click.option("--input", "inputs", multiple=True, help="KEY=VALUE workflow_dispatch input (repeat).")
+@_target_options
+@json_option
+def dispatch(
+    workflow: str, ref: str | None, inputs: tuple[str, ...], github_url: str | None, repo: str | None, as_json: bool
+) -> None:
+    """Dispatch a workflow (the train workflow dispatches deploy after a promotion)."""
+    from planet_sentinel import github as gh
+
+    values: dict[str, str] = {}
+    for item in inputs:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--input")
+        values[key] = value
+    repository = gh.connect(gh.GitHubTarget.resolve(github_url, repo))
+    target = gh.dispatch_workflow(repository, workflow, ref, values)
+    emit({"action": "dispatched", "workflow": workflow, "ref": target, "inputs": values}, as_json)

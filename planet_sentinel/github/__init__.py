@@ -399,6 +399,17 @@ def report_drift(
 # ---------------------------------------------------------------------------- dispatch and approval
 
 
+def dispatch_workflow(repo: Repository, workflow: str, ref: str | None, inputs: dict[str, str] | None = None) -> str:
+    """Dispatch ``workflow`` on ``ref`` (default: the repository's default branch); returns the ref.
+
+    ``throw=True`` makes a refused dispatch (unknown workflow, no ``workflow_dispatch`` trigger,
+    missing ``actions: write``) raise instead of returning False, so it is never silent."""
+    target = ref or repo.default_branch
+    with api_errors(f"dispatch of {workflow} on {target}"):
+        repo.get_workflow(workflow).create_dispatch(target, dict(inputs or {}), throw=True)
+    return target
+
+
 def dispatch_train(repo: Repository, issue: Issue, workflow: str, ref: str | None, reason: str) -> bool:
     """Dispatch ``workflow`` with ``drift_issue`` once per issue; False if it was already dispatched.
 

@@ -351,3 +351,22 @@ def test_missing_token_and_repo_are_clear_errors(
     monkeypatch.setenv("GITHUB_REPOSITORY", "octo-org/absent")
     assert "HTTP 404" in sentinel("report-drift", "--report", str(monitor_report), code=1)["output"]
     assert emulator.issues() == []
+
+
+def test_dispatch_command_dispatches_deploy_and_refuses_unknown_workflows(emulator: GitHubEmulator) -> None:
+    """`sentinel github dispatch` is what the train workflow runs after a promotion."""
+    out = sentinel("dispatch", "--workflow", "deploy.yml", "--input", "runtime=process")
+    assert out == {"action": "dispatched", "workflow": "deploy.yml", "ref": "main", "inputs": {"runtime": "process"}}
+    assert [(d["workflow"], d["ref"], d["inputs"]) for d in emulator.dispatches()] == [
+        ("deploy.yml", "main", {"runtime": "process"})
+    ]
+    refused = sentinel("dispatch", "--workflow", "no-such.yml", code=1)["output"]
+    assert "no-such.yml" in refused and "Traceback" not in refused
+    # the emulator knows the project's rendered workflows: approve.yml has no workflow_dispatch trigger
+    refused = sentinel("dispatch", "--workflow", "approve.yml", code=1)["output"]
+    assert "workflow_dispatch" in refused
+    refused = sentinel("dispatch", "--workflow", "deploy.yml", "--input", "model=x", code=1)["output"]
+    assert "Unexpected inputs" in refused
+    bad = sentinel("dispatch", "--workflow", "deploy.yml", "--input", "novalue", code=2)["output"]
+    assert "KEY=VALUE" in bad
+    assert len(emulator.dispatches()) == 1

@@ -53,6 +53,30 @@ PER_PAGE_DEFAULT = 30
 PER_PAGE_MAX = 100
 
 
+WORKFLOWS_DIR = Path(__file__).resolve().parents[3] / ".github" / "workflows"
+
+
+def project_workflows(directory: Path = WORKFLOWS_DIR) -> dict[str, list[str] | bool]:
+    """The project's rendered workflows and what a dispatch of each may send: the list of its
+    ``workflow_dispatch`` inputs, or False for a workflow without that trigger (GitHub then answers
+    422 "Workflow does not have 'workflow_dispatch' trigger"), so a dispatch our code sends is
+    checked against the workflow it really reaches. Falls back to DEFAULT_WORKFLOWS (any input)."""
+    import yaml
+
+    found: dict[str, list[str] | bool] = {}
+    for path in sorted(directory.glob("*.yml")) if directory.is_dir() else []:
+        # PyYAML reads the `on:` key as True (YAML 1.1), so look under both
+        document = yaml.safe_load(path.read_text()) or {}
+        triggers = document.get("on", document.get(True)) or {}
+        if isinstance(triggers, str | list):
+            triggers = {t: None for t in ([triggers] if isinstance(triggers, str) else triggers)}
+        if "workflow_dispatch" in triggers:
+            found[path.name] = sorted(((triggers["workflow_dispatch"] or {}).get("inputs") or {}).keys())
+        else:
+            found[path.name] = False
+    return found or {file: True for file in DEFAULT_WORKFLOWS}
+
+
 def default_state(repo: str = DEFAULT_REPO) -> dict[str, Any]:
     """A repository with one user per role, a non-collaborator, a token per user, and the
     project's workflows (``train.yml`` declares the ``drift_issue`` input the approval sends)."""
@@ -68,8 +92,7 @@ def default_state(repo: str = DEFAULT_REPO) -> dict[str, Any]:
     for i, login in enumerate(users, start=1):
         users[login]["id"] = 1000 + i
     workflows = {}
-    for i, file in enumerate(DEFAULT_WORKFLOWS, start=1):
-        inputs = {"train.yml": ["drift_issue", "mode", "epochs"], "deploy.yml": ["model"]}.get(file)
+    for i, (file, inputs) in enumerate(project_workflows().items(), start=1):
         workflows[file] = {"id": 5000 + i, "name": file.removesuffix(".yml"), "inputs": inputs}
     return {
         "users": users,
@@ -595,7 +618,9 @@ def _dispatch(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str,
     if not isinstance(inputs, dict) or not all(isinstance(v, str | bool | int | float) for v in inputs.values()):
         raise ApiError(422, "Invalid request.\n\nFor 'properties/inputs', it is not an object of scalars.")
     declared = em.repo(full)["workflows"][file].get("inputs")
-    unexpected = sorted(set(inputs) - set(declared)) if declared is not None else []
+    if declared is False:
+        raise ApiError(422, "Workflow does not have 'workflow_dispatch' trigger")
+    unexpected = sorted(set(inputs) - set(declared)) if isinstance(declared, list) else []
     if unexpected:
         raise ApiError(422, f"Unexpected inputs provided: {unexpected}")
     r = em.repo(full)
