@@ -20,7 +20,7 @@ $(BIN)/.installed: pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(UV) sync --quiet --frozen --inexact --all-extras
+	$(UV) sync --quiet --frozen --inexact --extra all --extra dev
 	touch $@
 
 # Rewrite uv.lock after a change of pyproject.toml (needs the package index), then commit it.
