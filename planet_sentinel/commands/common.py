@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from planet_sentinel.bands import BandOrder
+
+RAW_DIR = Path("data/raw")
 
 
 class SentinelGroup(click.Group):
@@ -74,3 +80,33 @@ def training_options(baseline_help: str) -> Callable[[F], F]:
         return function
 
     return decorate
+
+
+def parse_bands(text: str) -> tuple[str, ...]:
+    """A comma-separated --bands value as validated Sentinel-2 band names (a usage error if not)."""
+    from planet_sentinel.bands import validate_bands
+
+    try:
+        return validate_bands([b for b in text.split(",") if b.strip()])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bands") from exc
+
+
+def band_order(text: str | None) -> BandOrder:
+    """The band order stated with --bands (for scenes without band descriptions) as a BandOrder."""
+    from planet_sentinel.bands import BandOrder
+
+    try:
+        return BandOrder.parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bands") from exc
+
+
+#: --bands on the commands that read a user's scenes: GIS exports (gdal_merge, QGIS, SNAP) usually
+#: write no band descriptions, so the user states the order (planet_sentinel.bands.BandOrder).
+scene_bands_option = click.option(
+    "--bands",
+    "scene_bands",
+    help="Band order of scenes without band descriptions, e.g. B02,B03,B04,B08,B11,B12 (one Sentinel-2 name per "
+    "band, in file order; band descriptions, where present, must agree).",
+)
