@@ -36,13 +36,20 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
 
 from planet_sentinel.bands import MASK_UNKNOWN, BandOrder, canonical
 from planet_sentinel.clouds import SCREEN_BANDS, CloudScreen, cloud_mask
 from planet_sentinel.errors import SentinelError
+from planet_sentinel.predict.config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MIN_WINDOW,
+    DEFAULT_OVERLAP,
+    PredictConfig,
+    PredictOverrides,
+)
 from planet_sentinel.raster import (
     Grid,
     RasterWriter,
@@ -64,7 +71,6 @@ if TYPE_CHECKING:
 
 #: Probability raster: uint8 percent (0..100), this value where unknown.
 PROBABILITY_NODATA = 255
-DEFAULT_MIN_WINDOW = 512
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,7 +273,7 @@ def iter_tiles(
     tiles: Sequence[Tile],
     read: Reader,
     bands: Sequence[str],
-    batch_size: int = 8,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     device: str | torch.device | None = None,
     screen: CloudScreen | bool = True,
     timings: dict[str, float] | None = None,
@@ -316,8 +322,8 @@ def predict_arrays(
     after: np.ndarray,
     bands: Sequence[str],
     window: int | None = None,
-    overlap: int = 64,
-    batch_size: int = 8,
+    overlap: int = DEFAULT_OVERLAP,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     device: str | torch.device | None = None,
     screen: CloudScreen | bool = True,
 ) -> np.ndarray:
@@ -499,16 +505,13 @@ def predict_scene(
     after: str | Path,
     out_dir: str | Path,
     name: str | None = None,
-    window: int | None = None,
-    overlap: int = 64,
-    batch_size: int = 8,
-    threshold: float | None = None,
-    min_area_ha: float = 0.5,
+    config: PredictConfig | None = None,
+    *,
     overwrite: bool = False,
-    device: str | torch.device | None = None,
     screen: CloudScreen | bool = True,
     quicklook: bool = True,
     order: BandOrder | None = None,
+    **overrides: Unpack[PredictOverrides],
 ) -> PredictionResult:
     """Predict forest loss over a scene pair, streaming windows from the COGs with bounded memory.
 
@@ -525,23 +528,27 @@ def predict_scene(
         before, after: scenes on one grid holding the bundle's bands (by name, any order).
         out_dir: output directory.
         name: output prefix (default: the before file's name without ``_before``).
-        window, overlap, batch_size, device, screen: as in :func:`predict_arrays`.
-        threshold: decision threshold on the probability (default: the bundle's).
-        min_area_ha: minimum mapping unit of the polygons.
+        config: window, overlap, batch size, threshold (default: the bundle's), minimum mapping
+            unit and device (:class:`PredictConfig`; default: its defaults).
+        overrides: fields of ``config`` replaced for this call (``window=256``); None keeps the config's.
+        screen: as in :func:`predict_arrays`.
         overwrite: replace existing outputs.
         quicklook: write the PNG quicklook (the service, which does not return it, skips it).
         order: the band order the user stated, for scenes without band descriptions (see
             :func:`planet_sentinel.raster.band_names`).
     """
-
     start = time.perf_counter()
+    cfg = (config or PredictConfig()).with_overrides(overrides)
+    window, overlap, batch_size, min_area_ha, device = (
+        cfg.window,
+        cfg.overlap,
+        cfg.batch_size,
+        cfg.min_area_ha,
+        cfg.device,
+    )
     before, after, out_dir = Path(before), Path(after), Path(out_dir)
     name = name or scene_name(before)
-    threshold = bundle.threshold if threshold is None else float(threshold)
-    if not 0.0 <= threshold <= 1.0:
-        raise SentinelError(f"threshold {threshold} must be within 0..1")
-    if min_area_ha < 0:
-        raise SentinelError(f"min_area_ha {min_area_ha} must be >= 0")
+    threshold = bundle.threshold if cfg.threshold is None else float(cfg.threshold)
     wanted = input_bands(bundle, screen)
     grid, scene_bands = check_scene_pair(before, after, (order or BandOrder()).with_example(bundle.bands))
     paths = output_paths(name, out_dir)
