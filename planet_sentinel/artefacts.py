@@ -73,7 +73,8 @@ class Artefact(BaseModel):
         if version > cls.SCHEMA_VERSION:
             raise ArtefactError(
                 f"{source}: {cls.KIND} schema_version {version} was written by a newer planet-sentinel "
-                f"(this one reads up to {cls.SCHEMA_VERSION}); upgrade planet-sentinel to read it"
+                f"(this one reads up to {cls.SCHEMA_VERSION}); upgrade planet-sentinel to read it, "
+                f"or re-run `{cls.PRODUCED_BY}` with this one to rewrite it"
             )
         while version < cls.SCHEMA_VERSION:
             step = cls.UPGRADERS.get(version)
@@ -144,7 +145,7 @@ class Artefact(BaseModel):
 
 #: Every artefact model as "module:Class" (``python -m tools artefacts write|check`` publishes
 #: their JSON Schemas in docs/schemas/); a module that defines a new artefact adds a line here.
-ARTEFACTS: tuple[str, ...] = ()
+ARTEFACTS: tuple[str, ...] = ("planet_sentinel.chips:ChipManifest",)
 
 
 def registered() -> dict[str, type[Artefact]]:

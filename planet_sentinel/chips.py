@@ -19,18 +19,18 @@ see loss. A chip that straddles blocks of different splits is kept on disk but m
 from __future__ import annotations
 
 import contextlib
-import json
 import struct
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planet_sentinel import __version__
+from planet_sentinel.artefacts import Artefact
 from planet_sentinel.bands import MASK_UNKNOWN, NODATA, BandOrder
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import (
@@ -43,12 +43,13 @@ from planet_sentinel.raster import (
     nodata_pixels,
     open_raster,
     scene_writer,
-    write_text_atomic,
 )
+
+if TYPE_CHECKING:
+    from rasterio.io import DatasetReader
 
 MANIFEST = "manifest.json"
 SCHEMA = "planet-sentinel/chips"
-SCHEMA_VERSION = 1
 SPLITS = ("train", "val", "test")
 BUFFER = "buffer"
 _NPY_HEADER_BYTES = 128
@@ -79,6 +80,77 @@ class ChipConfig(BaseModel):
     @property
     def stride(self) -> int:
         return self.size - self.overlap
+
+
+class _Part(BaseModel):
+    """A nested part of the manifest: unknown keys are refused like the manifest's own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChipRecord(_Part):
+    """One chip: where it lies in the scene, its label statistics and the split it belongs to."""
+
+    index: int = Field(description="position of the chip in the .npy arrays")
+    row: int = Field(description="pixel row of the chip's top edge in the scene")
+    col: int = Field(description="pixel column of the chip's left edge in the scene")
+    bounds: list[float] = Field(description="left, bottom, right, top in the scene's CRS")
+    nodata_share: float
+    unknown_share: float = Field(description="share of pixels that are nodata or labelled unknown")
+    change_share: float = Field(description="share of labelled pixels that are forest loss")
+    split: str = Field(BUFFER, description="train, val, test, or buffer (straddles blocks of different splits)")
+    block: list[int] = Field(default_factory=list, description="row, column of the split block holding its corner")
+
+
+class SceneInfo(_Part):
+    """The scene the chips were cut from: enough to write any chip back as a GeoTIFF."""
+
+    before: str
+    after: str
+    mask: str | None
+    crs: str
+    transform: list[float] = Field(description="the first six affine coefficients (a, b, c, d, e, f)")
+    width: int
+    height: int
+    bands: list[str]
+    nodata: int
+
+
+class ArrayInfo(_Part):
+    """One ``.npy`` file of the chips directory."""
+
+    file: str
+    dtype: str
+    shape: list[int]
+
+
+class ChipManifest(Artefact):
+    """The manifest.json of a chips directory: scene, config, arrays and every chip's split."""
+
+    KIND: ClassVar[str] = "chip-manifest"
+    # Version 1 is the first manifest with a schema_version (written since the first release);
+    # there is no older layout to upgrade, so version 0 is refused with "re-run `sentinel chip`".
+    SCHEMA_VERSION: ClassVar[int] = 1
+    PRODUCED_BY: ClassVar[str] = "sentinel chip"
+
+    schema_name: Literal["planet-sentinel/chips"] = Field(SCHEMA, alias="schema")
+    generator: str
+    name: str
+    created: str
+    config: ChipConfig
+    scene: SceneInfo
+    labelled: bool
+    arrays: dict[str, ArrayInfo]
+    counts: dict[str, int]
+    notes: list[str] = Field(default_factory=list, description="what a user should know (absent when none)")
+    chips: list[ChipRecord]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As written since version 1: no ``notes`` key when there is nothing to say."""
+        data = super().to_dict()
+        if not data["notes"]:
+            del data["notes"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -183,11 +255,6 @@ def chip_scene(
     block that gives every split chips, unless ``adapt_split_block`` is off (the user chose the
     block). What a user should know about that is in the summary's and the manifest's ``notes``.
     """
-    from rasterio.windows import Window
-    from rasterio.windows import bounds as window_bounds
-
-    from planet_sentinel.progress import bar
-
     config = config or ChipConfig()
     start = time.perf_counter()
     grid, bands = check_scene_pair(before, after, order)
@@ -204,52 +271,12 @@ def chip_scene(
         }
         if mask is not None:
             streams["mask"] = _NpyStream(stage / "mask.npy", "uint8", (size, size))
-        chips: list[dict[str, Any]] = []
-        dropped = 0
         with contextlib.ExitStack() as stack:
             stack.enter_context(io_env())
             for stream in streams.values():
                 stack.callback(stream.close)
             sources = [stack.enter_context(open_raster(p)) for p in (before, after, mask) if p is not None]
-            row_bar = stack.enter_context(bar(len(rows), "chip", unit="row"))
-            for row in rows:
-                strip = Window(0, row, grid.width, size)
-                b = sources[0].read(window=strip)
-                a = sources[1].read(window=strip)
-                m = sources[2].read(1, window=strip) if mask is not None else None
-                for col in cols:
-                    cb, ca = b[:, :, col : col + size], a[:, :, col : col + size]
-                    nodata = nodata_pixels(cb, ca)
-                    cm = None
-                    if m is not None:
-                        cm = m[:, col : col + size].copy()
-                        cm[nodata] = MASK_UNKNOWN
-                        unknown = cm == MASK_UNKNOWN
-                    else:
-                        unknown = nodata
-                    if unknown.mean() > config.max_invalid:
-                        dropped += 1
-                        continue
-                    n_labelled = int((~unknown).sum())
-                    change = float((cm == 1).sum() / n_labelled) if cm is not None and n_labelled else 0.0
-                    chips.append(
-                        {
-                            "index": len(chips),
-                            "row": row,
-                            "col": col,
-                            "bounds": [
-                                round(v, 3) for v in window_bounds(Window(col, row, size, size), grid.transform)
-                            ],
-                            "nodata_share": round(float(nodata.mean()), 5),
-                            "unknown_share": round(float(unknown.mean()), 5),
-                            "change_share": round(change, 5),
-                        }
-                    )
-                    streams["before"].append(cb)
-                    streams["after"].append(ca)
-                    if cm is not None:
-                        streams["mask"].append(cm)
-                row_bar.update(1)
+            chips, dropped = _cut_chips(sources, streams, grid, rows, cols, config)
         if not chips:
             raise SentinelError(
                 f"no chip of {before} has at most {config.max_invalid:.0%} nodata/unknown pixels; "
@@ -257,35 +284,109 @@ def chip_scene(
             )
         config, counts, notes = _choose_splits(chips, config, grid, adapt_split_block)
         counts.update(candidates=len(rows) * len(cols), kept=len(chips), dropped_invalid=dropped)
-        manifest = {
-            "schema": SCHEMA,
-            "schema_version": SCHEMA_VERSION,
-            "generator": f"planet_sentinel {__version__}",
-            "name": name or Path(out_dir).name,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "config": config.model_dump(mode="json"),
-            "scene": {
-                "before": str(before),
-                "after": str(after),
-                "mask": str(mask) if mask is not None else None,
-                "crs": grid.crs.to_string(),
-                "transform": list(grid.transform)[:6],
-                "width": grid.width,
-                "height": grid.height,
-                "bands": list(bands),
-                "nodata": NODATA,
-            },
-            "labelled": mask is not None,
-            "arrays": {
-                k: {"file": s.path.name, "dtype": s.dtype.name, "shape": [s.count, *s.record_shape]}
+        scene = SceneInfo(
+            before=str(before),
+            after=str(after),
+            mask=str(mask) if mask is not None else None,
+            crs=grid.crs.to_string(),
+            transform=list(grid.transform)[:6],
+            width=grid.width,
+            height=grid.height,
+            bands=list(bands),
+            nodata=NODATA,
+        )
+        ChipManifest(
+            generator=f"planet_sentinel {__version__}",
+            name=name or Path(out_dir).name,
+            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            config=config,
+            scene=scene,
+            labelled=mask is not None,
+            arrays={
+                k: ArrayInfo(file=s.path.name, dtype=s.dtype.name, shape=[s.count, *s.record_shape])
                 for k, s in streams.items()
             },
-            "counts": counts,
-            **({"notes": notes} if notes else {}),
-            "chips": chips,
-        }
-        write_text_atomic(stage / MANIFEST, json.dumps(manifest, indent=1))
+            counts=counts,
+            notes=notes,
+            chips=chips,
+        ).save(stage / MANIFEST)
     return ChipSummary(Path(out_dir), counts, time.perf_counter() - start, tuple(notes))
+
+
+def _cut_chips(
+    sources: list[DatasetReader],
+    streams: dict[str, _NpyStream],
+    grid: Grid,
+    rows: list[int],
+    cols: list[int],
+    config: ChipConfig,
+) -> tuple[list[ChipRecord], int]:
+    """Read the scene in full-width strips and stream every chip with few enough invalid pixels
+    to ``streams``; returns the kept chips (not yet split) and how many were dropped."""
+    from rasterio.windows import Window
+
+    from planet_sentinel.progress import bar
+
+    size = config.size
+    chips: list[ChipRecord] = []
+    dropped = 0
+    with bar(len(rows), "chip", unit="row") as row_bar:
+        for row in rows:
+            strip = Window(0, row, grid.width, size)
+            b = sources[0].read(window=strip)
+            a = sources[1].read(window=strip)
+            m = sources[2].read(1, window=strip) if len(sources) > 2 else None
+            for col in cols:
+                cb, ca = b[:, :, col : col + size], a[:, :, col : col + size]
+                cm = m[:, col : col + size].copy() if m is not None else None
+                chip = _chip_record(len(chips), row, col, cb, ca, cm, grid, config)
+                if chip is None:
+                    dropped += 1
+                    continue
+                chips.append(chip)
+                streams["before"].append(cb)
+                streams["after"].append(ca)
+                if cm is not None:
+                    streams["mask"].append(cm)
+            row_bar.update(1)
+    return chips, dropped
+
+
+def _chip_record(
+    index: int,
+    row: int,
+    col: int,
+    before: np.ndarray,
+    after: np.ndarray,
+    mask: np.ndarray | None,
+    grid: Grid,
+    config: ChipConfig,
+) -> ChipRecord | None:
+    """The record of one chip (``mask`` gets nodata pixels marked unknown in place), or ``None``
+    when its nodata-or-unknown share exceeds ``config.max_invalid``."""
+    from rasterio.windows import Window
+    from rasterio.windows import bounds as window_bounds
+
+    nodata = nodata_pixels(before, after)
+    if mask is not None:
+        mask[nodata] = MASK_UNKNOWN
+        unknown = mask == MASK_UNKNOWN
+    else:
+        unknown = nodata
+    if unknown.mean() > config.max_invalid:
+        return None
+    n_labelled = int((~unknown).sum())
+    change = float((mask == 1).sum() / n_labelled) if mask is not None and n_labelled else 0.0
+    size = config.size
+    return ChipRecord(
+        index=index,
+        row=row,
+        col=col,
+        bounds=[round(v, 3) for v in window_bounds(Window(col, row, size, size), grid.transform)],
+        nodata_share=round(float(nodata.mean()), 5),
+        unknown_share=round(float(unknown.mean()), 5),
+        change_share=round(change, 5),
+    )
 
 
 def _empty_splits(counts: dict[str, int], config: ChipConfig) -> list[str]:
@@ -304,7 +405,7 @@ def _smaller_blocks(config: ChipConfig) -> list[int]:
 
 
 def _choose_splits(
-    chips: list[dict[str, Any]], config: ChipConfig, grid: Grid, adapt: bool
+    chips: list[ChipRecord], config: ChipConfig, grid: Grid, adapt: bool
 ) -> tuple[ChipConfig, dict[str, int], list[str]]:
     """Assign splits with the configured block; for a scene too small for it (a split left empty)
     and ``adapt``, with the largest smaller block that gives every split chips. Returns the config
@@ -357,28 +458,28 @@ def _too_small_advice(config: ChipConfig, grid: Grid) -> str:
     return f"{scene} is too small for {wanted} spatially disjoint splits; chip a larger area, {more}"
 
 
-def _split_chips(chips: list[dict[str, Any]], config: ChipConfig) -> dict[str, int]:
+def _split_chips(chips: list[ChipRecord], config: ChipConfig) -> dict[str, int]:
     """Give every chip the split of the block(s) it lies in, or ``buffer`` if they disagree."""
     block = config.split_block
 
-    def touched(chip: dict[str, Any]) -> set[tuple[int, int]]:
-        r0, c0 = chip["row"] // block, chip["col"] // block
-        r1, c1 = (chip["row"] + config.size - 1) // block, (chip["col"] + config.size - 1) // block
+    def touched(chip: ChipRecord) -> set[tuple[int, int]]:
+        r0, c0 = chip.row // block, chip.col // block
+        r1, c1 = (chip.row + config.size - 1) // block, (chip.col + config.size - 1) // block
         return {(r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)}
 
     change: dict[tuple[int, int], list[float]] = {}
     for chip in chips:
-        home = (chip["row"] // block, chip["col"] // block)
-        change.setdefault(home, []).append(chip["change_share"])
+        home = (chip.row // block, chip.col // block)
+        change.setdefault(home, []).append(chip.change_share)
     block_split = _assign_block_splits(
         {k: float(np.mean(v)) for k, v in change.items()}, config.split_ratios, config.seed
     )
     counts = dict.fromkeys((*SPLITS, BUFFER), 0)
     for chip in chips:
         splits = {block_split.get(b) for b in touched(chip)} - {None}
-        chip["split"] = splits.pop() if len(splits) == 1 else BUFFER
-        chip["block"] = [chip["row"] // block, chip["col"] // block]
-        counts[chip["split"]] += 1
+        chip.split = splits.pop() if len(splits) == 1 else BUFFER
+        chip.block = [chip.row // block, chip.col // block]
+        counts[chip.split] += 1
     return counts
 
 
@@ -386,13 +487,13 @@ def empty_split_advice(stores: Sequence[ChipStore], split: str) -> str:
     """Why ``split`` has no chips in these stores and which flag fixes it, for the stages that need it."""
     counts = {s: sum(len(store.indices(s)) for store in stores) for s in (*SPLITS, BUFFER)}
     held = ", ".join(f"{s} {n}" for s, n in counts.items() if n) or "none"
-    small = [st for st in stores if int(st.manifest["config"]["split_block"]) > st.size and not len(st.indices(split))]
+    small = [st for st in stores if st.manifest.config.split_block > st.size and not len(st.indices(split))]
     if small:
         store = small[0]
         fix = (
             f"re-chip with `sentinel chip` without --split-block (it adapts the blocks to small scenes) or with "
-            f"--split-block {store.size} (e.g. {store.directory}: {store.manifest['scene']['width']}x"
-            f"{store.manifest['scene']['height']} px in blocks of {store.manifest['config']['split_block']} px)"
+            f"--split-block {store.size} (e.g. {store.directory}: {store.manifest.scene.width}x"
+            f"{store.manifest.scene.height} px in blocks of {store.manifest.config.split_block} px)"
         )
     else:
         fix = "re-chip with a smaller --size (and --split-block), or chip more scenes"
@@ -404,36 +505,27 @@ class ChipStore:
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        path = self.directory / MANIFEST
-        if not path.exists():
+        if not (self.directory / MANIFEST).exists():
             raise SentinelError(f"{self.directory}: no {MANIFEST}; not a chips directory (run `sentinel chip`)")
-        try:
-            self.manifest: dict[str, Any] = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise SentinelError(f"{path}: corrupt manifest ({exc})") from exc
-        if self.manifest.get("schema") != SCHEMA or self.manifest.get("schema_version") != SCHEMA_VERSION:
-            raise SentinelError(
-                f"{path}: chips schema {self.manifest.get('schema')} v{self.manifest.get('schema_version')} "
-                f"is not {SCHEMA} v{SCHEMA_VERSION}; re-run `sentinel chip`"
-            )
+        self.manifest = ChipManifest.load(self.directory / MANIFEST)
         self.arrays: dict[str, np.ndarray] = {}
-        for key, meta in self.manifest["arrays"].items():
-            arr = np.load(self.directory / meta["file"], mmap_mode="r")
-            if list(arr.shape) != meta["shape"]:
-                raise SentinelError(f"{self.directory / meta['file']}: shape {arr.shape} != manifest {meta['shape']}")
+        for key, meta in self.manifest.arrays.items():
+            arr = np.load(self.directory / meta.file, mmap_mode="r")
+            if list(arr.shape) != meta.shape:
+                raise SentinelError(f"{self.directory / meta.file}: shape {arr.shape} != manifest {meta.shape}")
             self.arrays[key] = arr
 
     @property
     def bands(self) -> tuple[str, ...]:
-        return tuple(self.manifest["scene"]["bands"])
+        return tuple(self.manifest.scene.bands)
 
     @property
-    def chips(self) -> list[dict[str, Any]]:
-        return self.manifest["chips"]
+    def chips(self) -> list[ChipRecord]:
+        return self.manifest.chips
 
     @property
     def size(self) -> int:
-        return int(self.manifest["config"]["size"])
+        return self.manifest.config.size
 
     @property
     def labelled(self) -> bool:
@@ -442,17 +534,17 @@ class ChipStore:
     def indices(self, split: str | None = None) -> np.ndarray:
         """Chip indexes of a split (``None`` or ``all``: every chip not in the buffer)."""
         if split in (None, "all"):
-            return np.array([c["index"] for c in self.chips if c["split"] != BUFFER], dtype=np.int64)
+            return np.array([c.index for c in self.chips if c.split != BUFFER], dtype=np.int64)
         if split not in (*SPLITS, BUFFER):
             raise SentinelError(f"unknown split {split!r}; expected one of {', '.join((*SPLITS, 'all'))}")
-        return np.array([c["index"] for c in self.chips if c["split"] == split], dtype=np.int64)
+        return np.array([c.index for c in self.chips if c.split == split], dtype=np.int64)
 
     def grid(self) -> Grid:
         from affine import Affine
         from rasterio.crs import CRS
 
-        scene = self.manifest["scene"]
-        return Grid(CRS.from_user_input(scene["crs"]), Affine(*scene["transform"]), scene["width"], scene["height"])
+        scene = self.manifest.scene
+        return Grid(CRS.from_user_input(scene.crs), Affine(*scene.transform), scene.width, scene.height)
 
     def batches(self, indices: np.ndarray, batch_size: int = 64) -> Iterator[dict[str, np.ndarray]]:
         """Yield dicts of in-memory arrays for consecutive slices of ``indices``."""
@@ -486,17 +578,17 @@ def export_chip(chips_dir: str | Path, index: int, out_dir: str | Path, overwrit
     scene_grid = store.grid()
     size = store.size
     grid = Grid(
-        scene_grid.crs, window_transform(Window(chip["col"], chip["row"], size, size), scene_grid.transform), size, size
+        scene_grid.crs, window_transform(Window(chip.col, chip.row, size, size), scene_grid.transform), size, size
     )
     out_dir = Path(out_dir)
-    stem = f"{store.manifest['name']}_chip{index:05d}"
+    stem = f"{store.manifest.name}_chip{index:05d}"
     paths = {"before": out_dir / f"{stem}_before.tif", "after": out_dir / f"{stem}_after.tif"}
     if store.labelled:
         paths["mask"] = out_dir / f"{stem}_mask.tif"
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not overwrite:
         raise SentinelError(f"{', '.join(existing)} already exist; pass --overwrite to replace")
-    tags = {"chip_index": index, "split": chip["split"], "source": str(store.directory)}
+    tags = {"chip_index": index, "split": chip.split, "source": str(store.directory)}
     for key in ("before", "after"):
         with scene_writer(paths[key], grid, store.bands, tags=tags) as writer:
             writer.write(np.asarray(store.arrays[key][index]))

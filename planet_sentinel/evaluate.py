@@ -629,11 +629,9 @@ def evaluate_chips(
     scenes = []
     for store, idx in selected:
         if not len(idx):
-            notes.append(f"{store.manifest.get('name', store.directory.name)}: no chips in split {split!r}")
+            notes.append(f"{store.manifest.name}: no chips in split {split!r}")
             continue
-        scorer = _SceneScorer(
-            store.manifest.get("name", store.directory.name), bundle, threshold, ndvi_threshold, with_ndvi
-        )
+        scorer = _SceneScorer(store.manifest.name, bundle, threshold, ndvi_threshold, with_ndvi)
         for batch in store.batches(idx, batch_size):
             prob = predict_batch(bundle, batch["before"], batch["after"], store.bands, dev, screen)
             scorer.add(prob, batch["before"], batch["after"], store.bands, batch["mask"])

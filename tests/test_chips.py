@@ -30,7 +30,7 @@ def test_chips_hold_the_scene_pixels(fake_scene: FakeScene, tmp_path: Path) -> N
     assert summary.counts["kept"] == len(store.chips) == store.arrays["before"].shape[0]
     assert store.arrays["before"].shape[1:] == (6, 128, 128)
     for chip in store.chips[:: max(1, len(store.chips) // 5)]:
-        r, c, i = chip["row"], chip["col"], chip["index"]
+        r, c, i = chip.row, chip.col, chip.index
         np.testing.assert_array_equal(
             store.arrays["before"][i], fake_scene.arrays["before"][:, r : r + 128, c : c + 128]
         )
@@ -39,8 +39,8 @@ def test_chips_hold_the_scene_pixels(fake_scene: FakeScene, tmp_path: Path) -> N
         np.testing.assert_array_equal(store.arrays["mask"][i], expected_mask)
         labelled = expected_mask != 255
         share = (expected_mask == 1).sum() / labelled.sum() if labelled.any() else 0.0
-        assert chip["change_share"] == pytest.approx(share, abs=1e-4)
-        left, bottom, right, top = chip["bounds"]
+        assert chip.change_share == pytest.approx(share, abs=1e-4)
+        left, bottom, right, top = chip.bounds
         assert (left, top) == (500_000 + 10 * c, 8_900_000 - 10 * r)
         assert right - left == 1280
 
@@ -50,15 +50,15 @@ def test_splits_are_spatially_disjoint_with_overlap(tmp_path: Path) -> None:
     config = ChipConfig(size=128, overlap=32, split_block=256)
     chip_scene(scene.before, scene.after, scene.mask, tmp_path / "chips", config)
     store = ChipStore(tmp_path / "chips")
-    by_split = {s: [c for c in store.chips if c["split"] == s] for s in ("train", "val", "test")}
+    by_split = {s: [c for c in store.chips if c.split == s] for s in ("train", "val", "test")}
     assert all(by_split.values()), {k: len(v) for k, v in by_split.items()}
-    assert any(c["split"] == "buffer" for c in store.chips)
+    assert any(c.split == "buffer" for c in store.chips)
     # No pixel is shared between chips of different splits.
     for a_split, b_split in (("train", "val"), ("train", "test"), ("val", "test")):
         for a in by_split[a_split]:
             for b in by_split[b_split]:
-                overlap_rows = min(a["row"], b["row"]) + 128 > max(a["row"], b["row"])
-                overlap_cols = min(a["col"], b["col"]) + 128 > max(a["col"], b["col"])
+                overlap_rows = min(a.row, b.row) + 128 > max(a.row, b.row)
+                overlap_cols = min(a.col, b.col) + 128 > max(a.col, b.col)
                 assert not (overlap_rows and overlap_cols), (a, b)
 
 
@@ -67,7 +67,7 @@ def test_validation_and_test_see_loss(tmp_path: Path) -> None:
     chip_scene(scene.before, scene.after, scene.mask, tmp_path / "chips", ChipConfig(size=128, split_block=128))
     store = ChipStore(tmp_path / "chips")
     for split in ("val", "test"):
-        shares = [c["change_share"] for c in store.chips if c["split"] == split]
+        shares = [c.change_share for c in store.chips if c.split == split]
         assert max(shares) > 0, f"{split} has no chip with loss"
 
 
@@ -78,18 +78,18 @@ def test_mostly_nodata_chips_are_dropped(tmp_path: Path) -> None:
     )
     store = ChipStore(tmp_path / "chips")
     assert summary.counts["dropped_invalid"] == 4  # the first row of chips is 100 % nodata
-    assert min(c["row"] for c in store.chips) >= 128
+    assert min(c.row for c in store.chips) >= 128
     # The 52 nodata rows left in the second chip row are marked unknown in the chip masks.
-    second_row = [c for c in store.chips if c["row"] == 128]
-    assert all(c["nodata_share"] == pytest.approx(52 / 128) for c in second_row)
-    assert (store.arrays["mask"][second_row[0]["index"]][:52] == 255).all()
+    second_row = [c for c in store.chips if c.row == 128]
+    assert all(c.nodata_share == pytest.approx(52 / 128) for c in second_row)
+    assert (store.arrays["mask"][second_row[0].index][:52] == 255).all()
 
 
 def test_unlabelled_scene_chips_without_mask(fake_scene: FakeScene, tmp_path: Path) -> None:
     chip_scene(fake_scene.before, fake_scene.after, None, tmp_path / "chips", ChipConfig(size=128, split_block=128))
     store = ChipStore(tmp_path / "chips")
     assert not store.labelled and "mask" not in store.arrays
-    assert store.manifest["labelled"] is False
+    assert store.manifest.labelled is False
 
 
 def test_export_writes_a_georeferenced_chip(fake_scene: FakeScene, tmp_path: Path) -> None:
@@ -101,11 +101,11 @@ def test_export_writes_a_georeferenced_chip(fake_scene: FakeScene, tmp_path: Pat
     paths = export_chip(tmp_path / "chips", 5, tmp_path / "export")
     with rasterio.open(paths["before"]) as ds:
         assert ds.crs == fake_scene.grid.crs
-        assert ds.transform.c == 500_000 + 10 * chip["col"]
-        assert ds.transform.f == 8_900_000 - 10 * chip["row"]
+        assert ds.transform.c == 500_000 + 10 * chip.col
+        assert ds.transform.f == 8_900_000 - 10 * chip.row
         assert ds.descriptions == tuple(store.bands)
         np.testing.assert_array_equal(
-            ds.read(), fake_scene.arrays["before"][:, chip["row"] : chip["row"] + 128, chip["col"] : chip["col"] + 128]
+            ds.read(), fake_scene.arrays["before"][:, chip.row : chip.row + 128, chip.col : chip.col + 128]
         )
     with rasterio.open(paths["mask"]) as ds:
         assert ds.nodata == 255

@@ -45,8 +45,8 @@ def test_a_new_user_trains_on_a_512_px_scene(tmp_path: Path, monkeypatch: pytest
     assert all(result["counts"][s] > 0 for s in SPLITS), result  # before: val 4, train 0, test 0
     assert "used split blocks of 256 px instead" in result["notes"][0] and "--split-block" in result["notes"][0]
     store = ChipStore("chips/small")
-    assert store.manifest["config"]["split_block"] == 256 and store.manifest["notes"] == result["notes"]
-    assert {tuple(c["block"]) for c in store.chips} == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    assert store.manifest.config.split_block == 256 and store.manifest.notes == result["notes"]
+    assert {tuple(c.block) for c in store.chips} == {(0, 0), (0, 1), (1, 0), (1, 1)}
     code, output = run("baseline", "--chips-dir", "chips", "--out", "baseline.json", "--json")
     assert code == 0, output
     assert last_json(output)["n_chips"] == result["counts"]["train"]
@@ -65,9 +65,9 @@ def test_scenes_big_enough_keep_their_blocks(tmp_path: Path) -> None:
     scene = write_fake_scene(tmp_path / "raw", size=1024)
     summary = chip_scene(scene.before, scene.after, scene.mask, tmp_path / "chips", ChipConfig())
     store = ChipStore(summary.out_dir)
-    assert store.manifest["config"]["split_block"] == 512 and "notes" not in store.manifest
+    assert store.manifest.config.split_block == 512 and "notes" not in store.manifest.to_dict()
     assert "notes" not in summary.to_dict() and all(summary.counts[s] for s in SPLITS)
-    assert all(c["block"] == [c["row"] // 512, c["col"] // 512] for c in store.chips)
+    assert all(c.block == [c.row // 512, c.col // 512] for c in store.chips)
 
 
 def test_overlapping_chips_and_scenes_too_small_to_split(tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def test_overlapping_chips_and_scenes_too_small_to_split(tmp_path: Path) -> None
     config = ChipConfig(size=128, overlap=32, split_block=512)
     summary = chip_scene(scene.before, scene.after, scene.mask, tmp_path / "overlap", config)
     assert all(summary.counts[s] for s in SPLITS) and "used split blocks of" in summary.notes[0]
-    used = ChipStore(summary.out_dir).manifest["config"]["split_block"]
+    used = ChipStore(summary.out_dir).manifest.config.split_block
     assert 128 <= used < 512 and used % 96 == 0 or used == 128
 
     tiny = write_fake_scene(tmp_path / "tiny", size=300)  # 256 px chips: four, all in one 256 px block

@@ -160,7 +160,7 @@ def data_fingerprint(stores: Sequence[ChipStore]) -> str:
     of the array files (reading gigabytes to hash them would cost more than chipping)."""
     digest = hashlib.sha256()
     for store in stores:
-        digest.update(json.dumps(store.manifest["chips"], sort_keys=True).encode())
+        digest.update(json.dumps([c.model_dump(mode="json") for c in store.chips], sort_keys=True).encode())
         for key in sorted(store.arrays):
             arr = store.arrays[key]
             digest.update(f"{key}{arr.shape}{arr.dtype}".encode())

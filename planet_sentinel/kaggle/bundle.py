@@ -109,7 +109,7 @@ def build_wheel(out_dir: str | Path, source: Path | None = None) -> Path:
 def _chip_files(store: Any) -> list[Path]:
     from planet_sentinel.chips import MANIFEST
 
-    return [store.directory / MANIFEST, *(store.directory / meta["file"] for meta in store.manifest["arrays"].values())]
+    return [store.directory / MANIFEST, *(store.directory / meta.file for meta in store.manifest.arrays.values())]
 
 
 def pack_dataset(

@@ -49,9 +49,9 @@ def test_repro_push_pull(tmp_path: Path) -> None:
 
     _run([str(BIN / "dvc"), "repro"], repo)
     store = ChipStore(repo / "data/chips/tiny")
-    assert store.manifest["scene"]["width"] == 512 and 0 < len(store.chips) <= 16
+    assert store.manifest.scene.width == 512 and 0 < len(store.chips) <= 16
     baseline = load_baseline(repo / "data/baseline.json")
-    assert baseline["n_chips"] == store.manifest["counts"]["train"]
+    assert baseline["n_chips"] == store.manifest.counts["train"]
     assert "up to date" in _run([str(BIN / "dvc"), "status"], repo).lower()
     metrics = _run([str(BIN / "dvc"), "metrics", "show", "--json"], repo)
     assert "val_f1" in metrics and "overall" in metrics

@@ -242,8 +242,8 @@ def chip_root_cities(root: Path) -> dict[str, set[str]]:
     seen: dict[str, set[str]] = {}
     for d in find_chip_dirs(root):
         store = ChipStore(d)
-        city = Path(store.manifest["scene"]["before"]).name.removesuffix("_before.tif")
-        for split in {c["split"] for c in store.chips}:
+        city = Path(store.manifest.scene.before).name.removesuffix("_before.tif")
+        for split in {c.split for c in store.chips}:
             seen.setdefault(split, set()).add(city)
     return seen
 
