@@ -34,25 +34,23 @@ import json
 import re
 import threading
 import time
-import urllib.parse
 import uuid
 import zlib
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tools.emulators import ee_eval
+from tools.emulators import ee_errors, ee_eval, ee_exports, ee_http
 from tools.emulators.ee_discovery import API_VERSION, discovery_document
+from tools.emulators.ee_errors import EmulatorError
+from tools.emulators.ee_graph import ROLE_PROPERTY, calls, constants, dictionary, expand, role_of, role_of_metadata
+from tools.emulators.routing import Request, Response
 from tools.emulators.server import EmulatorServer
 
-ROLE_PROPERTY = "planet_sentinel:role"
 REQUEST_LIMIT_BYTES = 48 * 1024**2
-_AFFINE_KEYS = ("scaleX", "shearX", "translateX", "shearY", "scaleY", "translateY")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_API = re.compile(r"^/(v[0-9][^/]*)/projects/([^/]+)/(.+)$")
 S2_COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
 CLOUD_SCORE_PLUS = "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED"
 #: Bands of a COPERNICUS/S2_SR_HARMONIZED image (the L2A bands of its catalogue page; it only needs to cover what
@@ -62,79 +60,6 @@ S2_BANDS = (
     *("AOT", "WVP", "SCL", "TCI_R", "TCI_G", "TCI_B", "MSK_CLDPRB", "MSK_SNWPRB", "QA10", "QA20", "QA60"),
 )
 CLOUD_SCORE_BANDS = ("cs", "cs_cdf")
-
-
-# --------------------------------------------------------------------------------------------
-# Reading serialised ee graphs
-# --------------------------------------------------------------------------------------------
-
-
-def expand(expression: dict[str, Any]) -> Any:
-    """The expression as one nested tree: every ``valueReference`` replaced by its value."""
-    values = expression["values"]
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, list):
-            return [resolve(v) for v in node]
-        if not isinstance(node, dict):
-            return node
-        if set(node) == {"valueReference"}:
-            return resolve(values[node["valueReference"]])
-        if "functionDefinitionValue" in node:
-            fd = node["functionDefinitionValue"]
-            return {"functionDefinitionValue": {**fd, "body": resolve(values[fd["body"]])}}
-        return {k: resolve(v) for k, v in node.items()}
-
-    return resolve(values[expression["result"]])
-
-
-def calls(tree: Any, name: str) -> list[dict[str, Any]]:
-    """Every invocation of algorithm ``name`` in an expanded tree (its ``arguments`` dicts)."""
-    return [node["functionInvocationValue"].get("arguments", {}) for node in ee_eval.invocations(tree, name)]
-
-
-def constants(tree: Any) -> list[Any]:
-    """Every ``constantValue`` in an expanded tree."""
-    found: list[Any] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, list):
-            for v in node:
-                walk(v)
-        elif isinstance(node, dict):
-            if "constantValue" in node:
-                found.append(node["constantValue"])
-            for v in node.values():
-                walk(v)
-
-    walk(tree)
-    return found
-
-
-def _dictionary(tree: Any) -> dict[str, Any]:
-    """The entries of an ee.Dictionary node (a ``dictionaryValue`` or a ``Dictionary`` call)."""
-    if not isinstance(tree, dict):
-        return {}
-    if "dictionaryValue" in tree:
-        return tree["dictionaryValue"].get("values", {})
-    inv = tree.get("functionInvocationValue", {})
-    if inv.get("functionName") == "Dictionary":
-        return _dictionary(inv.get("arguments", {}).get("input"))
-    return {}
-
-
-def role_of_metadata(tree: Any) -> str | None:
-    """The window a metadata entry describes, from its ``planet_sentinel:role`` key."""
-    value = _dictionary(tree).get(ROLE_PROPERTY, {})
-    return value.get("constantValue") if isinstance(value, dict) else None
-
-
-def role_of(tree: Any) -> str | None:
-    """The output an expression computes, from ``Element.set(planet_sentinel:role, ...)``."""
-    for args in calls(tree, "Element.set"):
-        if args.get("key", {}).get("constantValue") == ROLE_PROPERTY:
-            return args.get("value", {}).get("constantValue")
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,12 +139,6 @@ class Faults:
     throughput_mb_s: float = 0.0
 
 
-class EmulatorError(Exception):
-    def __init__(self, status: int, message: str, reason: str = "INVALID_ARGUMENT") -> None:
-        super().__init__(message)
-        self.status, self.message, self.reason = status, message, reason
-
-
 # --------------------------------------------------------------------------------------------
 # The emulator
 # --------------------------------------------------------------------------------------------
@@ -254,17 +173,17 @@ class EarthEngineEmulator(EmulatorServer):
         self.log: list[dict[str, Any]] = []
         self.bodies: list[tuple[str, bytes]] = []
         self.tokens: set[str] = set()
-        self.operations: dict[str, dict[str, Any]] = {}
+        self.operations: dict[str, ee_exports.Export] = {}
         self.buckets: dict[str, dict[str, bytes]] = {}
         self.drive: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._tile_failures: dict[tuple[str, float, float], int] = {}
         self._pixel_requests = 0
         self._value_requests = 0
         self._load_scene()
         # Warm up (imports, GDAL drivers) so the first answers are not slower than the rest.
-        self._geotiff(self.arrays["before"][:, :16, :16], self.grid.transform.c, self.grid.transform.f)
-        self.listen("127.0.0.1", port, _handler(self))
+        self.geotiff(self.arrays["before"][:, :16, :16], self.grid.transform.c, self.grid.transform.f)
+        self.listen("127.0.0.1", port)
 
     def environ(self, key: bool = True) -> dict[str, str]:
         """Environment variables that point planet_sentinel (and Google's clients) here."""
@@ -284,7 +203,8 @@ class EarthEngineEmulator(EmulatorServer):
         paths = source_paths(self.scene_dir, self.size, self.seed)
         if not all(paths[k].exists() for k in ("before", "after", "mask", "summary_json")):
             name = f"ee-source-{self.size}-{self.seed}"
-            simulate_scene(SimulationConfig(name=name, size=self.size, seed=self.seed), self.scene_dir, overwrite=True)
+            config = SimulationConfig.model_validate({"name": name, "size": self.size, "seed": self.seed})
+            simulate_scene(config, self.scene_dir, overwrite=True)
         self.arrays: dict[str, np.ndarray] = {}
         for role in ("before", "after", "mask"):
             with rasterio.open(paths[role]) as ds:
@@ -330,9 +250,10 @@ class EarthEngineEmulator(EmulatorServer):
     def algorithms(self) -> bytes:
         import ee
 
-        return (Path(ee.__file__).parent / "tests" / "algorithms.json").read_bytes()
+        fixture: bytes = (Path(ee.__file__).parent / "tests" / "algorithms.json").read_bytes()
+        return fixture
 
-    def _grid_args(self, body: dict[str, Any]) -> tuple[float, float, int, int]:
+    def grid_args(self, body: dict[str, Any]) -> tuple[float, float, int, int]:
         grid = body.get("grid") or {}
         dims = grid.get("dimensions") or {}
         aff = grid.get("affineTransform") or {}
@@ -344,26 +265,7 @@ class EarthEngineEmulator(EmulatorServer):
             raise EmulatorError(400, f"emulator serves a north-up {res:g} m grid only, got {aff}")
         return float(aff["translateX"]), float(aff["translateY"]), int(dims["width"]), int(dims["height"])
 
-    def _export_grid(self, tree: Any) -> tuple[float, float, int, int]:
-        """The grid ee.batch folds into an export's expression: reproject + clip to a pixel rectangle."""
-        reprojects = calls(tree, "Image.reproject")
-        rectangles = calls(tree, "GeometryConstructors.Rectangle")
-        if not reprojects or not rectangles:
-            raise EmulatorError(400, "emulator: exports need crs, crsTransform and dimensions")
-        outer = reprojects[0]  # pre-order: the export's own reproject wraps the graph's
-        crs = next((c for c in constants(outer["crs"]) if isinstance(c, str)), None)
-        t = outer["crsTransform"]["constantValue"]
-        c0, r0, width, height = (int(v) for v in constants(rectangles[0]["coordinates"])[0])
-        body = {
-            "grid": {
-                "crsCode": crs,
-                "dimensions": {"width": width - c0, "height": height - r0},
-                "affineTransform": dict(zip(_AFFINE_KEYS, t, strict=True)),
-            }
-        }
-        return self._grid_args(body)
-
-    def _band_indexes(self, role: str, band_ids: list[str] | None, tree: Any) -> list[int] | None:
+    def band_indexes(self, role: str, band_ids: list[str] | None, tree: Any) -> list[int] | None:
         if role == "mask":
             return None
         if not band_ids:
@@ -399,16 +301,16 @@ class EarthEngineEmulator(EmulatorServer):
             )
         if body.get("fileFormat") not in ("GEO_TIFF", None):
             raise EmulatorError(400, f"emulator serves GEO_TIFF only, got {body.get('fileFormat')}")
-        x0, y0, width, height = self._grid_args(body)
+        x0, y0, width, height = self.grid_args(body)
         info = {"role": role, "tile": (x0, y0), "width": width, "height": height}
-        band_idx = self._band_indexes(role, body.get("bandIds"), tree)
+        band_idx = self.band_indexes(role, body.get("bandIds"), tree)
         nbands = 1 if role == "mask" else len(band_idx or self.bands)
         size = width * height * nbands * (1 if role == "mask" else 2)
         if size > REQUEST_LIMIT_BYTES:
             raise EmulatorError(
                 400, f"Total request size ({size} bytes) must be less than or equal to {REQUEST_LIMIT_BYTES} bytes."
             )
-        with self._lock:
+        with self.lock:
             self._pixel_requests += 1
             if self._pixel_requests <= self.faults.rate_limited:
                 raise EmulatorError(429, "Too many concurrent aggregations.", "RESOURCE_EXHAUSTED")
@@ -418,9 +320,9 @@ class EarthEngineEmulator(EmulatorServer):
                 if seen < self.faults.failing_tiles[key]:
                     self._tile_failures[key] = seen + 1
                     raise EmulatorError(500, "An internal error has occurred (emulated).", "INTERNAL")
-        return self._geotiff(self._pixels(role, tree, (x0, y0, width, height), band_idx), x0, y0), info
+        return self.geotiff(self.pixels(role, tree, (x0, y0, width, height), band_idx), x0, y0), info
 
-    def _geotiff(self, data: np.ndarray, x0: float, y0: float) -> bytes:
+    def geotiff(self, data: np.ndarray, x0: float, y0: float) -> bytes:
         """GeoTIFF bytes of (bands, rows, cols) pixels whose top-left corner is (x0, y0)."""
         from affine import Affine
         from rasterio.io import MemoryFile
@@ -438,21 +340,22 @@ class EarthEngineEmulator(EmulatorServer):
         with MemoryFile() as mem:
             with mem.open(**profile) as ds:
                 ds.write(data)
-            return mem.read()
+            tiff: bytes = mem.read()
+            return tiff
 
     def compute_value(self, body: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
+        with self.lock:
             self._value_requests += 1
             if self._value_requests <= self.faults.metadata_rate_limited:
                 raise EmulatorError(429, "Quota exceeded: too many requests per minute.", "RESOURCE_EXHAUSTED")
         tree = expand(body["expression"])
-        entries = _dictionary(tree)
+        entries = dictionary(tree)
         if not entries or not all(role_of_metadata(sub) == role for role, sub in entries.items()):
             raise EmulatorError(400, "emulator: value.compute answers the ingest's window metadata only")
         return {"result": {role: self._window(role, sub) for role, sub in entries.items()}}
 
     def _window(self, role: str, tree: Any) -> dict[str, Any]:
-        entries = _dictionary(tree)
+        entries = dictionary(tree)
         missing = {"ids", "times", "cloudy_pixel_percentage", "has_cloud_score", "clear"} - set(entries)
         if missing:
             raise EmulatorError(400, f"emulator: the {role} metadata has no {sorted(missing)}")
@@ -518,7 +421,7 @@ class EarthEngineEmulator(EmulatorServer):
             holding[window] = min(count, holding.get(window, count))
         return holding
 
-    def _pixels(self, role: str, tree: Any, grid: tuple[float, float, int, int], band_idx: list[int] | None) -> Any:
+    def pixels(self, role: str, tree: Any, grid: tuple[float, float, int, int], band_idx: list[int] | None) -> Any:
         """The scene's pixels for ``role``, or nodata where the graph leaves a window without data."""
         holding = self._holding(role, tree)
         data = self._cut(role, *grid, band_idx)
@@ -528,110 +431,6 @@ class EarthEngineEmulator(EmulatorServer):
             data[:] = 0
         return data
 
-    def export_image(self, project: str, body: dict[str, Any]) -> dict[str, Any]:
-        tree = expand(body["expression"])
-        role = role_of(tree)
-        if role is None:
-            raise EmulatorError(400, "emulator: expression has no planet_sentinel:role")
-        opts = body.get("fileExportOptions") or {}
-        x0, y0, width, height = self._export_grid(tree)
-        self._band_indexes(role, None, tree)
-        op_id = uuid.uuid4().hex.upper()[:24]
-        name = f"projects/{project}/operations/{op_id}"
-        now = dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-        op = {
-            "name": name,
-            "metadata": {
-                "@type": "type.googleapis.com/google.earthengine.v1.OperationMetadata",
-                "state": "PENDING",
-                "description": body.get("description", ""),
-                "createTime": now,
-                "updateTime": now,
-                "type": "EXPORT_IMAGE",
-                "progress": 0.0,
-            },
-            "done": False,
-            "_polls": 0,
-            "_role": role,
-            "_tree": tree,
-            "_grid": (x0, y0, width, height),
-            "_opts": opts,
-        }
-        with self._lock:
-            self.operations[name] = op
-            if "driveDestination" in opts:
-                self.drive.append({"operation": name, "role": role, **opts["driveDestination"]})
-        return _public(op)
-
-    def get_operation(self, name: str) -> dict[str, Any]:
-        with self._lock:
-            op = self.operations.get(name)
-            if op is None:
-                raise EmulatorError(404, f"Operation {name} not found.", "NOT_FOUND")
-            op["_polls"] += 1
-            meta = op["metadata"]
-            if not op["done"]:
-                if op["_polls"] >= self.faults.export_polls:
-                    self._finish(op)
-                else:
-                    meta["state"] = "RUNNING"
-                    meta["progress"] = op["_polls"] / self.faults.export_polls
-            return _public(op)
-
-    def _finish(self, op: dict[str, Any]) -> None:
-        from affine import Affine
-        from rasterio.io import MemoryFile
-
-        opts = op["_opts"]
-        x0, y0, width, height = op["_grid"]
-        role = op["_role"]
-        meta = op["metadata"]
-        gcs = opts.get("cloudStorageDestination")
-        band_idx = self._band_indexes(role, None, op["_tree"])
-        try:
-            data = self._pixels(role, op["_tree"], (x0, y0, width, height), band_idx)
-        except EmulatorError as err:  # the task fails, as a batch task does, with the reason
-            meta.update(state="FAILED", progress=1.0)
-            op.update(done=True, error={"code": 3, "message": err.message})
-            return
-        if gcs:
-            parts = max(1, min(self.faults.export_split, height))
-            edges = np.linspace(0, height, parts + 1).astype(int)
-            prefix = gcs["filenamePrefix"]
-            bucket = self.buckets.setdefault(gcs["bucket"], {})
-            uris = []
-            for r0, r1 in zip(edges[:-1], edges[1:], strict=True):
-                name = f"{prefix}.tif" if parts == 1 else f"{prefix}-{r0:010d}-{0:010d}.tif"
-                res = self.grid.transform.a
-                profile = dict(
-                    driver="GTiff",
-                    width=width,
-                    height=int(r1 - r0),
-                    count=data.shape[0],
-                    dtype=data.dtype,
-                    crs=self.grid.crs,
-                    transform=Affine(res, 0, x0, 0, -res, y0 - r0 * res),
-                )
-                with MemoryFile() as mem:
-                    with mem.open(**profile) as ds:
-                        ds.write(data[:, r0:r1])
-                    bucket[name] = mem.read()
-                uris.append(f"https://console.developers.google.com/storage/browser/{gcs['bucket']}/{prefix}")
-            meta["destinationUris"] = uris[:1]
-        meta["state"] = "SUCCEEDED"
-        meta["progress"] = 1.0
-        op["done"] = True
-        op["response"] = {"@type": "type.googleapis.com/google.protobuf.Empty"}
-
-    def list_objects(self, bucket: str, prefix: str) -> dict[str, Any]:
-        objects = self.buckets.get(bucket, {})
-        items = [
-            {"kind": "storage#object", "name": n, "bucket": bucket, "size": str(len(b))}
-            for n, b in sorted(objects.items())
-            if n.startswith(prefix)
-        ]
-        return {"kind": "storage#objects", "items": items}
-
     def throttle(self, nbytes: int) -> None:
         """Hold an answer as long as a server computing and sending ``nbytes`` would."""
         delay = self.faults.latency_s
@@ -640,154 +439,24 @@ class EarthEngineEmulator(EmulatorServer):
         if delay > 0:
             time.sleep(delay)
 
-    def record(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            self.log.append(entry)
+    # -- HTTP (tools.emulators.ee_http) -------------------------------------------------------
+
+    def respond(self, request: Request) -> Response:
+        return ee_http.respond(self, request)
+
+    def failure(self, request: Request, exc: Exception) -> Response:
+        return ee_errors.failure(exc)
+
+    def recorded(self, request: Request, response: Response) -> None:
+        with self.lock:
+            self.log.append(ee_http.log_entry(request, response))
 
     def snapshot(self) -> dict[str, Any]:
         """The record of requests so far, with the kept bodies (as text)."""
-        with self._lock:
+        with self.lock:
             bodies = [{"method": m, "body": b.decode()} for m, b in self.bodies]
             return {"log": list(self.log), "bodies": bodies}
 
     def pixel_requests(self, status: int | None = 200) -> list[dict[str, Any]]:
         """Recorded computePixels requests (with ``status``, or all when None)."""
         return [e for e in self.log if e.get("method") == "computePixels" and (status is None or e["status"] == status)]
-
-
-def _public(op: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in op.items() if not k.startswith("_")}
-
-
-def _handler(emu: EarthEngineEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr access log
-            pass
-
-        def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _json(self, status: int, obj: Any) -> None:
-            self._send(status, json.dumps(obj).encode())
-
-        def _error(self, err: EmulatorError) -> None:
-            self._json(err.status, {"error": {"code": err.status, "message": err.message, "status": err.reason}})
-
-        def _body(self) -> bytes:
-            n = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(n) if n else b""
-
-        def _authorised(self) -> bool:
-            if not emu.require_auth:
-                return True
-            auth = self.headers.get("Authorization", "")
-            return auth.startswith("Bearer ") and auth[7:] in emu.tokens
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            self._dispatch("GET")
-
-        def do_POST(self) -> None:  # noqa: N802
-            self._dispatch("POST")
-
-        def _dispatch(self, verb: str) -> None:
-            started = time.perf_counter()
-            parsed = urllib.parse.urlparse(self.path)
-            path, query = urllib.parse.unquote(parsed.path), urllib.parse.parse_qs(parsed.query)
-            raw = self._body() if verb == "POST" else b""
-            entry: dict[str, Any] = {"verb": verb, "path": path, "method": None, "status": 200, "bytes": 0}
-            try:
-                payload, ctype, extra = self._route(verb, path, query, raw, entry)
-                entry.update(extra)
-                entry["bytes"] = len(payload)
-                self._send(200, payload, ctype)
-            except EmulatorError as err:
-                entry["status"] = err.status
-                entry["error"] = err.message
-                self._error(err)
-            except Exception as exc:  # an emulator bug: report it as the server would, keep serving
-                entry["status"] = 500
-                entry["error"] = f"{type(exc).__name__}: {exc}"
-                self._error(EmulatorError(500, f"emulator failure: {type(exc).__name__}: {exc}", "INTERNAL"))
-            entry["seconds"] = time.perf_counter() - started
-            emu.record(entry)
-
-        def _route(
-            self, verb: str, path: str, query: dict[str, list[str]], raw: bytes, entry: dict[str, Any]
-        ) -> tuple[bytes, str, dict[str, Any]]:
-            js = "application/json"
-            if path == "/$discovery/rest" and verb == "GET":
-                entry["method"] = "discovery"
-                return json.dumps(emu.discovery(query.get("version", [None])[0])).encode(), js, {}
-            if path == "/token" and verb == "POST":
-                entry["method"] = "token"
-                form = urllib.parse.parse_qs(raw.decode())
-                if "assertion" not in form and "refresh_token" not in form:
-                    raise EmulatorError(400, "invalid_grant: no assertion")
-                token = "emulated-" + uuid.uuid4().hex
-                emu.tokens.add(token)
-                return json.dumps({"access_token": token, "expires_in": 3600, "token_type": "Bearer"}).encode(), js, {}
-            if path == "/_emulator/requests" and verb == "GET":
-                entry["method"] = "emulator.requests"
-                return json.dumps(emu.snapshot(), default=str).encode(), js, {}
-            gcs = re.match(r"^(?:/download)?/storage/v1/b/([^/]+)/o(?:/(.+))?$", path)
-            if gcs and verb == "GET":
-                if not self._authorised():
-                    raise EmulatorError(
-                        401, "Anonymous caller does not have storage.objects.get access.", "UNAUTHENTICATED"
-                    )
-                bucket, obj = gcs.group(1), gcs.group(2)
-                if obj is None:
-                    entry["method"] = "storage.list"
-                    return json.dumps(emu.list_objects(bucket, query.get("prefix", [""])[0])).encode(), js, {}
-                entry["method"] = "storage.download"
-                data = emu.buckets.get(bucket, {}).get(obj)
-                if data is None:
-                    raise EmulatorError(404, f"No such object: {bucket}/{obj}", "NOT_FOUND")
-                return data, "application/octet-stream", {}
-            api = _API.match(path)
-            if not api:
-                raise EmulatorError(404, f"emulator: no route for {verb} {path}", "NOT_FOUND")
-            if not self._authorised():
-                raise EmulatorError(
-                    401,
-                    "Request had invalid authentication credentials. Expected OAuth 2 access token.",
-                    "UNAUTHENTICATED",
-                )
-            if api.group(1) != API_VERSION:
-                # Google also serves v1beta and v1alpha; the emulator answers only the version the
-                # client uses by default (ee/_cloud_api_utils.py VERSION), so a client talking to
-                # another version is noticed here instead of in production.
-                raise EmulatorError(
-                    404, f"emulator: API version {api.group(1)} is not served (only {API_VERSION})", "NOT_FOUND"
-                )
-            project, rest = api.group(2), api.group(3)
-            body = json.loads(raw or b"{}") if verb == "POST" else {}
-            if emu.keep_bodies and verb == "POST":
-                emu.bodies.append((rest, raw))
-            if rest == "algorithms" and verb == "GET":
-                entry["method"] = "algorithms.list"
-                return emu.algorithms(), js, {}
-            if rest == "value:compute" and verb == "POST":
-                entry["method"] = "value.compute"
-                return json.dumps(emu.compute_value(body)).encode(), js, {}
-            if rest == "image:computePixels" and verb == "POST":
-                entry["method"] = "computePixels"
-                data, info = emu.compute_pixels(body)
-                emu.throttle(len(data))
-                return data, "image/tiff", info
-            if rest == "image:export" and verb == "POST":
-                entry["method"] = "image.export"
-                op = emu.export_image(project, body)
-                return json.dumps(op).encode(), js, {"operation": op["name"]}
-            if rest.startswith("operations/") and verb == "GET":
-                entry["method"] = "operations.get"
-                return json.dumps(emu.get_operation(f"projects/{project}/{rest}")).encode(), js, {}
-            raise EmulatorError(404, f"emulator: {verb} {rest} is not emulated", "NOT_FOUND")
-
-    return Handler

@@ -174,7 +174,7 @@ class Evaluator:
         return [self.call(function, item) for item in self._arg(args, env, over)]
 
     def _filter(self, args: dict[str, Any], env: dict[str, Any]) -> list[Img]:
-        images = self._arg(args, env, "collection")
+        images: list[Img] = self._arg(args, env, "collection")
         inv = args.get("filter", {}).get("functionInvocationValue", {})
         if inv.get("functionName") != "Filter.listContains":
             return images  # bounds and dates: the catalogue already holds the window's images

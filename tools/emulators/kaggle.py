@@ -44,21 +44,26 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from tools.emulators.routing import HttpError, Request, Response, Router
 from tools.emulators.server import EmulatorServer
 
 DATASET_STATUSES = ("READY",)
 
 
-class ApiError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class ApiError(HttpError):
+    """Kaggle's error answer: ``{"code", "message"}`` with the HTTP status."""
+
+    @property
+    def code(self) -> int:
+        return self.status
+
+    def payload(self) -> dict[str, Any]:
+        return {"code": self.status, "message": self.message}
 
 
 @dataclass
@@ -93,6 +98,8 @@ class Kernel:
 class KaggleEmulator(EmulatorServer):
     """The server and its state; use as a context manager or call start()/stop()."""
 
+    METHODS = ("GET", "POST", "PUT")
+
     def __init__(
         self,
         root: str | Path,
@@ -125,7 +132,7 @@ class KaggleEmulator(EmulatorServer):
         self.calls: list[tuple[str, str, int]] = []  # (method, path, status) for tests
         self.cancels: list[int] = []
         self.replies: list[tuple[str, int, Any]] = []  # (path, status, JSON body) for schema tests
-        self.listen(host, port, _handler(self))
+        self.listen(host, port)
 
     def stop(self) -> None:
         super().stop()
@@ -135,7 +142,24 @@ class KaggleEmulator(EmulatorServer):
                     session.process.kill()
                     session.process.wait()
 
-    # ------------------------------------------------------------------ auth and dispatch
+    # ------------------------------------------------------------------ HTTP, auth and dispatch
+
+    def respond(self, request: Request) -> Response:
+        match = ROUTES.resolve(request.method, request.path)
+        if match is None or match.handler is None:
+            if request.method == "POST":
+                raise ApiError(404, f"no route {request.target}")
+            return Response(404)
+        return match.handler(self, request, **match.params)
+
+    def failure(self, request: Request, exc: Exception) -> Response:
+        return ApiError(500, f"emulator failure: {type(exc).__name__}: {exc}").response()
+
+    def recorded(self, request: Request, response: Response) -> None:
+        """``calls`` gets every exchange, ``replies`` every JSON answer (log streams excepted)."""
+        self.calls.append((request.method, request.target, response.status))
+        if response.data is not None:
+            self.replies.append((request.target, response.status, response.data))
 
     def check_auth(self, header: str | None) -> None:
         if header and header.startswith("Bearer ") and self.token:
@@ -162,7 +186,9 @@ class KaggleEmulator(EmulatorServer):
         return ApiError(404, f"{what} not found")
 
     def rpc(self, service: str, method: str, body: dict[str, Any]) -> dict[str, Any]:
-        handler = getattr(self, f"_{service.split('.')[0]}_{method}", None)
+        handler: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(
+            self, f"_{service.split('.')[0]}_{method}", None
+        )
         if handler is None:
             raise ApiError(404, f"{service}/{method} is not emulated")
         return handler(body)
@@ -189,14 +215,12 @@ class KaggleEmulator(EmulatorServer):
             }
         return {"token": token, "createUrl": f"{self.url}/upload/{token}"}
 
-    def upload(self, token: str, headers: Any, read: Any) -> tuple[int, dict[str, str]]:
+    def upload(self, token: str, content_range: str, data: bytes) -> tuple[int, dict[str, str]]:
         blob = self.blobs.get(token)
         if blob is None:
             return 404, {}
-        content_range = headers.get("Content-Range") or ""
         if content_range.startswith("bytes */"):  # resumable-upload status probe
             return (200 if blob["complete"] else 308), {}
-        data = read()
         with self.lock:
             failing = self.fail_uploads > 0
             if failing:
@@ -344,7 +368,7 @@ class KaggleEmulator(EmulatorServer):
         session.status = "RUNNING"
         threading.Thread(target=self._watch, args=(session, log), daemon=True).start()
 
-    def _watch(self, session: Session, log: Any) -> None:
+    def _watch(self, session: Session, log: IO[bytes]) -> None:
         assert session.process is not None
         try:
             code = session.process.wait(timeout=session.timeout_s)
@@ -433,85 +457,41 @@ def _link_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, copy_function=link, dirs_exist_ok=True)
 
 
-def _handler(emulator: KaggleEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+# ---------------------------------------------------------------------- HTTP routes
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            return
 
-        def _send(self, code: int, body: bytes = b"", content_type: str = "application/json", **headers: str) -> None:
-            emulator.calls.append((self.command, self.path, code))
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for key, value in headers.items():
-                self.send_header(key.replace("_", "-"), value)
-            self.end_headers()
-            self.wfile.write(body)
+def _rpc(em: KaggleEmulator, request: Request, service: str, method: str) -> Response:
+    em.check_auth(request.header("Authorization") or None)
+    try:
+        body = json.loads(request.body or b"{}")
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"body is not JSON: {exc}") from exc
+    return Response.json(200, em.rpc(service, method, body))
 
-        def _json(self, code: int, data: Any) -> None:
-            emulator.replies.append((self.path, code, data))
-            self._send(code, json.dumps(data).encode())
 
-        def _body(self) -> bytes:
-            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                chunks = []
-                while True:
-                    size = int(self.rfile.readline().strip() or b"0", 16)
-                    if size == 0:
-                        self.rfile.readline()
-                        return b"".join(chunks)
-                    chunks.append(self.rfile.read(size))
-                    self.rfile.readline()
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+def _upload(em: KaggleEmulator, request: Request, token: str) -> Response:
+    code, headers = em.upload(token, request.header("Content-Range"), request.body)
+    return Response(code, headers=headers)
 
-        def do_POST(self) -> None:  # noqa: N802 - stdlib name
-            match = re.fullmatch(r"/api/v1/([\w.]+)/(\w+)", self.path.split("?")[0])
-            body = self._body()
-            try:
-                if match is None:
-                    raise ApiError(404, f"no route {self.path}")
-                emulator.check_auth(self.headers.get("Authorization"))
-                try:
-                    request = json.loads(body or b"{}")
-                except json.JSONDecodeError as exc:
-                    raise ApiError(400, f"body is not JSON: {exc}") from exc
-                self._json(200, emulator.rpc(match.group(1), match.group(2), request))
-            except ApiError as exc:
-                self._json(exc.code, {"code": exc.code, "message": exc.message})
 
-        def do_PUT(self) -> None:  # noqa: N802
-            match = re.fullmatch(r"/upload/(\w+)", self.path)
-            if match is None:
-                self._body()
-                self._send(404)
-                return
-            code, headers = emulator.upload(match.group(1), self.headers, self._body)
-            self._send(code, **headers)
+def _output(em: KaggleEmulator, request: Request, session: str, name: str) -> Response:
+    path = em.output_file(int(session), name)
+    if path is None:
+        return Response(404)
+    modified = email.utils.formatdate(path.stat().st_mtime, usegmt=True)
+    return Response(200, path.read_bytes(), "application/octet-stream", {"Last-Modified": modified})
 
-        def do_GET(self) -> None:  # noqa: N802
-            output = re.fullmatch(r"/output/(\d+)/(.+)", self.path)
-            if output:
-                path = emulator.output_file(int(output.group(1)), output.group(2))
-                if path is None:
-                    self._send(404)
-                    return
-                modified = email.utils.formatdate(path.stat().st_mtime, usegmt=True)
-                self._send(200, path.read_bytes(), "application/octet-stream", Last_Modified=modified)
-                return
-            logs = re.fullmatch(r"/api/v1/kernels/logs/stream/([^/]+)/([^/?]+)(\?.*)?", self.path)
-            if logs:
-                try:
-                    emulator.check_auth(self.headers.get("Authorization"))
-                    label = re.search(r"versionLabel=(v\d+)", logs.group(3) or "")
-                    body = {"userName": logs.group(1), "kernelSlug": logs.group(2)}
-                    session = emulator._session({**body, **({"versionLabel": label.group(1)} if label else {})})
-                except ApiError as exc:
-                    self._json(exc.code, {"code": exc.code, "message": exc.message})
-                    return
-                self._send(200, emulator.log_json(session).encode())
-                return
-            self._send(404)
 
-    return Handler
+def _log_stream(em: KaggleEmulator, request: Request, user: str, slug: str) -> Response:
+    em.check_auth(request.header("Authorization") or None)
+    label = re.search(r"versionLabel=(v\d+)", request.query_string)
+    body = {"userName": user, "kernelSlug": slug, **({"versionLabel": label.group(1)} if label else {})}
+    return Response(200, em.log_json(em._session(body)).encode())
+
+
+Endpoint = Callable[..., Response]
+ROUTES: Router[Endpoint] = Router()
+ROUTES.add(r"/api/v1/kernels/logs/stream/{user}/{slug}", {"GET": _log_stream})
+ROUTES.add(r"/api/v1/{service:[\w.]+}/{method:\w+}", {"POST": _rpc})
+ROUTES.add(r"/upload/{token:\w+}", {"PUT": _upload})
+ROUTES.add(r"/output/{session:\d+}/{name:.+}", {"GET": _output})
