@@ -145,7 +145,11 @@ class Artefact(BaseModel):
 
 #: Every artefact model as "module:Class" (``python -m tools artefacts write|check`` publishes
 #: their JSON Schemas in docs/schemas/); a module that defines a new artefact adds a line here.
-ARTEFACTS: tuple[str, ...] = ("planet_sentinel.chips:ChipManifest",)
+ARTEFACTS: tuple[str, ...] = (
+    "planet_sentinel.chips:ChipManifest",
+    "planet_sentinel.kaggle.entry:KaggleRunRecord",
+    "planet_sentinel.evaluation_report:EvaluationRecord",
+)
 
 
 def registered() -> dict[str, type[Artefact]]:

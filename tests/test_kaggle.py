@@ -201,7 +201,7 @@ from planet_sentinel.kaggle.entry import run
 
 root, out, run_dir = map(Path, sys.argv[1:4])
 manifest = {"train_config": {"epochs": 1, "base": 4, "crop": 64, "batch_size": 4}, "archive": {"sha256": "abc"}}
-print(json.dumps(run(root, out, manifest, run_dir)))
+print(json.dumps(run(root, out, manifest, run_dir).to_dict()))
 """
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tools.act import act, run_action
+from tools.artefacts import artefacts
 from tools.bench import bench
 from tools.ee_cli import ee
 from tools.github_cli import github
@@ -17,7 +18,7 @@ def main() -> None:
     """Planet Sentinel developer tools: run workflows and actions locally, emulators, benchmarks."""
 
 
-for command in (act, run_action, workflows, ee, kaggle, github, bench):
+for command in (act, run_action, workflows, artefacts, ee, kaggle, github, bench):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -19,11 +19,65 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from planet_sentinel.artefacts import Artefact
 
 RUN_RECORD = "run.json"
 MODEL_FILE = "model.pt"
 RUN_SCHEMA = "planet-sentinel/kaggle-run"
+
+
+class OutputFile(BaseModel):
+    """One file the kernel wrote, with the checksum the caller verifies after download."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str
+    size: int
+
+
+def _accept_unversioned(raw: dict[str, Any]) -> dict[str, Any]:
+    """Version 0 (records without ``schema_version``, written before it existed) has the same layout."""
+    return raw
+
+
+class KaggleRunRecord(Artefact):
+    """The kernel's run.json: how training went on Kaggle and the checksum of every output.
+
+    A ``complete`` record is written by :func:`run`; a ``timed_out`` one by the deadline
+    ``Watchdog`` (``started``, ``bundle_sha256``, ``deadline``, ``stopped``, ``epochs_completed``,
+    ``history``, no outputs). Fields a record of the other kind lacks are null.
+    """
+
+    KIND: ClassVar[str] = "kaggle-run-record"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    PRODUCED_BY: ClassVar[str] = "sentinel train --on kaggle"
+    UPGRADERS: ClassVar[dict[int, Any]] = {0: _accept_unversioned}
+
+    schema_name: Literal["planet-sentinel/kaggle-run"] = Field(RUN_SCHEMA, alias="schema")
+    status: Literal["complete", "timed_out"] = "complete"
+    started: str | None = None
+    bundle_sha256: str | None = Field(None, description="sha256 of the dataset archive the kernel trained from")
+    seconds: float | None = None
+    device: str | None = None
+    amp: bool | None = None
+    gpu: dict[str, Any] | None = Field(None, description="cuda, name, peak_memory_mb, peak_reserved_mb")
+    mean_epoch_seconds: float | None = None
+    params: dict[str, Any] | None = None
+    best: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = Field(default_factory=list, description="one entry of metrics per epoch")
+    fingerprint: str | None = Field(None, description="identity of the chips trained on")
+    extra: dict[str, Any] | None = None
+    planet_sentinel: dict[str, str] | None = Field(None, description="version and file of the installed library")
+    torch: str | None = None
+    kaggle_run_type: str | None = None
+    outputs: dict[str, OutputFile] = Field(default_factory=dict)
+    deadline: str | None = Field(None, description="timed_out: the deadline (UTC) the kernel stopped at")
+    stopped: str | None = None
+    epochs_completed: int | None = None
 
 
 def _gpu_figures(torch: Any) -> dict[str, Any]:
@@ -39,7 +93,7 @@ def _gpu_figures(torch: Any) -> dict[str, Any]:
 
 def run(
     root: Path, working: Path, manifest: dict[str, Any], run_dir: Path, deadline: float | None = None
-) -> dict[str, Any]:
+) -> KaggleRunRecord:
     """Train on ``root/chips`` with ``manifest['train_config']``; write outputs into ``working``;
     stop at ``deadline`` (UTC seconds) with a ``timed_out`` record if training is not done by then."""
     started = time.time()
@@ -47,14 +101,17 @@ def run(
     if deadline is not None:
         from planet_sentinel.kaggle.deadline import Watchdog
 
-        base = {"schema": RUN_SCHEMA, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))}
+        base: dict[str, Any] = {
+            "schema": RUN_SCHEMA,
+            "schema_version": KaggleRunRecord.SCHEMA_VERSION,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        }
         base["bundle_sha256"] = manifest["archive"]["sha256"]
         watchdog = Watchdog(deadline, working, base, RUN_RECORD).start()
     import torch
 
     import planet_sentinel
     from planet_sentinel.kaggle.bundle import sha256_file
-    from planet_sentinel.raster import write_text_atomic
     from planet_sentinel.train import TrainConfig, train
 
     config = TrainConfig.model_validate(manifest["train_config"])
@@ -78,28 +135,27 @@ def run(
     outputs = {}
     for name, source in produced.items():
         shutil.copyfile(source, working / name)
-        outputs[name] = {"sha256": sha256_file(working / name), "size": (working / name).stat().st_size}
+        outputs[name] = OutputFile(sha256=sha256_file(working / name), size=(working / name).stat().st_size)
     epoch_seconds = [h["epoch_seconds"] for h in result.history if "epoch_seconds" in h]
-    record = {
-        "schema": RUN_SCHEMA,
-        "status": "complete",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "seconds": result.seconds,
-        "device": result.device,
-        "amp": bool(config.amp and result.device.startswith("cuda")),
-        "gpu": _gpu_figures(torch),
-        "mean_epoch_seconds": sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else None,
-        "params": result.params,
-        "best": result.best,
-        "history": result.history,
-        "fingerprint": result.fingerprint,
-        "extra": result.extra,
-        "bundle_sha256": manifest["archive"]["sha256"],
-        "planet_sentinel": {"version": planet_sentinel.__version__, "file": planet_sentinel.__file__},
-        "torch": torch.__version__,
-        "kaggle_run_type": os.environ.get("KAGGLE_KERNEL_RUN_TYPE"),
-        "outputs": outputs,
-    }
-    write_text_atomic(working / RUN_RECORD, json.dumps(record, indent=1))
+    record = KaggleRunRecord(
+        status="complete",
+        started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        seconds=result.seconds,
+        device=result.device,
+        amp=bool(config.amp and result.device.startswith("cuda")),
+        gpu=_gpu_figures(torch),
+        mean_epoch_seconds=sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else None,
+        params=result.params,
+        best=result.best,
+        history=result.history,
+        fingerprint=result.fingerprint,
+        extra=result.extra,
+        bundle_sha256=manifest["archive"]["sha256"],
+        planet_sentinel={"version": planet_sentinel.__version__, "file": planet_sentinel.__file__},
+        torch=torch.__version__,
+        kaggle_run_type=os.environ.get("KAGGLE_KERNEL_RUN_TYPE"),
+        outputs=outputs,
+    )
+    record.save(working / RUN_RECORD)
     print(f"wrote {', '.join(outputs)} and {RUN_RECORD} to {working}", flush=True)
     return record

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planet_sentinel.artefacts import ArtefactError
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.kaggle.bundle import DatasetBundle, sha256_file
 from planet_sentinel.kaggle.client import quiet_stdout
 from planet_sentinel.kaggle.deadline import render_script, utc
-from planet_sentinel.kaggle.entry import MODEL_FILE, RUN_RECORD, RUN_SCHEMA
+from planet_sentinel.kaggle.entry import MODEL_FILE, RUN_RECORD, KaggleRunRecord
 from planet_sentinel.kaggle.settings import KaggleConfig
 
 Say = Callable[[str], None]
@@ -433,7 +434,7 @@ def wait_for_kernel(
         wait = min(wait * 1.5, config.max_poll_seconds)
 
 
-def fetch_outputs(api: Any, run: KernelRun, dest: Path, fingerprint: str) -> dict[str, Any]:
+def fetch_outputs(api: Any, run: KernelRun, dest: Path, fingerprint: str) -> KaggleRunRecord:
     """Download the kernel's outputs into ``dest`` and verify them against its run record: the
     model file present, every checksum matching, trained on exactly the chips we sent."""
     import requests
@@ -448,29 +449,27 @@ def fetch_outputs(api: Any, run: KernelRun, dest: Path, fingerprint: str) -> dic
     if not record_path.is_file():
         raise SentinelError(f"kernel {run.versioned} output has no {RUN_RECORD}; rejected, nothing registered")
     try:
-        record = json.loads(record_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SentinelError(f"kernel {run.versioned}: {RUN_RECORD} is not JSON ({exc}); rejected") from exc
-    if record.get("schema") != RUN_SCHEMA:
-        raise SentinelError(f"kernel {run.versioned}: {RUN_RECORD} has schema {record.get('schema')!r}; rejected")
-    if record.get("status", "complete") != "complete":
+        record = KaggleRunRecord.load(record_path)
+    except ArtefactError as exc:
+        raise SentinelError(f"kernel {run.versioned}: {exc}; rejected, nothing registered") from exc
+    if record.status != "complete":
         raise SentinelError(
-            f"kernel {run.versioned}: {RUN_RECORD} has status {record.get('status')!r} "
-            f"(after {record.get('epochs_completed')} epoch(s)); rejected, nothing registered"
+            f"kernel {run.versioned}: {RUN_RECORD} has status {record.status!r} "
+            f"(after {record.epochs_completed} epoch(s)); rejected, nothing registered"
         )
-    if not (dest / MODEL_FILE).is_file() or MODEL_FILE not in record.get("outputs", {}):
+    if not (dest / MODEL_FILE).is_file() or MODEL_FILE not in record.outputs:
         raise SentinelError(
             f"kernel {run.versioned} output lacks the model file {MODEL_FILE}; rejected, nothing registered"
         )
-    for name, meta in record["outputs"].items():
+    for name, meta in record.outputs.items():
         path = dest / name
         if not path.is_file():
             raise SentinelError(f"kernel {run.versioned}: output {name} listed in {RUN_RECORD} was not downloaded")
-        if sha256_file(path) != meta["sha256"]:
+        if sha256_file(path) != meta.sha256:
             raise SentinelError(f"kernel {run.versioned}: checksum of {name} does not match {RUN_RECORD}; rejected")
-    if record.get("fingerprint") != fingerprint:
+    if record.fingerprint != fingerprint:
         raise SentinelError(
-            f"kernel {run.versioned} trained on data with fingerprint {record.get('fingerprint')}, "
+            f"kernel {run.versioned} trained on data with fingerprint {record.fingerprint}, "
             f"not the uploaded chips ({fingerprint}); rejected"
         )
     return record

@@ -7,10 +7,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.kaggle.settings import KaggleConfig
+
+if TYPE_CHECKING:
+    from planet_sentinel.kaggle.entry import KaggleRunRecord
 
 KERNEL_DIR = Path("kernels/siamese-unet")
 
@@ -27,7 +30,7 @@ def default_kernel_dir() -> Path:
         raise SentinelError(f"{KERNEL_DIR} not found; pass --kernel-dir") from exc
 
 
-def rebuild_result(outputs: Path, record: dict[str, Any]) -> Any:
+def rebuild_result(outputs: Path, record: KaggleRunRecord) -> Any:
     """A TrainResult over the downloaded outputs, so registration is the local code path."""
     from planet_sentinel.kaggle.entry import MODEL_FILE
     from planet_sentinel.train import TrainResult
@@ -37,14 +40,14 @@ def rebuild_result(outputs: Path, record: dict[str, Any]) -> Any:
         run_dir=outputs,
         bundle_path=outputs / MODEL_FILE,
         checkpoint_path=outputs / MODEL_FILE,
-        history=record["history"],
-        best=record["best"],
-        params=record["params"],
-        fingerprint=record["fingerprint"],
+        history=record.history,
+        best=record.best or {},
+        params=record.params or {},
+        fingerprint=record.fingerprint or "",  # fetch_outputs checked it is the uploaded chips'
         preview_png=preview if preview.is_file() else None,
-        device=record["device"],
-        seconds=float(record["seconds"]),
-        extra=record.get("extra") or {},
+        device=record.device or "unknown",
+        seconds=float(record.seconds or 0.0),
+        extra=record.extra or {},
     )
 
 
@@ -162,9 +165,9 @@ def train_on_kaggle(
         "kernel_url": run.url,
         "dataset": dataset,
         "bundle_sha256": bundle.sha256,
-        "gpu": record.get("gpu"),
-        "amp": record.get("amp"),
-        "mean_epoch_seconds": record.get("mean_epoch_seconds"),
+        "gpu": record.gpu,
+        "amp": record.amp,
+        "mean_epoch_seconds": record.mean_epoch_seconds,
     }
     if register:
         info.update(register_result(result, run_dir, tags))
