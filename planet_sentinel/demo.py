@@ -13,10 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planet_sentinel.progress import say
 from planet_sentinel.registry import display_uri
+
+if TYPE_CHECKING:
+    from planet_sentinel.baseline import Baseline
 
 HELD_OUT_SEEDS = (101, 202, 303)
 
@@ -44,13 +47,15 @@ def _timed(config: DemoConfig, stage: str, message: str) -> Iterator[None]:
 def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
     """Run the whole local pipeline in the current directory and yield the summary lines."""
     from planet_sentinel import registry
+    from planet_sentinel.baseline import BaselineConfig, write_baseline
     from planet_sentinel.chips import ChipConfig, chip_scene
     from planet_sentinel.config import resolve
-    from planet_sentinel.drift.baseline import BaselineConfig, write_baseline
     from planet_sentinel.evaluate import evaluate_chips, evaluate_scene
+    from planet_sentinel.pipeline import TrainRequest, train_and_register
     from planet_sentinel.predict import predict_scene
+    from planet_sentinel.promote import PromoteConfig, promote
     from planet_sentinel.sources.synthetic import SimulationConfig, simulate_scene
-    from planet_sentinel.train import TrainConfig, publish_inference_copy, train
+    from planet_sentinel.train import TrainConfig
 
     config = config or DemoConfig()
     raw, chips_root, outputs = Path("data/raw"), Path("data/chips"), Path("outputs")
@@ -73,15 +78,18 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
             chips_root, Path("data/baseline.json"), resolve(BaselineConfig, "baseline"), overwrite=True
         )
     with _timed(config, "train", "Siamese U-Net, tracked in MLflow"):
-        with registry.training_run(run_name="demo"):
-            result = train(
-                chips_root, Path("runs/demo"), resolve(TrainConfig, "train"), baseline, callbacks=[registry.log_epoch]
-            )
-            version = registry.log_and_register(result, tags={"trained_on": "local", "source": "sentinel demo"})
-        publish_inference_copy(result)
+        request = TrainRequest(
+            chips_root,
+            Path("runs/demo"),
+            resolve(TrainConfig, "train"),
+            baseline,
+            tags={"trained_on": "local", "source": "sentinel demo"},
+        )
+        trained = train_and_register(request)
+        version = trained.registration
     with _timed(config, "promote", "challenger vs champion on the test split"):
-        decision = registry.promote(chips_root / "demo", split="test")
-    model_uri = f"models:/{registry.MODEL_NAME}@{registry.CHAMPION}"
+        decision = promote(chips_root / "demo", PromoteConfig(split="test"))
+    model_uri = registry.CHAMPION_URI
     with _timed(config, "predict", f"whole scene with {model_uri}"):
         bundle = registry.load_model(model_uri)
         prediction = predict_scene(bundle, scene.before, scene.after, outputs / "demo", name="demo", overwrite=True)
@@ -127,7 +135,7 @@ def _summary(
     config: DemoConfig,
     scene: Any,
     chips: Any,
-    baseline: dict[str, Any],
+    baseline: Baseline,
     version: Any,
     decision: Any,
     prediction: Any,
@@ -141,9 +149,12 @@ def _summary(
     yield f"  scene       {scene.before}, {scene.after}, quicklook {scene.quicklook}"
     yield (
         f"  chips       data/chips/demo: {counts['kept']} (train {counts['train']}, val {counts['val']}, "
-        f"test {counts['test']}); baseline data/baseline.json ({baseline['n_chips']} chips)"
+        f"test {counts['test']}); baseline data/baseline.json ({baseline.n_chips} chips)"
     )
-    yield f"  model       {version.uri} = version {version.version}; runs/model_inference.pth; MLflow {display_uri()}"
+    yield (
+        f"  model       {version.model_uri} = version {version.model_version}; runs/model_inference.pth; "
+        f"MLflow {display_uri()}"
+    )
     yield f"  promotion   {decision.reason}"
     yield (f"  prediction  {prediction.probability}, {prediction.loss}, {prediction.geojson}, {prediction.quicklook}")
     yield (

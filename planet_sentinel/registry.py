@@ -1,8 +1,9 @@
-"""MLflow tracking and model registry: runs, registered versions, aliases, the promotion gate.
+"""MLflow tracking and model registry: runs, registered versions, aliases, loading models.
 
 The registered model is ``planet-sentinel``; a new version gets the alias ``challenger`` and
-``promote`` moves ``champion`` (what the service serves) to it only when it beats the current
-champion on the same evaluation set. Aliases only: MLflow stages are deprecated.
+the promotion gate (planet_sentinel.promote) moves ``champion`` (what the service serves) to it
+only when it beats the current champion on the same evaluation set. Aliases only: MLflow stages
+are deprecated.
 
 The MLflow model is a pyfunc wrapping the model bundle file (planet_sentinel.bundle), so a
 version carries weights, bands, normalisation, chip size, threshold, data fingerprint and
@@ -21,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from planet_sentinel.errors import SentinelError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from planet_sentinel.bundle import ModelBundle
     from planet_sentinel.train import TrainResult
 
@@ -33,6 +34,8 @@ MODEL_NAME = "planet-sentinel"
 EXPERIMENT = "planet-sentinel"
 CHALLENGER = "challenger"
 CHAMPION = "champion"
+#: What the service serves, deploy rolls out and predict/evaluate/monitor use by default.
+CHAMPION_URI = f"models:/{MODEL_NAME}@{CHAMPION}"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 ARTIFACT_DIR = "mlartifacts"
 
@@ -69,7 +72,8 @@ def redact(text: str) -> str:
     return _CREDENTIALS.sub(r"\1", text)
 
 
-def _mlflow() -> Any:
+def mlflow_module() -> Any:
+    """mlflow, imported on first use (it is slow) and pointed at :func:`tracking_uri`."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 
@@ -79,7 +83,7 @@ def _mlflow() -> Any:
 
 def ensure_experiment(name: str = EXPERIMENT) -> str:
     """The experiment id, creating it with artifacts under ./mlartifacts for local stores."""
-    mlflow = _mlflow()
+    mlflow = mlflow_module()
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
@@ -89,6 +93,7 @@ def ensure_experiment(name: str = EXPERIMENT) -> str:
 
 
 def model_signature(n_bands: int) -> Any:
+    import numpy as np
     from mlflow.models import ModelSignature
     from mlflow.types import Schema, TensorSpec
 
@@ -100,6 +105,8 @@ def model_signature(n_bands: int) -> Any:
 
 def input_example(bundle: ModelBundle, size: int = 32) -> np.ndarray:
     """A small realistic input: mean reflectance on both dates."""
+    import numpy as np
+
     values = np.clip(np.round(bundle.mean), 1, 65535).astype(np.uint16)
     pair = np.concatenate([values, values])[None, :, None, None]
     return np.broadcast_to(pair, (1, len(pair[0]), size, size)).copy()
@@ -112,7 +119,7 @@ def training_run(run_name: str | None = None, tags: dict[str, str] | None = None
     If the block fails (bad data, interrupted training) the run is deleted, so a failure leaves
     no half-logged run and certainly no registered version behind.
     """
-    mlflow = _mlflow()
+    mlflow = mlflow_module()
     experiment_id = ensure_experiment()
     run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
     try:
@@ -126,7 +133,7 @@ def training_run(run_name: str | None = None, tags: dict[str, str] | None = None
 
 def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
     """Train callback: per-epoch metrics into the active run."""
-    _mlflow().log_metrics({k: float(v) for k, v in metrics.items()}, step=epoch)
+    mlflow_module().log_metrics({k: float(v) for k, v in metrics.items()}, step=epoch)
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,7 @@ def log_and_register(result: TrainResult, tags: dict[str, str] | None = None) ->
     the model as a new version of ``planet-sentinel`` and point ``challenger`` at it."""
     from planet_sentinel.bundle import load_bundle
 
-    mlflow = _mlflow()
+    mlflow = mlflow_module()
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("log_and_register needs an active MLflow run (use training_run())")
@@ -196,13 +203,13 @@ def is_registry_uri(spec: str) -> bool:
 
 
 def load_model(spec: str | Path) -> ModelBundle:
-    """A ModelBundle from an MLflow URI (``models:/planet-sentinel@champion``) or a local file."""
+    """A ModelBundle from an MLflow URI (e.g. :data:`CHAMPION_URI`) or a local file."""
     from planet_sentinel.bundle import load_bundle
 
     text = str(spec)
     if not is_registry_uri(text):
         return load_bundle(Path(text))
-    mlflow = _mlflow()
+    mlflow = mlflow_module()
     from mlflow.exceptions import MlflowException
 
     try:
@@ -216,7 +223,7 @@ def load_model(spec: str | Path) -> ModelBundle:
 
 def describe(uri: str) -> dict[str, Any]:
     """Name, version, alias and run of a ``models:/name@alias`` or ``models:/name/version`` URI."""
-    mlflow = _mlflow()
+    mlflow = mlflow_module()
     client = mlflow.MlflowClient()
     if not uri.startswith("models:/"):
         return {}
@@ -232,7 +239,7 @@ def describe(uri: str) -> dict[str, Any]:
 
 def alias_version(alias: str, name: str = MODEL_NAME) -> str | None:
     """The version an alias points to, or None when the alias (or the model) does not exist."""
-    mlflow = _mlflow()
+    mlflow = mlflow_module()
     from mlflow.exceptions import MlflowException
 
     try:
@@ -241,104 +248,10 @@ def alias_version(alias: str, name: str = MODEL_NAME) -> str | None:
         return None
 
 
-@dataclass(frozen=True)
-class PromotionDecision:
-    promoted: bool
-    reason: str
-    challenger: str | None
-    champion_before: str | None
-    champion_after: str | None
-    scores: dict[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "promoted": self.promoted,
-            "reason": self.reason,
-            "challenger": self.challenger,
-            "champion_before": self.champion_before,
-            "champion_after": self.champion_after,
-            "scores": self.scores,
-        }
-
-
-def promote(
-    chips_dir: str | Path,
-    split: str = "test",
-    force: bool = False,
-    min_gain: float = 0.0,
-    name: str = MODEL_NAME,
-    version: str | int | None = None,
-) -> PromotionDecision:
-    """Move ``champion`` to the challenger if it scores a higher F1 than the current champion on
-    the same chips (or ``force``); the decision and both scores are recorded as version tags
-    and in the challenger's run.
-
-    ``version`` names the candidate exactly (what a training job registered); without it the
-    version the ``challenger`` alias points at now is the candidate, which a concurrent
-    registration may have moved."""
-    from mlflow.exceptions import MlflowException
-
-    from planet_sentinel.evaluate import evaluate_chips
-
-    mlflow = _mlflow()
-    client = mlflow.MlflowClient()
-    if version is not None and str(version).strip():
-        challenger = str(version).strip()
-        try:
-            client.get_model_version(name, challenger)
-        except MlflowException as exc:
-            raise SentinelError(f"no version {challenger} of {name} in {display_uri()}") from exc
-    else:
-        challenger = alias_version(CHALLENGER, name)
-    if challenger is None:
-        raise SentinelError(f"no '{CHALLENGER}' version of {name} in {display_uri()}; train one first")
-    champion = alias_version(CHAMPION, name)
-
-    def f1_of(version: str) -> float:
-        report = evaluate_chips(load_model(f"models:/{name}/{version}"), chips_dir, split)
-        return float(report.overall["model"].counts.f1)
-
-    scores: dict[str, float] = {"challenger_f1": f1_of(challenger)}
-    if champion == challenger:
-        return PromotionDecision(
-            False, f"challenger v{challenger} is already champion", challenger, champion, champion, scores
-        )
-    if champion is not None:
-        scores["champion_f1"] = f1_of(champion)
-    better = champion is None or scores["challenger_f1"] > scores["champion_f1"] + min_gain
-    if better or force:
-        client.set_registered_model_alias(name, CHAMPION, challenger)
-        if champion is None:
-            reason = "no champion yet"
-        elif better:
-            reason = f"F1 {scores['challenger_f1']:.4f} beats champion v{champion} {scores['champion_f1']:.4f}"
-        else:
-            reason = (
-                f"FORCED: F1 {scores['challenger_f1']:.4f} does not beat champion v{champion} "
-                f"{scores['champion_f1']:.4f}"
-            )
-        after = challenger
-    else:
-        reason = (
-            f"kept champion v{champion}: F1 {scores['champion_f1']:.4f} >= challenger {scores['challenger_f1']:.4f}"
-        )
-        after = champion
-    decision = PromotionDecision(
-        after == challenger and champion != challenger, reason, challenger, champion, after, scores
-    )
-    client.set_model_version_tag(name, challenger, "promotion", reason)
-    client.set_model_version_tag(name, challenger, "promotion_forced", str(bool(force and not better)).lower())
-    run_id = client.get_model_version(name, challenger).run_id
-    if run_id:
-        for key, value in scores.items():
-            client.log_metric(run_id, f"promotion_{key}", value)
-    return decision
-
-
 def log_evaluation(bundle: ModelBundle, report: Any, paths: dict[str, Path]) -> str:
     """Log an evaluation's overall scores and files: into the model version's own run when the
     model came from the registry, otherwise into a new ``evaluate`` run. Returns the run id."""
-    mlflow = _mlflow()
+    mlflow = mlflow_module()
     client = mlflow.MlflowClient()
     metrics = {}
     for method, result in report.overall.items():

@@ -13,6 +13,7 @@ from planet_sentinel.bundle import load_bundle
 from planet_sentinel.chips import ChipStore
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.predict import predict_arrays
+from planet_sentinel.promote import PromoteConfig, promote
 from planet_sentinel.train import TrainConfig, train
 
 TINY = dict(epochs=1, base=4, crop=64, batch_size=4, threads=1)
@@ -52,18 +53,18 @@ def test_register_alias_load_predict(simulated_chips: Path, mlflow_home: Path) -
 
 def test_promotion_gate(simulated_chips: Path, mlflow_home: Path) -> None:
     _train_and_register(simulated_chips, mlflow_home / "runs" / "good", epochs=2)
-    first = registry.promote(simulated_chips, split="test")
+    first = promote(simulated_chips, PromoteConfig(split="test"))
     assert first.promoted and first.reason == "no champion yet"
     assert registry.alias_version("champion") == "1"
-    again = registry.promote(simulated_chips, split="test")
+    again = promote(simulated_chips, PromoteConfig(split="test"))
     assert not again.promoted and "already champion" in again.reason
 
     # A model with its weights zeroed cannot beat the champion: the gate keeps the champion.
     _train_and_register(simulated_chips, mlflow_home / "runs" / "bad", lr=1e-9)
-    decision = registry.promote(simulated_chips, split="test", min_gain=1.0)
+    decision = promote(simulated_chips, PromoteConfig(split="test", min_gain=1.0))
     assert not decision.promoted and decision.champion_after == "1"
     assert "kept champion v1" in decision.reason
-    forced = registry.promote(simulated_chips, split="test", force=True, min_gain=1.0)
+    forced = promote(simulated_chips, PromoteConfig(split="test", force=True, min_gain=1.0))
     assert forced.promoted and forced.reason.startswith("FORCED")
     assert registry.alias_version("champion") == "2"
     tags = mlflow.MlflowClient().get_model_version("planet-sentinel", "2").tags
@@ -88,4 +89,4 @@ def test_failures_leave_no_registry_entry(simulated_chips: Path, mlflow_home: Pa
     with pytest.raises(SentinelError, match="not a readable model bundle"):
         registry.load_model(corrupt)
     with pytest.raises(SentinelError, match="train one first"):
-        registry.promote(simulated_chips)
+        promote(simulated_chips)

@@ -20,18 +20,19 @@ from planet_sentinel.commands.common import emit, json_option, overwrite_option
 @json_option
 def baseline(chips_dir: str, out: str, overwrite: bool, as_json: bool, **options: Any) -> None:
     """Per-band, NDVI and cloud statistics of the training chips, for drift monitoring."""
+    from planet_sentinel.baseline import BaselineConfig, write_baseline
     from planet_sentinel.config import resolve
-    from planet_sentinel.drift.baseline import BaselineConfig, write_baseline
 
     config = resolve(BaselineConfig, "baseline", options)
-    data = write_baseline(chips_dir, out, config, overwrite=overwrite)
+    written = write_baseline(chips_dir, out, config, overwrite=overwrite)
+    ndvi = written.ndvi
     emit(
         {
             "out": out,
-            "n_chips": data["n_chips"],
-            "bands": ",".join(data["bands"]),
-            "fingerprint": data["source"]["fingerprint"],
-            "ndvi_mean": round(data["ndvi"]["mean"], 4) if data["ndvi"]["count"] else None,
+            "n_chips": written.n_chips,
+            "bands": ",".join(written.bands),
+            "fingerprint": written.source.fingerprint,
+            "ndvi_mean": round(ndvi.mean, 4) if ndvi.count and ndvi.mean is not None else None,
         },
         as_json,
     )

@@ -71,23 +71,23 @@ def gee(dry_run: bool, overwrite: bool, as_json: bool, bands: tuple[str, ...], *
     summary = run_ingest(cfg, overwrite=overwrite, progress=say)
     result: dict[str, Any] = {
         "name": cfg.name,
-        "route": summary["plan"]["route"],
-        "outputs": summary["outputs"],
+        "route": summary.plan["route"],
+        "outputs": summary.outputs,
         "summary": f"{cfg.out_dir}/{cfg.name}_ingest.json",
-        "images": {role: w["images"] for role, w in summary["windows"].items()},
-        "graph_hash": summary["graph_hash"],
-        "seconds": summary["seconds"],
+        "images": {role: w.images for role, w in summary.windows.items()},
+        "graph_hash": summary.graph_hash,
+        "seconds": summary.seconds,
     }
-    if "download" in summary:
-        result["requests"] = summary["download"]["requests"]
-        result["bytes"] = summary["download"]["bytes"]
-        result["tiles_reused"] = summary["download"]["tiles_reused"]
-    if "export" in summary:
-        result["tasks"] = summary["export"]["tasks"]
-    if summary.get("next_steps"):
-        result["next_steps"] = summary["next_steps"]
-    if summary["warnings"]:
-        result["warnings"] = summary["warnings"]
+    if summary.download is not None:
+        result["requests"] = summary.download["requests"]
+        result["bytes"] = summary.download["bytes"]
+        result["tiles_reused"] = summary.download["tiles_reused"]
+    if summary.export is not None:
+        result["tasks"] = summary.export["tasks"]
+    if summary.next_steps:
+        result["next_steps"] = summary.next_steps
+    if summary.warnings:
+        result["warnings"] = summary.warnings
     if as_json:
         click.echo(json.dumps(result, default=str))
         return

@@ -30,26 +30,18 @@ def run_kaggle_training(
     kernel_dir: str | None = None,
 ) -> dict[str, Any]:
     """What `sentinel kaggle train` and `sentinel train --on kaggle` both run."""
-    import time
-
     from planet_sentinel.config import resolve
     from planet_sentinel.kaggle.roundtrip import train_on_kaggle
     from planet_sentinel.kaggle.settings import KaggleConfig
+    from planet_sentinel.pipeline import default_run_dir, optional_baseline
     from planet_sentinel.train import TrainConfig, publish_inference_copy
 
-    train_config = resolve(TrainConfig, "train", train_options)
-    config = resolve(KaggleConfig, "kaggle", kaggle_options or {})
-    baseline = None
-    if Path(baseline_path).exists():
-        from planet_sentinel.drift.baseline import load_baseline
-
-        baseline = load_baseline(baseline_path)
     result, info = train_on_kaggle(
         data_dir,
-        run_dir or f"runs/kaggle-{time.strftime('%Y%m%d-%H%M%S')}",
-        train_config,
-        config,
-        baseline=baseline,
+        run_dir or default_run_dir("kaggle-"),
+        resolve(TrainConfig, "train", train_options),
+        resolve(KaggleConfig, "kaggle", kaggle_options or {}),
+        baseline=optional_baseline(baseline_path),
         register=register,
         wheel=Path(wheel) if wheel else None,
         kernel_dir=Path(kernel_dir) if kernel_dir else None,

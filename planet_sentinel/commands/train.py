@@ -41,8 +41,6 @@ def train(
     **options: Any,
 ) -> None:
     """Train the Siamese U-Net on the chips' train split, validating on val each epoch."""
-    import time
-
     if where == "kaggle":
         from planet_sentinel.commands.kaggle import run_kaggle_training
 
@@ -52,25 +50,15 @@ def train(
         return
 
     from planet_sentinel.config import resolve
-    from planet_sentinel.train import TrainConfig, publish_inference_copy
-    from planet_sentinel.train import train as run_training
+    from planet_sentinel.pipeline import TrainRequest, default_run_dir, optional_baseline, train_and_register
+    from planet_sentinel.train import TrainConfig
 
-    config = resolve(TrainConfig, "train", options)
-    baseline_data = None
-    if Path(baseline_path).exists():
-        from planet_sentinel.drift.baseline import load_baseline
-
-        baseline_data = load_baseline(baseline_path)
-    run_dir = run_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
-    result_info: dict[str, Any] = {}
-    if register:
-        from planet_sentinel import registry
-
-        with registry.training_run(run_name=Path(run_dir).name) as run:
-            result = run_training(data_dir, run_dir, config, baseline_data, resume, callbacks=[registry.log_epoch])
-            version = registry.log_and_register(result, tags={"trained_on": "local"})
-        result_info = {"run_id": run.info.run_id, "model_version": version.version, "model_uri": version.uri}
-    else:
-        result = run_training(data_dir, run_dir, config, baseline_data, resume)
-    inference = publish_inference_copy(result)
-    emit({**result.to_dict(), **result_info, "model_inference": str(inference)}, as_json)
+    request = TrainRequest(
+        chips_dir=Path(data_dir),
+        run_dir=Path(run_dir) if run_dir else default_run_dir(),
+        config=resolve(TrainConfig, "train", options),
+        baseline=optional_baseline(baseline_path),
+        resume=resume,
+        register=register,
+    )
+    emit(train_and_register(request).to_dict(), as_json)

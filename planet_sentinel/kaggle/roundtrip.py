@@ -180,16 +180,9 @@ def _parent(run_dir: Path) -> Path:
 
 
 def register_result(result: Any, run_dir: Path, tags: dict[str, str]) -> dict[str, Any]:
-    """Log and register like `sentinel train`: per-epoch metrics, params, artifacts, challenger."""
-    from planet_sentinel import registry
+    """Log and register like `sentinel train` (planet_sentinel.pipeline), with the kernel's record and logs."""
+    from planet_sentinel.pipeline import register_trained
 
-    with registry.training_run(run_name=f"kaggle-{run_dir.name}") as mlrun:
-        for entry in result.history:
-            registry.log_epoch(int(entry["epoch"]), {k: v for k, v in entry.items() if k != "epoch"})
-        version = registry.log_and_register(result, tags=tags)
-        import mlflow
-
-        for name in ("run.json", *(p.name for p in run_dir.glob("*.log"))):
-            if (run_dir / name).is_file():
-                mlflow.log_artifact(str(run_dir / name), artifact_path="kaggle")
-    return {"run_id": mlrun.info.run_id, "model_version": version.version, "model_uri": version.uri}
+    artifacts = [p for p in (run_dir / "run.json", *run_dir.glob("*.log")) if p.is_file()]
+    registration = register_trained(result, f"kaggle-{run_dir.name}", tags, artifacts, artifact_path="kaggle")
+    return registration.to_dict()
