@@ -149,6 +149,7 @@ ARTEFACTS: tuple[str, ...] = (
     "planet_sentinel.chips:ChipManifest",
     "planet_sentinel.kaggle.entry:KaggleRunRecord",
     "planet_sentinel.evaluation_report:EvaluationRecord",
+    "planet_sentinel.sources.gee.ingest:IngestRecord",
 )
 
 

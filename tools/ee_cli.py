@@ -157,16 +157,16 @@ def ingest_emulated(
         for entry in emu.log:
             key = f"{entry['method']} {entry['status']}"
             counts[key] = counts.get(key, 0) + 1
-    fallback = {role: w.get("without_cloud_score_plus") for role, w in summary.get("windows", {}).items()}
+    fallback = {role: w.without_cloud_score_plus for role, w in summary.windows.items()}
     click.echo(
         json.dumps(
             {
-                "outputs": summary["outputs"],
+                "outputs": summary.outputs,
                 "requests": counts,
-                "seconds": summary["seconds"],
+                "seconds": summary.seconds,
                 "without_cloud_score_plus": fallback,
             }
         )
     )
-    for line in summary.get("next_steps", []):
+    for line in summary.next_steps or []:
         click.echo(line)

@@ -129,20 +129,20 @@ def run(size: int | None = None, workdir: str | None = None, **_: Any) -> dict[s
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    download = summary["download"]
+    download = summary.download or {}
     result = {
         "bench": "ingest",
-        "aoi_km2": summary["plan"]["area_km2"],
-        "grid": f"{summary['plan']['grid']['width']}x{summary['plan']['grid']['height']}",
-        "tile_px": summary["plan"]["tile_px"],
+        "aoi_km2": summary.plan["area_km2"],
+        "grid": f"{summary.plan['grid']['width']}x{summary.plan['grid']['height']}",
+        "tile_px": summary.plan["tile_px"],
         "requests": download["requests"],
         "bytes": download["bytes"],
-        "wall_s": summary["seconds"],
-        "phases_s": summary["timings"],
+        "wall_s": summary.seconds,
+        "phases_s": summary.timings,
         "bare_transfer_s": round(bare_s, 3),
         "bare_requests": len(bodies),
         "bare_bytes": bare_bytes,
-        "ratio": round(summary["seconds"] / bare_s, 3),
+        "ratio": round(summary.seconds / bare_s, 3),
         "goal_ratio": 1.3,
         "emulated_server": {"latency_s": LATENCY_S, "throughput_mb_s": THROUGHPUT_MB_S, "workers": WORKERS},
         "peak_rss_mb": round(peak_rss_mb(), 1),

@@ -14,16 +14,81 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from planet_sentinel.aoi import load_aoi
+from planet_sentinel.artefacts import Artefact
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.raster import refuse_existing, write_text_atomic
+from planet_sentinel.raster import refuse_existing
 from planet_sentinel.sources.gee import graph
 from planet_sentinel.sources.gee.config import IngestConfig
 from planet_sentinel.sources.gee.plan import Plan, make_plan
 
 CACHE_DIR = ".ingest-cache"
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CloudStats(_Part):
+    """CLOUDY_PIXEL_PERCENTAGE of the window's images (null without images)."""
+
+    mean: float | None
+    min: float | None
+    max: float | None
+
+
+class WindowSummary(_Part):
+    """What Earth Engine holds over the AOI in one date window, checked before any download."""
+
+    window: list[str] = Field(description="first and last date (ISO)")
+    images: int
+    image_ids: list[str]
+    dates: list[str]
+    cloudy_pixel_percentage: CloudStats
+    without_cloud_score_plus: int = Field(description="images with no Cloud Score+ match (QA60 fallback)")
+    clear_share: float | None = Field(description="share of the AOI with a clear observation after masking")
+    clear_observations_mean: float | None
+
+
+def _accept_unversioned(raw: dict[str, Any]) -> dict[str, Any]:
+    """Version 0 (records written before schema_version existed) has the same layout."""
+    return raw
+
+
+class IngestRecord(Artefact):
+    """``<name>_ingest.json``: what `sentinel ingest gee` was asked, found, fetched and wrote."""
+
+    KIND: ClassVar[str] = "ingest-record"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    PRODUCED_BY: ClassVar[str] = "sentinel ingest gee"
+    UPGRADERS: ClassVar[dict[int, Any]] = {0: _accept_unversioned}
+
+    name: str
+    requested: dict[str, Any] = Field(description="the ingest config as given (IngestConfig)")
+    plan: dict[str, Any] = Field(description="route, grid, tiles and estimates chosen before any request")
+    graph_hash: str = Field(description="hash of the serialised Earth Engine expressions")
+    windows: dict[str, WindowSummary]
+    session: str
+    datasets: dict[str, str]
+    warnings: list[str]
+    download: dict[str, Any] | None = Field(None, description="route direct: requests, bytes, retries, reuse")
+    export: dict[str, Any] | None = Field(None, description="routes gcs and drive: the export tasks")
+    next_steps: list[str] | None = Field(None, description="route drive: what to do once the exports finish")
+    outputs: dict[str, str] = Field(description="role -> file written (empty for the drive route)")
+    seconds: float
+    timings: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As written before versions existed: the route-specific keys only on their route."""
+        data = super().to_dict()
+        for key in ("download", "export", "next_steps"):
+            if data[key] is None:
+                del data[key]
+        return data
 
 
 def output_paths(cfg: IngestConfig, roles: tuple[str, ...]) -> dict[str, Path]:
@@ -84,39 +149,39 @@ def dry_run(cfg: IngestConfig) -> dict[str, Any]:
     }
 
 
-def _window_summary(role: str, window: tuple[dt.date, dt.date], info: dict[str, Any]) -> dict[str, Any]:
+def _window_summary(window: tuple[dt.date, dt.date], info: dict[str, Any]) -> WindowSummary:
     times = info.get("times") or []
     dates = [dt.datetime.fromtimestamp(t / 1000, dt.timezone.utc).date().isoformat() for t in times]
     clouds = [c for c in info.get("cloudy_pixel_percentage") or [] if c is not None]
     clear = info.get("clear") or {}
     scored = info.get("has_cloud_score") or []
-    return {
-        "window": [window[0].isoformat(), window[1].isoformat()],
-        "images": len(info.get("ids") or []),
-        "image_ids": list(info.get("ids") or []),
-        "dates": dates,
-        "cloudy_pixel_percentage": {
-            "mean": round(sum(clouds) / len(clouds), 2) if clouds else None,
-            "min": min(clouds) if clouds else None,
-            "max": max(clouds) if clouds else None,
-        },
-        "without_cloud_score_plus": sum(1 for s in scored if not s),
-        "clear_share": None if clear.get("clear_share") is None else round(float(clear["clear_share"]), 4),
-        "clear_observations_mean": None if clear.get("clear_mean") is None else round(float(clear["clear_mean"]), 2),
-    }
+    return WindowSummary(
+        window=[window[0].isoformat(), window[1].isoformat()],
+        images=len(info.get("ids") or []),
+        image_ids=list(info.get("ids") or []),
+        dates=dates,
+        cloudy_pixel_percentage=CloudStats(
+            mean=round(sum(clouds) / len(clouds), 2) if clouds else None,
+            min=min(clouds) if clouds else None,
+            max=max(clouds) if clouds else None,
+        ),
+        without_cloud_score_plus=sum(1 for s in scored if not s),
+        clear_share=None if clear.get("clear_share") is None else round(float(clear["clear_share"]), 4),
+        clear_observations_mean=None if clear.get("clear_mean") is None else round(float(clear["clear_mean"]), 2),
+    )
 
 
-def check_windows(cfg: IngestConfig, windows: dict[str, dict[str, Any]]) -> None:
+def check_windows(cfg: IngestConfig, windows: dict[str, WindowSummary]) -> None:
     """Refuse windows with no image, or with nothing clear after masking; say what to change."""
     for role, w in windows.items():
-        span = f"{w['window'][0]}..{w['window'][1]}"
+        span = f"{w.window[0]}..{w.window[1]}"
         wider = f"widen the {role} window (e.g. to 2-3 months)"
-        if w["images"] == 0:
+        if w.images == 0:
             raise SentinelError(
                 f"no Sentinel-2 image over the AOI in the {role} window {span}: {wider}, "
                 "or check that the AOI lies on land Sentinel-2 covers"
             )
-        share = w["clear_share"] or 0.0
+        share = w.clear_share or 0.0
         if share <= cfg.min_clear_share:
             looser = (
                 f"loosen the Cloud Score+ threshold (--cloud-threshold {max(0.3, cfg.cloud_threshold - 0.15):.2f}, "
@@ -125,17 +190,17 @@ def check_windows(cfg: IngestConfig, windows: dict[str, dict[str, Any]]) -> None
                 else "try the Cloud Score+ mask (cloud_mask: cloudscore)"
             )
             raise SentinelError(
-                f"the {role} window {span} has {w['images']} image(s) (cloudy pixel percentage mean "
-                f"{w['cloudy_pixel_percentage']['mean']}) but only {share:.1%} of the AOI has a clear observation "
+                f"the {role} window {span} has {w.images} image(s) (cloudy pixel percentage mean "
+                f"{w.cloudy_pixel_percentage.mean}) but only {share:.1%} of the AOI has a clear observation "
                 f"after cloud masking: {wider}, or {looser}"
             )
 
 
-def _tags(cfg: IngestConfig, role: str, windows: dict[str, Any], ghash: str) -> dict[str, Any]:
+def _tags(role: str, windows: dict[str, WindowSummary], ghash: str) -> dict[str, Any]:
     tags: dict[str, Any] = {"GENERATOR": "planet_sentinel.sources.gee", "GRAPH_HASH": ghash, "DATE_ROLE": role}
     if role in ("before", "after"):
-        tags["WINDOW"] = "/".join(windows[role]["window"])
-        tags["IMAGES"] = windows[role]["images"]
+        tags["WINDOW"] = "/".join(windows[role].window)
+        tags["IMAGES"] = windows[role].images
     else:
         tags["VALUES"] = "0 no loss, 1 forest loss (Hansen GFC), 255 unknown (cloud in either composite, no data)"
     return tags
@@ -147,12 +212,11 @@ def ingest(
     api_url: str | None = None,
     progress: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
-    """Run the ingest; return the summary that is also written to ``<name>_ingest.json``."""
-    from planet_sentinel.sources.gee import auth, download, export
+) -> IngestRecord:
+    """Run the ingest; return the record that is also written to ``<name>_ingest.json``."""
+    from planet_sentinel.sources.gee import auth
 
-    ee = auth.require_ee()
-
+    auth.require_ee()
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     if not cfg.project:
@@ -169,60 +233,85 @@ def ingest(
     say(f"connected: {session}")
     timings["connect"] = time.perf_counter() - tick
     images = graph.outputs(spec)
-    graphs = {role: graph.serialise(image) for role, image in images.items()}
-    ghash = graph.graph_hash(graphs)
+    ghash = graph.graph_hash({role: graph.serialise(image) for role, image in images.items()})
+    windows = _checked_windows(cfg, spec, say, sleep)
+    timings["metadata"] = time.perf_counter() - tick - timings["connect"]
+    planned = plan.to_dict()
+    cache = Path(cfg.out_dir) / CACHE_DIR / f"{cfg.name}-{ghash[:12]}"
+    tags = {role: _tags(role, windows, ghash) for role in plan.roles}
+    fetched = _fetch(images, plan, cfg, cache, paths, tags, timings, say, sleep)
+    record = IngestRecord(
+        name=cfg.name,
+        requested=cfg.model_dump(mode="json"),
+        plan=planned,
+        graph_hash=ghash,
+        windows=windows,
+        session=session,
+        datasets=graph_datasets(cfg),
+        warnings=plan.warnings,
+        **fetched,
+        outputs={r: str(paths[r]) for r in plan.roles} if plan.route != "drive" else {},
+        seconds=round(time.perf_counter() - started, 3),
+        timings={k: round(v, 3) for k, v in timings.items()},
+    )
+    record.save(paths["summary"], indent=2)
+    if cache.exists():
+        shutil.rmtree(cache, ignore_errors=True)
+        _remove_if_empty(cache.parent)
+    return record
+
+
+def _checked_windows(
+    cfg: IngestConfig, spec: graph.GraphSpec, say: Callable[[str], None], sleep: Callable[[float], None]
+) -> dict[str, WindowSummary]:
+    """Ask Earth Engine what each date window holds (one request) and refuse unusable windows."""
+    from planet_sentinel.sources.gee import auth, download
+
+    ee = auth.require_ee()
     say("checking the windows: images, dates, clouds")
     metadata = graph.window_metadata(spec)
     info = download.with_retries(lambda: ee.data.computeValue(metadata), "the window metadata", cfg, say, sleep)
     windows = {
-        role: _window_summary(role, cfg.before if role == "before" else cfg.after, info[role])
-        for role in ("before", "after")
+        role: _window_summary(cfg.before if role == "before" else cfg.after, info[role]) for role in ("before", "after")
     }
     for role, w in windows.items():
-        say(
-            f"{role}: {w['images']} image(s) {w['window'][0]}..{w['window'][1]}, "
-            f"clear share {w['clear_share'] if w['clear_share'] is not None else '?'}"
-        )
+        clear = w.clear_share if w.clear_share is not None else "?"
+        say(f"{role}: {w.images} image(s) {w.window[0]}..{w.window[1]}, clear share {clear}")
     check_windows(cfg, windows)
-    timings["metadata"] = time.perf_counter() - tick - timings["connect"]
-    tick = time.perf_counter()
-    cache = Path(cfg.out_dir) / CACHE_DIR / f"{cfg.name}-{ghash[:12]}"
-    summary: dict[str, Any] = {
-        "name": cfg.name,
-        "requested": cfg.model_dump(mode="json"),
-        "plan": plan.to_dict(),
-        "graph_hash": ghash,
-        "windows": windows,
-        "session": session,
-        "datasets": graph_datasets(cfg),
-        "warnings": plan.warnings,
-    }
-    tags = {role: _tags(cfg, role, windows, ghash) for role in plan.roles}
+    return windows
+
+
+def _fetch(
+    images: dict[str, Any],
+    plan: Plan,
+    cfg: IngestConfig,
+    cache: Path,
+    paths: dict[str, Path],
+    tags: dict[str, dict[str, Any]],
+    timings: dict[str, float],
+    say: Callable[[str], None],
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
+    """Fetch the outputs by the plan's route; the route's part of the record (download, export,
+    next_steps). ``timings`` gets the download phases."""
+    from planet_sentinel.sources.gee import auth, download, export
+
     if plan.route == "direct":
         targets = {role: paths[role] for role in plan.roles}
         stats, tail = download.fetch_and_mosaic(images, plan, cache, cfg, targets, tags, say, sleep)
         timings["download"] = stats.seconds
         timings["mosaic_after_download"] = tail
-        summary["download"] = stats.to_dict()
-    elif plan.route == "gcs":
+        return {"download": stats.to_dict()}
+    assert plan.export is not None
+    if plan.route == "gcs":
         creds, _how = auth.credentials()
-        assert plan.export is not None
-        summary["export"] = export.run_gcs(
-            images, plan, plan.export, cfg, cache, creds, {r: paths[r] for r in plan.roles}, tags, say, sleep
-        )
-    else:
-        assert plan.export is not None
-        tasks = export.start_exports(images, plan, plan.export, cfg.name)
-        summary["export"] = {"tasks": {r: t.id for r, t in tasks.items()}}
-        summary["next_steps"] = export.drive_instructions(tasks, plan.export, cfg.name, Path(cfg.out_dir))
-    summary["outputs"] = {r: str(paths[r]) for r in plan.roles} if plan.route != "drive" else {}
-    summary["seconds"] = round(time.perf_counter() - started, 3)
-    summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
-    write_text_atomic(paths["summary"], json.dumps(summary, indent=2, default=str) + "\n")
-    if cache.exists():
-        shutil.rmtree(cache, ignore_errors=True)
-        _remove_if_empty(cache.parent)
-    return summary
+        outputs = {r: paths[r] for r in plan.roles}
+        return {"export": export.run_gcs(images, plan, plan.export, cfg, cache, creds, outputs, tags, say, sleep)}
+    tasks = export.start_exports(images, plan, plan.export, cfg.name)
+    return {
+        "export": {"tasks": {r: t.id for r, t in tasks.items()}},
+        "next_steps": export.drive_instructions(tasks, plan.export, cfg.name, Path(cfg.out_dir)),
+    }
 
 
 def _remove_if_empty(path: Path) -> None:
