@@ -29,7 +29,7 @@ class ModelConfig:
     variant: str = "diff"
     dropout: float = 0.2
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, int | float | str]:
         return asdict(self)
 
 
@@ -96,7 +96,8 @@ class SiameseUNet(nn.Module):
             skip = len(fb) - 2 - level
             x = up(x)
             x = decoder(torch.cat([x, self._merge(fb[skip], fa[skip])], dim=1))
-        return self.head(x)
+        logits: torch.Tensor = self.head(x)
+        return logits
 
     @torch.no_grad()
     def pooled_features(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
@@ -111,7 +112,7 @@ class SiameseUNet(nn.Module):
     @property
     def multiple(self) -> int:
         """Input sides must be divisible by this."""
-        return 2 ** (self.config.depth - 1)
+        return 1 << (self.config.depth - 1)
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -129,4 +130,4 @@ def gflops_per_pair(model: SiameseUNet, size: int = 256) -> float:
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(x, x)
     model.train(was_training)
-    return counter.get_total_flops() / 1e9
+    return float(counter.get_total_flops()) / 1e9

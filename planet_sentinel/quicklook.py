@@ -16,6 +16,8 @@ from planet_sentinel.raster import atomic_path, band_indexes, open_raster
 
 #: Mask colours: no loss (dark grey), loss (red), unknown (light blue).
 MASK_COLOURS = {0: (40, 40, 40), 1: (230, 30, 30), MASK_UNKNOWN: (150, 200, 255)}
+#: Probability ramp, 0 %, 50 % and 100 %: the no-loss grey through yellow to red.
+PROBABILITY_STOPS = (MASK_COLOURS[0], (250, 220, 60), (220, 20, 20))
 
 
 def _out_shape(height: int, width: int, max_size: int) -> tuple[int, int]:
@@ -63,6 +65,18 @@ def colourise_mask(mask: np.ndarray) -> np.ndarray:
     rgb = np.zeros((*mask.shape, 3), np.uint8)
     for value, colour in MASK_COLOURS.items():
         rgb[mask == value] = colour
+    return rgb
+
+
+def colourise_probability(percent: np.ndarray, unknown: int) -> np.ndarray:
+    """uint8 percent -> RGB along :data:`PROBABILITY_STOPS`; ``unknown`` pixels get the mask's unknown colour."""
+    p = np.clip(percent.astype(np.float32), 0, 100) / 100.0
+    stops = np.array(PROBABILITY_STOPS, np.float32)
+    lo = np.where(p[..., None] < 0.5, stops[0], stops[1])
+    hi = np.where(p[..., None] < 0.5, stops[1], stops[2])
+    t = np.where(p < 0.5, p * 2, (p - 0.5) * 2)[..., None]
+    rgb: np.ndarray = (lo + (hi - lo) * t).astype(np.uint8)
+    rgb[percent == unknown] = MASK_COLOURS[MASK_UNKNOWN]
     return rgb
 
 

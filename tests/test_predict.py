@@ -30,6 +30,7 @@ from planet_sentinel.predict import (
     predict_batch,
     predict_scene,
 )
+from planet_sentinel.predict import scene as scene_module
 from planet_sentinel.raster import Grid, scene_writer
 from tests.conftest import utm_grid
 
@@ -355,7 +356,7 @@ def test_scene_is_read_window_by_window(tmp_path: Path, monkeypatch: pytest.Monk
     # numpy memory at its peak, leaving out the quicklook, which is bounded by its own size (768 px)
     # whatever the scene's, and is checked below to read decimated
     peaks: list[int] = []
-    quicklook = predict_module._quicklook
+    quicklook = scene_module.write_quicklook
 
     def untraced_quicklook(*args: object, **kwargs: object) -> object:
         peaks.append(tracemalloc.get_traced_memory()[1])
@@ -365,7 +366,7 @@ def test_scene_is_read_window_by_window(tmp_path: Path, monkeypatch: pytest.Monk
         finally:
             tracemalloc.start()
 
-    monkeypatch.setattr(predict_module, "_quicklook", untraced_quicklook)
+    monkeypatch.setattr(scene_module, "write_quicklook", untraced_quicklook)
     tracemalloc.start()
     try:
         result = predict_scene(
@@ -437,7 +438,7 @@ def test_existing_outputs_are_refused_and_failures_leave_nothing(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("vectorising failed")
 
-    monkeypatch.setattr(predict_module, "_vectorise", boom)
+    monkeypatch.setattr(scene_module, "vectorise", boom)
     with pytest.raises(RuntimeError, match="vectorising failed"):
         predict_scene(bundle, *paths, tmp_path / "fresh")
     assert list((tmp_path / "fresh").iterdir()) == []  # nothing half-written, no staging left

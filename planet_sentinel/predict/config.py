@@ -29,13 +29,17 @@ class PredictConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     window: int | None = Field(
-        None, gt=0, description="window side in pixels (default: max(chip size, 512)), a multiple of the model's"
+        default=None,
+        gt=0,
+        description="window side in pixels (default: max(chip size, 512)), a multiple of the model's",
     )
-    overlap: int = Field(DEFAULT_OVERLAP, ge=0, description="pixels shared by neighbouring windows")
-    batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, description="windows per forward pass")
-    threshold: float | None = Field(None, ge=0, le=1, description="decision threshold (default: the model's)")
-    min_area_ha: float = Field(DEFAULT_MIN_AREA_HA, ge=0, description="minimum mapping unit of the loss polygons")
-    device: str | None = Field(None, description="auto, cpu, cuda or cuda:N (default: cuda if available)")
+    overlap: int = Field(default=DEFAULT_OVERLAP, ge=0, description="pixels shared by neighbouring windows")
+    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, description="windows per forward pass")
+    threshold: float | None = Field(default=None, ge=0, le=1, description="decision threshold (default: the model's)")
+    min_area_ha: float = Field(
+        default=DEFAULT_MIN_AREA_HA, ge=0, description="minimum mapping unit of the loss polygons"
+    )
+    device: str | None = Field(default=None, description="auto, cpu, cuda or cuda:N (default: cuda if available)")
 
     @model_validator(mode="after")
     def _overlap_below_window(self) -> PredictConfig:

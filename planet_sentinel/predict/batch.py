@@ -1,0 +1,113 @@
+"""The core every caller shares: change probabilities of one batch of equally sized windows.
+
+Unknown pixels (nodata on either date, cloud or shadow on either date) come back as NaN, so the
+CLI, the service, evaluation and the drift monitor all mark the same pixels unknown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from planet_sentinel.bands import canonical
+from planet_sentinel.clouds import SCREEN_BANDS, CloudScreen, cloud_mask
+from planet_sentinel.device import resolve_device
+from planet_sentinel.errors import SentinelError
+from planet_sentinel.raster import nodata_pixels
+
+if TYPE_CHECKING:
+    import torch
+
+    from planet_sentinel.bundle import ModelBundle
+
+
+def select_bands(bands: Sequence[str], wanted: Sequence[str], what: str) -> list[int]:
+    """Indexes of ``wanted`` in ``bands`` (names canonicalised); missing ones are a clear error."""
+    names = [canonical(b) for b in bands]
+    missing = [b for b in wanted if b not in names]
+    if missing:
+        raise SentinelError(f"{what}: bands {missing} missing; the input has {names}")
+    return [names.index(b) for b in wanted]
+
+
+def input_bands(bundle: ModelBundle, screen: CloudScreen | bool) -> list[str]:
+    """The model's bands, then the extra bands the cloud screen reads."""
+    bands = list(bundle.bands)
+    if screen is not False:
+        bands += [b for b in SCREEN_BANDS if b not in bands]
+    return bands
+
+
+def unknown_pixels(
+    before: np.ndarray, after: np.ndarray, bands: Sequence[str], screen: CloudScreen | None | bool = True
+) -> np.ndarray:
+    """(H, W) True where a pixel is nodata (any band 0) or clouded/shadowed on either date.
+
+    ``screen``: True for the default cloud screen, a :class:`CloudScreen`, or False/None for
+    none (inputs that are cloud-masked already).
+    """
+    unknown: np.ndarray = nodata_pixels(before, after)
+    if screen is not False and screen is not None:
+        params = screen if isinstance(screen, CloudScreen) else None
+        unknown |= cloud_mask(before, bands, params) | cloud_mask(after, bands, params)
+    return unknown
+
+
+def _pad_to(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Pad the last two axes up to (rows, cols) by reflection."""
+    pr, pc = rows - x.shape[-2], cols - x.shape[-1]
+    if pr == 0 and pc == 0:
+        return x
+    pad = [(0, 0)] * (x.ndim - 2) + [(0, pr), (0, pc)]
+    padded: np.ndarray = np.pad(x, pad, mode="reflect") if min(x.shape[-2:]) > 1 else np.pad(x, pad, mode="edge")
+    return padded
+
+
+def predict_batch(
+    bundle: ModelBundle,
+    before: np.ndarray,
+    after: np.ndarray,
+    bands: Sequence[str],
+    device: str | torch.device | None = None,
+    screen: CloudScreen | bool = True,
+) -> np.ndarray:
+    """Change probabilities of a batch of equally sized windows, NaN where unknown.
+
+    Args:
+        bundle: the model and its band list and normalisation.
+        before, after: (N, bands, H, W) uint16 reflectance x10000, nodata 0.
+        bands: band names of the second axis; the bundle's bands are selected by name.
+        device: torch device (default: CUDA if available, else CPU).
+        screen: cloud screen (True: default; False: none; or a :class:`CloudScreen`).
+
+    Returns:
+        (N, H, W) float32 probabilities; windows whose sides are not a multiple of the model's
+        are padded by reflection and cropped back.
+    """
+    import torch
+
+    if before.shape != after.shape or before.ndim != 4:
+        raise SentinelError(f"before {before.shape} and after {after.shape} must be equal (N, bands, H, W) arrays")
+    idx = select_bands(bands, bundle.bands, "model input")
+    n, _, h, w = before.shape
+    unknown = np.stack([unknown_pixels(before[i], after[i], bands, screen) for i in range(n)])
+    m = bundle.model.multiple
+    hp, wp = math.ceil(h / m) * m, math.ceil(w / m) * m
+    dev = resolve_device(device)
+    model = bundle.model
+    was_training = model.training
+    model.to(dev).eval()
+    try:
+        with torch.inference_mode():
+            xb = torch.from_numpy(_pad_to(before[:, idx].astype(np.float32), hp, wp)).to(dev)
+            xa = torch.from_numpy(_pad_to(after[:, idx].astype(np.float32), hp, wp)).to(dev)
+            logits = model(bundle.normalise(xb), bundle.normalise(xa))
+            prob = torch.sigmoid(logits.float())[:, 0, :h, :w].cpu().numpy()
+    finally:
+        model.train(was_training)
+    prob = np.ascontiguousarray(prob, dtype=np.float32)
+    prob[unknown] = np.nan
+    return prob
