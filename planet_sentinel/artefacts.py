@@ -150,6 +150,7 @@ ARTEFACTS: tuple[str, ...] = (
     "planet_sentinel.kaggle.entry:KaggleRunRecord",
     "planet_sentinel.evaluation_report:EvaluationRecord",
     "planet_sentinel.sources.gee.ingest:IngestRecord",
+    "planet_sentinel.predict.summary:PredictionSummary",
 )
 
 
