@@ -9,7 +9,7 @@ import pytest
 
 from planet_sentinel.chips import ChipStore
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.train import ChipDataset
+from planet_sentinel.train import ChipDataset, load_normalisation
 from planet_sentinel.train.data import TrainingData, batches
 
 
@@ -43,3 +43,18 @@ def test_prepare_checks_the_crop_against_the_depth(simulated_chips: Path) -> Non
     assert len(data.train_set) and len(data.val_set) and data.val_set.crop is None
     with pytest.raises(SentinelError, match="divisible by 32 for depth 6"):
         TrainingData.prepare(simulated_chips, crop=48, depth=6, seed=0)
+
+
+def test_normalisation_comes_from_the_baseline_in_band_order(simulated_chips: Path) -> None:
+    from planet_sentinel.baseline import BaselineConfig, compute_baseline
+
+    baseline = compute_baseline(simulated_chips, BaselineConfig(split="train", pixel_sample=100))
+    mean, std = load_normalisation(baseline, ["B08", "B04"])
+    assert mean.tolist() == pytest.approx([baseline.per_band["B08"].mean, baseline.per_band["B04"].mean], rel=1e-6)
+    assert mean.dtype == std.dtype == np.float32 and (std >= 1).all()
+    with pytest.raises(SentinelError, match=r"baseline lacks bands \['B05'\]"):
+        load_normalisation(baseline, ["B04", "B05"])
+    empty = baseline.per_band["B04"].model_copy(update={"count": 0, "mean": None, "std": None})
+    no_red = baseline.model_copy(update={"per_band": {**baseline.per_band, "B04": empty}})
+    with pytest.raises(SentinelError, match=r"no valid pixel of bands \['B04'\]"):
+        load_normalisation(no_red, ["B04"])
