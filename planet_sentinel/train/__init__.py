@@ -26,7 +26,7 @@ from planet_sentinel.train.data import ChipDataset, load_normalisation, training
 from planet_sentinel.train.losses import masked_loss
 from planet_sentinel.train.outputs import INFERENCE_COPY, publish_inference_copy
 from planet_sentinel.train.run import train
-from planet_sentinel.train.task import pick_device, seed_everything
+from planet_sentinel.train.task import seed_everything
 
 __all__ = [
     "INFERENCE_COPY",
@@ -36,7 +36,6 @@ __all__ = [
     "TrainResult",
     "load_normalisation",
     "masked_loss",
-    "pick_device",
     "publish_inference_copy",
     "seed_everything",
     "train",

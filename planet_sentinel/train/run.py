@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from planet_sentinel.device import resolve_device
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.progress import say
 from planet_sentinel.train.checkpoint import Progress, restore_checkpoint
@@ -16,7 +17,7 @@ from planet_sentinel.train.config import EpochCallback, Scalar, TrainConfig, Tra
 from planet_sentinel.train.data import TrainingData
 from planet_sentinel.train.loop import fit
 from planet_sentinel.train.outputs import RunFiles, validation_preview, write_history
-from planet_sentinel.train.task import Task, build_task, pick_device, seed_everything
+from planet_sentinel.train.task import Task, build_task, seed_everything
 
 if TYPE_CHECKING:
     from planet_sentinel.baseline import Baseline
@@ -62,7 +63,7 @@ def train(
     seed_everything(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)
-    task = build_task(data, config, pick_device(config.device), baseline)
+    task = build_task(data, config, resolve_device(config.device), baseline)
     files = RunFiles(Path(run_dir))
     files.run_dir.mkdir(parents=True, exist_ok=True)
     progress = restore_checkpoint(files.checkpoint, task, config, data.train_set) if resume else Progress()

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from planet_sentinel.errors import SentinelError
 from planet_sentinel.train.config import TrainConfig
 from planet_sentinel.train.data import TrainingData, load_normalisation
 from planet_sentinel.train.losses import positive_weight
@@ -37,18 +36,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto``: CUDA when available, else the CPU; a CUDA device that is not there is refused."""
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SentinelError(f"device {name} requested but CUDA is not available here")
-    return device
 
 
 @dataclass
