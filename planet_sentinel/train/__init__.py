@@ -16,7 +16,7 @@ github.com/microsoft/torchgeo): data apart from the task, the loss apart from th
 - ``loop``: training step and epoch, validation, the per-epoch hooks and stopping rules (``fit``)
 - ``checkpoint``: the run's progress and the checkpoint ``--resume`` continues from
 - ``outputs``: the run directory's files, history.json, the preview PNG, the inference copy
-- ``run``: ``train``, the entry that puts these together
+- ``run``: ``train``, the entry that puts these together (the device from planet_sentinel.device)
 
 Importing this package does not import torch (the CLI reads ``TrainConfig`` at start-up).
 """

@@ -68,3 +68,11 @@ def test_bad_inputs(simulated_chips: Path, tmp_path: Path) -> None:
         train(simulated_chips, tmp_path / "fresh", TrainConfig(**TINY), resume=True)
     with pytest.raises(SentinelError, match="divisible"):
         train(simulated_chips, tmp_path / "odd", TrainConfig(**{**TINY, "crop": 60}))
+
+
+def test_an_unknown_device_is_a_clear_error(simulated_chips: Path, tmp_path: Path) -> None:
+    # One resolver (planet_sentinel.device) for training and prediction: torch's own RuntimeError
+    # for a device name it cannot parse used to escape from train as a traceback.
+    with pytest.raises(SentinelError, match="'gpu' is not one of auto, cpu, cuda or cuda:N"):
+        train(simulated_chips, tmp_path / "run", TrainConfig(**{**TINY, "device": "gpu"}))
+    assert not (tmp_path / "run").exists()
