@@ -7,9 +7,9 @@ and fingerprint, plus model swaps and failed registry checks).
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from planet_sentinel.serving.schemas import ModelInfo
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
@@ -56,18 +56,15 @@ class ServiceMetrics:
             registry=r,
         )
 
-    def set_model(self, info: dict[str, Any] | None) -> None:
+    def set_model(self, info: ModelInfo | None) -> None:
         self.model.clear()
         self.model_loaded.set(0 if info is None else 1)
         if info is None:
             return
+        version = info.version or ""
         self.model.labels(
-            name=str(info.get("name") or ""),
-            version=str(info.get("version") or ""),
-            alias=str(info.get("alias") or ""),
-            fingerprint=str(info.get("fingerprint") or ""),
+            name=info.name or "", version=version, alias=info.alias or "", fingerprint=info.fingerprint
         ).set(1)
-        version = str(info.get("version") or "")
         self.model_version.set(int(version) if version.isdigit() else 0)
 
     def render(self) -> bytes:

@@ -60,7 +60,7 @@ class InferencePool:
     def full(self) -> bool:
         return self._admitted >= self.capacity
 
-    def _release(self, _: Future[object]) -> None:
+    def _release(self, _: Future[T]) -> None:
         with self._lock:
             self._admitted -= 1
 

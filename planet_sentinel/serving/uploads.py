@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import shutil
 import struct
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rasterio.crs import CRS
+    from rasterio.io import DatasetReader
+
     from planet_sentinel.bands import BandOrder
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
@@ -103,7 +107,19 @@ def declared_size(path: Path) -> tuple[int, int, int] | None:
     return tags[256], tags[257], tags.get(277, 1)
 
 
-def inspect_tiff(path: Path, field: str, max_samples: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TiffHeader:
+    """What a TIFF's header says, read without decoding a pixel."""
+
+    width: int
+    height: int
+    count: int
+    dtype: str | None
+    crs: CRS | None
+    descriptions: tuple[str | None, ...]
+
+
+def inspect_tiff(path: Path, field: str, max_samples: int) -> TiffHeader:
     """Open a TIFF's header only: its size, band count, CRS and band descriptions.
 
     Raises :class:`InputError` 422 for a corrupt or zero-size raster and 413 for one whose
@@ -117,18 +133,13 @@ def inspect_tiff(path: Path, field: str, max_samples: int) -> dict[str, Any]:
         _check_size(*declared, field, max_samples)
     try:
         with rasterio.open(path) as ds:
-            info = {
-                "width": ds.width,
-                "height": ds.height,
-                "count": ds.count,
-                "dtype": ds.dtypes[0] if ds.count else None,
-                "crs": ds.crs,
-                "descriptions": ds.descriptions,
-            }
+            header = TiffHeader(
+                ds.width, ds.height, ds.count, ds.dtypes[0] if ds.count else None, ds.crs, tuple(ds.descriptions)
+            )
     except RasterioError as exc:
         raise InputError(422, "corrupt_tiff", f"'{field}' is a TIFF but cannot be read: {exc}") from exc
-    _check_size(info["width"], info["height"], info["count"], field, max_samples)
-    return info
+    _check_size(header.width, header.height, header.count, field, max_samples)
+    return header
 
 
 def _check_size(width: int, height: int, bands: int, field: str, max_samples: int) -> None:
@@ -144,7 +155,7 @@ def _check_size(width: int, height: int, bands: int, field: str, max_samples: in
         )
 
 
-def _stated_stack_names(src: Any, order: BandOrder) -> list[str]:
+def _stated_stack_names(src: DatasetReader, order: BandOrder) -> list[str]:
     """The stated ``bands`` of a stack's halves: one name per band of each date, agreeing with any
     descriptions that are band names (the rule of :func:`planet_sentinel.raster.band_names`)."""
     from planet_sentinel.bands import contradictions
