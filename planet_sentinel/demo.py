@@ -50,7 +50,7 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
     from planet_sentinel.baseline import BaselineConfig, write_baseline
     from planet_sentinel.chips import ChipConfig, chip_scene
     from planet_sentinel.config import resolve
-    from planet_sentinel.evaluate import evaluate_chips, evaluate_scene
+    from planet_sentinel.evaluate import EvaluateConfig, evaluate_scene, run_evaluation
     from planet_sentinel.pipeline import TrainRequest, train_and_register
     from planet_sentinel.predict import predict_scene
     from planet_sentinel.promote import PromoteConfig, promote
@@ -94,9 +94,14 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
         bundle = registry.load_model(model_uri)
         prediction = predict_scene(bundle, scene.before, scene.after, outputs / "demo", name="demo", overwrite=True)
     with _timed(config, "evaluate", "test split and held-out scenes vs spectral baselines"):
-        test_report = evaluate_chips(bundle, chips_root / "demo", "test")
-        test_paths = test_report.write(outputs / "demo" / "evaluation", overwrite=True)
-        registry.log_evaluation(bundle, test_report, test_paths)
+        evaluation = run_evaluation(
+            bundle,
+            outputs / "demo" / "evaluation",
+            EvaluateConfig(split="test"),
+            chips_dir=chips_root / "demo",
+            overwrite=True,
+        )
+        test_report = evaluation.report
         held_out: list[tuple[int, Any]] = []
         for seed in config.held_out_seeds:
             fresh = simulate_scene(
@@ -108,7 +113,8 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
     with _timed(config, "monitor", "drift report on freshly simulated hazy scenes vs the baseline"):
         import shutil
 
-        from planet_sentinel.drift.monitor import run_monitor, simulate_new_data
+        from planet_sentinel.drift.monitor import run_monitor
+        from planet_sentinel.sources.synthetic import simulate_new_data
 
         shutil.rmtree("data/drift", ignore_errors=True)  # only the fresh scenes are new data
         # two scenes: one 1024 px scene gives too few 256 px chips for a test to reach significance

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from planet_sentinel.bands import MASK_UNKNOWN, BandOrder
 from planet_sentinel.errors import SentinelError
@@ -105,7 +107,9 @@ def ndvi_difference(before: np.ndarray, after: np.ndarray, bands: Sequence[str])
     if missing:
         raise SentinelError(f"NDVI needs bands {list(NDVI_BANDS)}; {missing} missing from {names}")
     r, n = names.index("B04"), names.index("B08")
-    return ndvi(before[..., r, :, :], before[..., n, :, :]) - ndvi(after[..., r, :, :], after[..., n, :, :])
+    before_ndvi = ndvi(before[..., r, :, :], before[..., n, :, :])
+    difference: np.ndarray = before_ndvi - ndvi(after[..., r, :, :], after[..., n, :, :])
+    return difference
 
 
 def change_vector_magnitude(
@@ -349,3 +353,49 @@ def evaluate_scene(
         "cloud_screen": screen is not False,
     }
     return EvaluationReport([scorer.result(method_notes)], model_info(bundle), settings, notes)
+
+
+class EvaluateConfig(BaseModel):
+    """Settings of ``sentinel evaluate`` (section ``evaluate`` of params.yaml, env SENTINEL_EVALUATE_*)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    split: str = Field("test", description="Split of the chips to score (chip evaluations only).")
+    log: bool = Field(True, description="Log the scores and files to the model's MLflow run.")
+
+
+@dataclass(frozen=True)
+class EvaluationRun:
+    """What the evaluate stage produced: the report and the files it was written to."""
+
+    report: EvaluationReport
+    paths: dict[str, Path]
+
+
+def run_evaluation(
+    model: ModelBundle | str | Path,
+    out_dir: str | Path,
+    config: EvaluateConfig | None = None,
+    *,
+    chips_dir: str | Path | None = None,
+    scene: tuple[str | Path, str | Path, str | Path] | None = None,
+    order: BandOrder | None = None,
+    overwrite: bool = False,
+) -> EvaluationRun:
+    """The evaluate stage: score ``model`` on a chip split (``chips_dir``) or a labelled scene
+    (``scene`` = before, after, mask), write the report into ``out_dir`` and log it to MLflow."""
+    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.registry import load_model, log_evaluation
+
+    if (chips_dir is None) == (scene is None):
+        raise SentinelError("evaluate either a chips directory or a (before, after, mask) scene")
+    config = config or EvaluateConfig()
+    bundle = model if isinstance(model, ModelBundle) else load_model(model)
+    if scene is not None:
+        report = evaluate_scene(bundle, *scene, order=order)
+    else:
+        report = evaluate_chips(bundle, chips_dir or "", config.split)
+    paths = report.write(out_dir, overwrite=overwrite)
+    if config.log:
+        log_evaluation(bundle, report, paths)
+    return EvaluationRun(report, paths)

@@ -1,10 +1,11 @@
-"""The training stage's orchestration, written once: train -> register as challenger -> publish.
+"""Stage orchestration written once: train -> register -> publish, and monitor with its drill.
 
 Why here: `sentinel train`, `sentinel demo` and the Kaggle round trip all end a training run the
 same way (the run logged in MLflow, the best bundle registered as ``challenger``, the plain-PyTorch
 copy at ``runs/model_inference.pth``); each surface calls :func:`train_and_register` (local
 training) or :func:`register_trained` (a run trained elsewhere, e.g. in a Kaggle kernel) instead
-of repeating the steps. The CLI only parses options and prints the result.
+of repeating the steps. :func:`monitor` is the monitor stage, with the demo/CI drill of simulating
+drifted scenes into the new data first. The CLI only parses options and prints the result.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from planet_sentinel.baseline import Baseline
+    from planet_sentinel.drift.monitor import MonitorConfig, MonitorResult
     from planet_sentinel.train import TrainConfig, TrainResult
 
 
@@ -114,3 +116,35 @@ def register_trained(
         for artifact in artifacts:
             mlflow.log_artifact(str(artifact), artifact_path=artifact_path or None)
     return Registration(run.info.run_id, version.version, version.uri)
+
+
+@dataclass(frozen=True)
+class DriftDrill:
+    """Drifted scenes simulated into the new data before monitoring (`sentinel monitor --simulate`):
+    ``preset`` is a drift preset (gain, haze, season, region; none = the baseline's settings)."""
+
+    preset: str
+    scenes: int = 16
+    size: int = 512
+    seed: int = 1000
+
+
+def monitor(
+    baseline_path: str | Path,
+    new_data: str | Path,
+    out_dir: str | Path,
+    model: str | Path | None = None,
+    config: MonitorConfig | None = None,
+    drill: DriftDrill | None = None,
+) -> MonitorResult:
+    """The monitor stage: optionally simulate drifted scenes into ``new_data`` (added to what it
+    holds), then compare it with the baseline and write the drift report."""
+    from planet_sentinel.drift.monitor import run_monitor
+    from planet_sentinel.sources.synthetic import simulate_new_data
+
+    if drill is not None:
+        from planet_sentinel.progress import say
+
+        say(f"simulating {drill.scenes} scene pairs of {drill.size} px with drift '{drill.preset}' into {new_data}")
+        simulate_new_data(drill.preset, new_data, scenes=drill.scenes, size=drill.size, seed=drill.seed)
+    return run_monitor(baseline_path, new_data, out_dir, model=model, config=config)

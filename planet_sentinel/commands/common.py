@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from planet_sentinel.registry import CHAMPION_URI  # registry imports mlflow and numpy lazily
+
 if TYPE_CHECKING:
     from planet_sentinel.bands import BandOrder
 
 RAW_DIR = Path("data/raw")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class SentinelGroup(click.Group):
@@ -46,7 +49,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+def model_option(help_text: str = "MLflow model URI or a local bundle file.") -> Callable[[F], F]:
+    """--model on the commands that use a trained model (the champion unless told)."""
+    return click.option("--model", "model_spec", default=CHAMPION_URI, show_default=True, help=help_text)
 
 
 def training_options(baseline_help: str) -> Callable[[F], F]:

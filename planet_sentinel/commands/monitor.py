@@ -68,18 +68,16 @@ def monitor(
     1 error (bad baseline, new data with other bands, empty new data), 2 usage error.
     """
     from planet_sentinel.config import resolve
-    from planet_sentinel.drift.monitor import MonitorConfig, run_monitor, simulate_new_data
+    from planet_sentinel.drift.monitor import MonitorConfig
+    from planet_sentinel.pipeline import DriftDrill
+    from planet_sentinel.pipeline import monitor as run_monitor_stage
 
     options: dict[str, Any] = {"split": split}
     if bands:
         options["bands"] = list(parse_bands(bands))
     config = resolve(MonitorConfig, "monitor", options)
-    if simulate is not None:
-        from planet_sentinel.progress import say
-
-        say(f"simulating {scenes} scene pairs of {scene_size} px with drift '{simulate}' into {new_data}")
-        simulate_new_data(simulate, new_data, scenes=scenes, size=scene_size, seed=sim_seed)
-    result = run_monitor(baseline_path, new_data, out_dir, model=model_spec, config=config)
+    drill = DriftDrill(simulate, scenes, scene_size, sim_seed) if simulate is not None else None
+    result = run_monitor_stage(baseline_path, new_data, out_dir, model=model_spec, config=config, drill=drill)
     d = result.decision
     emit(
         {
