@@ -1,4 +1,8 @@
-"""The drift baseline: what the training data looked like, summarised once, compared forever.
+"""The baseline (``sentinel baseline``): what the training data looked like, summarised once.
+
+Training normalises its inputs with the per-band means and deviations; the drift monitor
+(:mod:`planet_sentinel.drift`) compares new imagery with every statistic. The file is a typed
+artefact, :class:`Baseline` (``baseline.json``).
 
 Statistics are streamed over chips in batches: exact per-band histograms of the uint16 values
 (``np.bincount`` over the 65,536 possible values, so quantiles are exact and any histogram can be
@@ -15,18 +19,19 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Final, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from planet_sentinel import __version__
+from planet_sentinel.artefacts import Artefact, ArtefactError
 from planet_sentinel.bands import MASK_UNKNOWN, REFLECTANCE_SCALE
 from planet_sentinel.chips import ChipStore, empty_split_advice, find_chip_dirs
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.raster import nodata_pixels, write_text_atomic
+from planet_sentinel.raster import nodata_pixels
 
-SCHEMA = "planet-sentinel/baseline"
+SCHEMA: Final = "planet-sentinel/baseline"
 SCHEMA_VERSION = 1
 #: Fixed reflectance histogram edges (x10000 scale): 100 bins of 0.01 up to reflectance 1.0 and
 #: one overflow bin, so histograms of any two data sets are comparable bin by bin (PSI).
@@ -39,10 +44,94 @@ QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 class BaselineConfig(BaseModel):
     """How the baseline is computed (the ``baseline`` section of params.yaml)."""
 
-    split: str = Field("train", description="chips the statistics describe: train, val, test or all")
-    pixel_sample: int = Field(20_000, ge=100, description="pixels kept per band for two-sample tests")
-    batch_size: int = Field(64, ge=1)
+    split: str = Field(default="train", description="chips the statistics describe: train, val, test or all")
+    pixel_sample: int = Field(default=20_000, ge=100, description="pixels kept per band for two-sample tests")
+    batch_size: int = Field(default=64, ge=1)
     seed: int = 0
+
+
+class BandStats(BaseModel):
+    """Statistics of one band's valid pixels (None: no valid pixel)."""
+
+    count: int
+    mean: float | None
+    std: float | None
+    min: int | None
+    max: int | None
+    quantiles: dict[str, float | None] = Field(description="quantile level (as text) -> value")
+    histogram: list[int] = Field(description="pixel counts on the fixed REFLECTANCE_EDGES bins")
+
+
+class NdviStats(BaseModel):
+    """NDVI of valid pixels, with the mean of every chip date (before, after of each chip in turn)."""
+
+    count: int
+    mean: float | None
+    std: float | None
+    histogram_edges: list[float]
+    histogram: list[int]
+    per_chip_mean: list[float | None]
+
+
+class ShareStats(BaseModel):
+    """A per-chip share (nodata, unknown, change): mean, histogram and every chip's value."""
+
+    mean: float | None
+    histogram_edges: list[float]
+    histogram: list[int]
+    per_chip: list[float]
+
+
+class PixelStatistics(BaseModel):
+    """What :class:`Accumulator` gathers over a chip set (both the baseline and the monitor's new data)."""
+
+    per_band: dict[str, BandStats]
+    ndvi: NdviStats
+    per_chip_mean: dict[str, list[float | None]] = Field(description="band -> mean of every chip date")
+    pixel_sample: dict[str, list[int]] = Field(description="band -> seeded uniform sample of valid pixels")
+
+
+class ChipSetStatistics(PixelStatistics):
+    """Pixel statistics plus the per-chip nodata and unknown (cloud, shadow, nodata) shares."""
+
+    nodata_share: ShareStats
+    unknown_share: ShareStats
+
+
+class BaselineSource(BaseModel):
+    """Which chips the baseline describes."""
+
+    chips_dirs: list[str]
+    fingerprint: str
+    split: str
+
+
+class Baseline(Artefact, ChipSetStatistics):
+    """Statistics of the training chips (``baseline.json``), written by ``sentinel baseline``."""
+
+    KIND: ClassVar[str] = "baseline"
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
+    PRODUCED_BY: ClassVar[str] = "sentinel baseline"
+    # Version 1 is the first baseline layout; every baseline ever written carries it, so there is
+    # nothing to upgrade yet (an older number is refused with the command that rewrites it).
+
+    schema_id: Literal["planet-sentinel/baseline"] = Field(default=SCHEMA, alias="schema")
+    generator: str
+    created: str
+    config: BaselineConfig
+    source: BaselineSource
+    bands: list[str]
+    chip_size: int
+    n_chips: int
+    reflectance_scale: int
+    histogram_edges: list[int]
+    quantile_levels: list[float]
+    change_share: ShareStats | None = Field(description="labelled chips only: share of changed pixels")
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the chips had masks (then clouds and shadows were excluded as unknown)."""
+        return self.change_share is not None
 
 
 def ndvi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
@@ -50,7 +139,9 @@ def ndvi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
     red = red.astype(np.float32)
     nir = nir.astype(np.float32)
     total = nir + red
-    return np.divide(nir - red, total, out=np.zeros_like(total), where=total > 0)
+    out: np.ndarray = np.zeros_like(total)
+    np.divide(nir - red, total, out=out, where=total > 0)
+    return out
 
 
 def _quantiles_from_counts(counts: np.ndarray, qs: Sequence[float]) -> dict[str, float]:
@@ -61,7 +152,7 @@ def _quantiles_from_counts(counts: np.ndarray, qs: Sequence[float]) -> dict[str,
     return {str(q): float(np.searchsorted(cumulative, q * total, side="left")) for q in qs}
 
 
-class _Accumulator:
+class Accumulator:
     """Streaming per-band statistics over valid pixels."""
 
     def __init__(self, bands: Sequence[str], sample_size: int, rng: np.random.Generator) -> None:
@@ -96,7 +187,7 @@ class _Accumulator:
     def _reservoir(self, pixels: np.ndarray) -> None:
         # Bottom-k sampling: every pixel gets a random key and the k smallest keys seen so far are
         # kept, which is an exactly uniform sample of all pixels without knowing the total.
-        keys = self.rng.random(pixels.shape[1])
+        keys = np.asarray(self.rng.random(pixels.shape[1]))
         if len(self.sample_keys) >= self.sample_size:
             chosen = keys < self.sample_keys.max()
             keys, pixels = keys[chosen], pixels[:, chosen]
@@ -107,7 +198,7 @@ class _Accumulator:
             all_keys, all_pixels = all_keys[keep], all_pixels[keep]
         self.sample_keys, self.sample = all_keys, all_pixels
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> PixelStatistics:
         values = np.arange(65536, dtype=np.float64)
         per_band: dict[str, Any] = {}
         for b, name in enumerate(self.bands):
@@ -128,31 +219,35 @@ class _Accumulator:
         sample = self.sample
         n_ndvi = int(self.ndvi_hist.sum())
         ndvi_mean = self.ndvi_sum / n_ndvi if n_ndvi else float("nan")
-        return {
-            "per_band": per_band,
-            "ndvi": {
-                "count": n_ndvi,
-                "mean": ndvi_mean,
-                "std": max(self.ndvi_sq / n_ndvi - ndvi_mean**2, 0.0) ** 0.5 if n_ndvi else float("nan"),
-                "histogram_edges": NDVI_EDGES,
-                "histogram": self.ndvi_hist.tolist(),
-                "per_chip_mean": [round(v, 5) for v in self.chip_ndvi],
-            },
-            "per_chip_mean": {
-                name: [round(float(m[b]), 2) for m in self.chip_means] for b, name in enumerate(self.bands)
-            },
-            "pixel_sample": {name: sample[:, b].astype(int).tolist() for b, name in enumerate(self.bands)},
-        }
+        return PixelStatistics.model_validate(
+            finite(
+                {
+                    "per_band": per_band,
+                    "ndvi": {
+                        "count": n_ndvi,
+                        "mean": ndvi_mean,
+                        "std": max(self.ndvi_sq / n_ndvi - ndvi_mean**2, 0.0) ** 0.5 if n_ndvi else float("nan"),
+                        "histogram_edges": NDVI_EDGES,
+                        "histogram": self.ndvi_hist.tolist(),
+                        "per_chip_mean": [round(v, 5) for v in self.chip_ndvi],
+                    },
+                    "per_chip_mean": {
+                        name: [round(float(m[b]), 2) for m in self.chip_means] for b, name in enumerate(self.bands)
+                    },
+                    "pixel_sample": {name: sample[:, b].astype(int).tolist() for b, name in enumerate(self.bands)},
+                }
+            )
+        )
 
 
-def _share_summary(values: list[float]) -> dict[str, Any]:
+def share_summary(values: list[float]) -> ShareStats:
     arr = np.asarray(values, np.float64)
-    return {
-        "mean": float(arr.mean()) if arr.size else float("nan"),
-        "histogram_edges": SHARE_EDGES,
-        "histogram": np.histogram(np.clip(arr, 0, 1), bins=SHARE_EDGES)[0].tolist(),
-        "per_chip": [round(float(v), 5) for v in arr],
-    }
+    return ShareStats(
+        mean=float(arr.mean()) if arr.size else None,
+        histogram_edges=SHARE_EDGES,
+        histogram=np.histogram(np.clip(arr, 0, 1), bins=SHARE_EDGES)[0].tolist(),
+        per_chip=[round(float(v), 5) for v in arr],
+    )
 
 
 def data_fingerprint(stores: Sequence[ChipStore]) -> str:
@@ -169,7 +264,7 @@ def data_fingerprint(stores: Sequence[ChipStore]) -> str:
     return digest.hexdigest()[:16]
 
 
-def compute_baseline(chips_root: str | Path, config: BaselineConfig | None = None) -> dict[str, Any]:
+def compute_baseline(chips_root: str | Path, config: BaselineConfig | None = None) -> Baseline:
     """Statistics over every chip of the chosen split under ``chips_root``."""
     from planet_sentinel.progress import bar
 
@@ -183,7 +278,7 @@ def compute_baseline(chips_root: str | Path, config: BaselineConfig | None = Non
                 f"{stores[0].directory}; one baseline needs one band set"
             )
     rng = np.random.default_rng(config.seed)
-    acc = _Accumulator(bands, config.pixel_sample, rng)
+    acc = Accumulator(bands, config.pixel_sample, rng)
     nodata_shares: list[float] = []
     unknown_shares: list[float] = []
     change_shares: list[float] = []
@@ -214,65 +309,66 @@ def compute_baseline(chips_root: str | Path, config: BaselineConfig | None = Non
                     n_chips += 1
                 progress.update(len(batch["before"]))
     stats = acc.summary()
-    return {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "generator": f"planet_sentinel {__version__}",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": config.model_dump(),
-        "source": {
-            "chips_dirs": [str(s.directory) for s in stores],
-            "fingerprint": data_fingerprint(stores),
-            "split": config.split,
-        },
-        "bands": list(bands),
-        "chip_size": stores[0].size,
-        "n_chips": n_chips,
-        "reflectance_scale": REFLECTANCE_SCALE,
-        "histogram_edges": REFLECTANCE_EDGES,
-        "quantile_levels": list(QUANTILES),
-        **stats,
-        "nodata_share": _share_summary(nodata_shares),
-        "unknown_share": _share_summary(unknown_shares),
-        "change_share": _share_summary(change_shares) if change_shares else None,
-    }
+    return Baseline(
+        schema_version=SCHEMA_VERSION,
+        generator=f"planet_sentinel {__version__}",
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        config=config,
+        source=BaselineSource(
+            chips_dirs=[str(s.directory) for s in stores], fingerprint=data_fingerprint(stores), split=config.split
+        ),
+        bands=list(bands),
+        chip_size=stores[0].size,
+        n_chips=n_chips,
+        reflectance_scale=REFLECTANCE_SCALE,
+        histogram_edges=REFLECTANCE_EDGES,
+        quantile_levels=list(QUANTILES),
+        per_band=stats.per_band,
+        ndvi=stats.ndvi,
+        per_chip_mean=stats.per_chip_mean,
+        pixel_sample=stats.pixel_sample,
+        nodata_share=share_summary(nodata_shares),
+        unknown_share=share_summary(unknown_shares),
+        change_share=share_summary(change_shares) if change_shares else None,
+    )
 
 
 def write_baseline(
     chips_root: str | Path, out: str | Path, config: BaselineConfig | None = None, overwrite: bool = False
-) -> dict[str, Any]:
+) -> Baseline:
     """Compute the baseline and write it as JSON (atomically; refuses to clobber unless asked)."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise SentinelError(f"{out} already exists; pass --overwrite to replace it")
     baseline = compute_baseline(chips_root, config)
-    write_text_atomic(out, json.dumps(_finite(baseline), allow_nan=False))
+    baseline.save(out, indent=None)
     return baseline
 
 
-def _finite(value: Any) -> Any:
-    """Replace NaN (statistics of an empty set) with null, which JSON can carry."""
+def finite(value: Any) -> Any:
+    """``value`` with NaN (statistics of an empty set) replaced by None, which JSON can carry."""
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     return value
 
 
-def load_baseline(path: str | Path) -> dict[str, Any]:
-    """Read a baseline, refusing other schemas with a clear message."""
-    path = Path(path)
-    if not path.exists():
-        raise SentinelError(f"{path}: no such baseline (run `sentinel baseline`)")
+def load_baseline(path: str | Path) -> Baseline:
+    """Read a baseline (:meth:`Baseline.load`), saying how to recompute one that cannot be read."""
+    if not Path(path).is_file():
+        raise ArtefactError(f"{path}: no such baseline (run `sentinel baseline` first)")
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SentinelError(f"{path}: not valid JSON ({exc})") from exc
-    if data.get("schema") != SCHEMA or data.get("schema_version") != SCHEMA_VERSION:
-        raise SentinelError(
-            f"{path}: baseline schema {data.get('schema')} v{data.get('schema_version')} is not "
-            f"{SCHEMA} v{SCHEMA_VERSION}; recompute it with `sentinel baseline`"
-        )
-    return data
+        return Baseline.load(path)
+    except ArtefactError as exc:
+        try:
+            raw = json.loads(Path(path).read_text())
+            found = f"{raw.get('schema')} v{raw.get('schema_version')}" if isinstance(raw, dict) else "not a baseline"
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            found = "not JSON"
+        raise ArtefactError(
+            f"{exc} ({found}, this planet-sentinel reads {SCHEMA} v{SCHEMA_VERSION}: recompute it with "
+            f"`sentinel baseline --out {path}`)"
+        ) from exc

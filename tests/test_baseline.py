@@ -6,8 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planet_sentinel.chips import ChipConfig, chip_scene
-from planet_sentinel.drift.baseline import (
+from planet_sentinel.baseline import (
     REFLECTANCE_EDGES,
     BaselineConfig,
     compute_baseline,
@@ -15,6 +14,7 @@ from planet_sentinel.drift.baseline import (
     ndvi,
     write_baseline,
 )
+from planet_sentinel.chips import ChipConfig, chip_scene
 from planet_sentinel.errors import SentinelError
 from tests.conftest import FakeScene, write_fake_scene
 
@@ -43,25 +43,25 @@ def _valid_pixels(fake_scene: FakeScene, chips: Path, split: str) -> np.ndarray:
 def test_statistics_match_numpy(fake_scene: FakeScene, chips: Path) -> None:
     base = compute_baseline(chips.parent, BaselineConfig(split="all", pixel_sample=500))
     pixels = _valid_pixels(fake_scene, chips, "all")
-    assert base["bands"] == ["B02", "B03", "B04", "B08", "B11", "B12"]
-    for b, name in enumerate(base["bands"]):
-        stats = base["per_band"][name]
-        assert stats["count"] == pixels.shape[1]
-        assert stats["mean"] == pytest.approx(pixels[b].mean(), rel=1e-9)
-        assert stats["std"] == pytest.approx(pixels[b].std(), rel=1e-6)
-        assert stats["quantiles"]["0.5"] == pytest.approx(np.quantile(pixels[b], 0.5), abs=1)
-        assert stats["histogram"] == np.histogram(pixels[b], bins=REFLECTANCE_EDGES)[0].tolist()
-        assert len(base["pixel_sample"][name]) == 500
-        assert set(base["pixel_sample"][name]) <= set(np.unique(pixels[b]).tolist())
+    assert base.bands == ["B02", "B03", "B04", "B08", "B11", "B12"]
+    for b, name in enumerate(base.bands):
+        stats = base.per_band[name]
+        assert stats.count == pixels.shape[1]
+        assert stats.mean == pytest.approx(pixels[b].mean(), rel=1e-9)
+        assert stats.std == pytest.approx(pixels[b].std(), rel=1e-6)
+        assert stats.quantiles["0.5"] == pytest.approx(np.quantile(pixels[b], 0.5), abs=1)
+        assert stats.histogram == np.histogram(pixels[b], bins=REFLECTANCE_EDGES)[0].tolist()
+        assert len(base.pixel_sample[name]) == 500
+        assert set(base.pixel_sample[name]) <= set(np.unique(pixels[b]).tolist())
     expected_ndvi = ndvi(pixels[2], pixels[3])
-    assert base["ndvi"]["mean"] == pytest.approx(expected_ndvi.mean(), abs=1e-5)
-    assert sum(base["ndvi"]["histogram"]) == pixels.shape[1]
+    assert base.ndvi.mean == pytest.approx(expected_ndvi.mean(), abs=1e-5)
+    assert sum(base.ndvi.histogram) == pixels.shape[1]
 
 
 def test_pixel_sample_is_uniform(fake_scene: FakeScene, chips: Path) -> None:
     base = compute_baseline(chips.parent, BaselineConfig(split="all", pixel_sample=5000))
     pixels = _valid_pixels(fake_scene, chips, "all")
-    sample = np.array(base["pixel_sample"]["B04"])
+    sample = np.array(base.pixel_sample["B04"])
     from scipy.stats import ks_2samp
 
     assert ks_2samp(sample, pixels[2]).pvalue > 0.01
@@ -71,21 +71,21 @@ def test_split_selection_and_shares(fake_scene: FakeScene, chips: Path) -> None:
     train = compute_baseline(chips.parent, BaselineConfig(split="train"))
     everything = compute_baseline(chips.parent, BaselineConfig(split="all"))
     manifest = json.loads((chips / "manifest.json").read_text())
-    assert train["n_chips"] == sum(c["split"] == "train" for c in manifest["chips"])
-    assert everything["n_chips"] == len(manifest["chips"])
-    assert len(everything["change_share"]["per_chip"]) == everything["n_chips"]
-    assert everything["change_share"]["mean"] == pytest.approx(
+    assert train.n_chips == sum(c["split"] == "train" for c in manifest["chips"])
+    assert everything.n_chips == len(manifest["chips"])
+    assert len(everything.change_share.per_chip) == everything.n_chips
+    assert everything.change_share.mean == pytest.approx(
         np.mean([c["change_share"] for c in manifest["chips"]]), abs=1e-4
     )
-    assert max(everything["unknown_share"]["per_chip"]) > 0
+    assert max(everything.unknown_share.per_chip) > 0
 
 
 def test_write_load_roundtrip_and_refusals(chips: Path, tmp_path: Path) -> None:
     out = tmp_path / "baseline.json"
     write_baseline(chips.parent, out)
     loaded = load_baseline(out)
-    assert loaded["schema_version"] == 1 and loaded["n_chips"] > 0
-    assert len(loaded["source"]["fingerprint"]) == 16
+    assert loaded.schema_version == 1 and loaded.n_chips > 0
+    assert len(loaded.source.fingerprint) == 16
     with pytest.raises(SentinelError, match="already exists"):
         write_baseline(chips.parent, out)
     data = json.loads(out.read_text())
@@ -110,6 +110,6 @@ def test_fingerprint_changes_with_content(fake_scene: FakeScene, tmp_path: Path)
     other = write_fake_scene(tmp_path / "raw2", size=512, seed=1)
     b = tmp_path / "b" / "x"
     chip_scene(other.before, other.after, other.mask, b, ChipConfig(size=128, split_block=128))
-    fa = compute_baseline(a.parent)["source"]["fingerprint"]
-    assert fa == compute_baseline(a.parent)["source"]["fingerprint"]
-    assert fa != compute_baseline(b.parent)["source"]["fingerprint"]
+    fa = compute_baseline(a.parent).source.fingerprint
+    assert fa == compute_baseline(a.parent).source.fingerprint
+    assert fa != compute_baseline(b.parent).source.fingerprint

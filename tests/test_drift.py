@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from planet_sentinel.bands import DEFAULT_BANDS
+from planet_sentinel.baseline import BaselineConfig, load_baseline, write_baseline
 from planet_sentinel.chips import ChipConfig, chip_scene
-from planet_sentinel.drift.baseline import BaselineConfig, write_baseline
 from planet_sentinel.drift.monitor import EXIT_DRIFT, EXIT_INCONCLUSIVE, EXIT_NO_DRIFT, MonitorConfig, run_monitor
 from planet_sentinel.drift.statistics import (
     DRIFT,
@@ -290,12 +290,12 @@ def model_file(baseline_file: Path) -> Path:
     from planet_sentinel.bundle import ModelBundle
     from planet_sentinel.model import ModelConfig, SiameseUNet
 
-    base = json.loads(baseline_file.read_text())
+    base = load_baseline(baseline_file)
     torch.manual_seed(0)
     model = SiameseUNet(ModelConfig(in_channels=6, base=4, depth=3)).eval()
-    mean = np.array([base["per_band"][b]["mean"] for b in base["bands"]], np.float32)
-    std = np.array([base["per_band"][b]["std"] for b in base["bands"]], np.float32)
-    bundle = ModelBundle(model, tuple(base["bands"]), mean, std, CHIP, 0.5, fingerprint="abc123")
+    mean = np.array([base.per_band[b].mean for b in base.bands], np.float32)
+    std = np.array([base.per_band[b].std for b in base.bands], np.float32)
+    bundle = ModelBundle(model, tuple(base.bands), mean, std, CHIP, 0.5, fingerprint="abc123")
     return bundle.save(baseline_file.parent / "model.pt")
 
 

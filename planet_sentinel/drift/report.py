@@ -16,25 +16,31 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from planet_sentinel.drift.baseline import NDVI_EDGES, REFLECTANCE_EDGES
+from planet_sentinel.baseline import NDVI_EDGES, REFLECTANCE_EDGES
 from planet_sentinel.drift.statistics import DRIFT, INSUFFICIENT, PASS, UNAVAILABLE, WARN, Signal
+from planet_sentinel.drift.types import REPORT_SCHEMA, REPORT_VERSION, DriftReport, MonitorResult
 from planet_sentinel.raster import refuse_existing, write_text_atomic
 
-if TYPE_CHECKING:
-    from planet_sentinel.drift.monitor import MonitorResult
-
-REPORT_SCHEMA = "planet-sentinel/drift-report"
-REPORT_VERSION = 1
+__all__ = [
+    "FILES",
+    "REPORT_SCHEMA",
+    "REPORT_VERSION",
+    "markdown",
+    "plot_bands",
+    "plot_features",
+    "report",
+    "write_report",
+]
 FILES = {"json": "drift.json", "markdown": "drift.md", "bands_png": "bands.png", "features_png": "features.png"}
 _MARK = {PASS: "pass", WARN: "warn", DRIFT: "**DRIFT**", INSUFFICIENT: "too few chips", UNAVAILABLE: "n/a"}
 _COLOUR = {PASS: "#4c9a2a", WARN: "#e0a100", DRIFT: "#c0392b", INSUFFICIENT: "#7f8c8d", UNAVAILABLE: "#bdc3c7"}
 
 
-def report_dict(result: MonitorResult) -> dict[str, Any]:
+def report(result: MonitorResult, files: dict[str, str] | None = None) -> DriftReport:
     """The machine-readable report (what ``drift.json`` holds)."""
     baseline = result.baseline
     new = result.new
@@ -42,36 +48,40 @@ def report_dict(result: MonitorResult) -> dict[str, Any]:
     for s in result.signals:
         if s.group == "model" and s.status != UNAVAILABLE:
             model_sizes = {"model_reference_chips": s.n_reference, "model_new_chips": s.n_new}
-    return {
-        "schema": REPORT_SCHEMA,
-        "schema_version": REPORT_VERSION,
-        "decision": {**result.decision.to_dict(), "exit_code": result.exit_code},
-        "thresholds": result.thresholds.model_dump(),
-        "sample_sizes": {
-            "baseline_chips": baseline["n_chips"],
-            "new_chips": new.n_chips,
-            "chip_size": new.chip_size,
-            **model_sizes,
-        },
-        "signals": [s.to_dict() for s in result.signals],
-        "baseline": {
-            "path": result.context.get("baseline_path"),
-            "schema": baseline.get("schema"),
-            "schema_version": baseline.get("schema_version"),
-            "generator": baseline.get("generator"),
-            "created": baseline.get("created"),
-            "fingerprint": baseline.get("source", {}).get("fingerprint"),
-            "split": baseline.get("source", {}).get("split"),
-            "n_chips": baseline["n_chips"],
-            "n_scenes": len(baseline.get("source", {}).get("chips_dirs", [])),
-            "bands": baseline["bands"],
-            "chip_size": baseline.get("chip_size"),
-        },
-        "new_data": {k: v for k, v in new.source.items() if k != "chips_dirs" or new.source.get("kind") == "chips"}
-        | {"n_chips": new.n_chips, "n_scenes": new.n_groups, "bands": new.bands, "pixel_rule": new.pixel_rule},
-        "model": result.model,
-        "context": result.context,
-    }
+    new_data = {k: v for k, v in new.source.items() if k != "chips_dirs" or new.source.get("kind") == "chips"}
+    new_data |= {"n_chips": new.n_chips, "n_scenes": new.n_groups, "bands": new.bands, "pixel_rule": new.pixel_rule}
+    return DriftReport.model_validate(
+        {
+            "schema_version": REPORT_VERSION,
+            "decision": {**result.decision.to_dict(), "exit_code": result.exit_code},
+            "thresholds": result.thresholds,
+            "sample_sizes": {
+                "baseline_chips": baseline.n_chips,
+                "new_chips": new.n_chips,
+                "chip_size": new.chip_size,
+                **model_sizes,
+            },
+            "signals": [s.to_dict() for s in result.signals],
+            "baseline": {
+                "path": result.context.get("baseline_path"),
+                "schema": baseline.schema_id,
+                "schema_version": baseline.schema_version,
+                "generator": baseline.generator,
+                "created": baseline.created,
+                "fingerprint": baseline.source.fingerprint,
+                "split": baseline.source.split,
+                "n_chips": baseline.n_chips,
+                "n_scenes": len(baseline.source.chips_dirs),
+                "bands": baseline.bands,
+                "chip_size": baseline.chip_size,
+            },
+            # provenance bags: plain JSON values (numpy scalars and paths as numbers and text)
+            "new_data": _plain(new_data),
+            "model": _plain(result.model),
+            "context": _plain(result.context),
+            "files": files or {},
+        }
+    )
 
 
 def write_report(result: MonitorResult, out_dir: str | Path, overwrite: bool = True) -> dict[str, Path]:
@@ -80,13 +90,16 @@ def write_report(result: MonitorResult, out_dir: str | Path, overwrite: bool = T
     paths = {k: out / name for k, name in FILES.items()}
     refuse_existing(list(paths.values()), overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    data = report_dict(result)
-    data["files"] = {k: p.name for k, p in paths.items()}
-    write_text_atomic(paths["json"], json.dumps(data, indent=1, allow_nan=False, default=_json_default) + "\n")
+    data = report(result, {k: p.name for k, p in paths.items()})
+    data.save(paths["json"])
     plot_bands(result, paths["bands_png"])
     plot_features(result, paths["features_png"])
     write_text_atomic(paths["markdown"], markdown(result, data))
     return paths
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, allow_nan=False, default=_json_default))
 
 
 def _json_default(value: Any) -> Any:
@@ -116,9 +129,10 @@ def _effects_cell(signal: Signal) -> str:
     return "; ".join(parts) or "–"
 
 
-def markdown(result: MonitorResult, data: dict[str, Any] | None = None) -> str:
+def markdown(result: MonitorResult, data: DriftReport | None = None) -> str:
     """A GitHub-flavoured report: verdict, table of signals, thresholds, provenance."""
-    data = data or report_dict(result)
+    data = data or report(result)
+    base = data.baseline
     d = result.decision
     verdict = {"drift": "DRIFT DETECTED", "no_drift": "no drift", "inconclusive": "INCONCLUSIVE"}[d.status]
     lines = [
@@ -126,10 +140,10 @@ def markdown(result: MonitorResult, data: dict[str, Any] | None = None) -> str:
         "",
         f"{d.summary}.",
         "",
-        f"Baseline `{data['baseline']['path']}` ({data['baseline']['n_chips']} chips, fingerprint "
-        f"`{data['baseline']['fingerprint']}`, {data['baseline']['generator']}, {data['baseline']['created']}) vs new "
-        f"data `{data['new_data'].get('path')}` ({result.new.n_chips} chips of {result.new.chip_size} px from "
-        f"{result.new.n_groups} {'scenes' if data['new_data'].get('kind') == 'scenes' else 'chips directories'}; "
+        f"Baseline `{base.path}` ({base.n_chips} chips, fingerprint "
+        f"`{base.fingerprint}`, {base.generator}, {base.created}) vs new "
+        f"data `{data.new_data.get('path')}` ({result.new.n_chips} chips of {result.new.chip_size} px from "
+        f"{result.new.n_groups} {'scenes' if data.new_data.get('kind') == 'scenes' else 'chips directories'}; "
         f"valid pixels by {result.new.pixel_rule}).",
     ]
     if result.model:
@@ -167,7 +181,7 @@ def markdown(result: MonitorResult, data: dict[str, Any] | None = None) -> str:
     lines += [
         "",
         f"Plots: `{FILES['bands_png']}` (per-band histograms), `{FILES['features_png']}` (feature drift).",
-        f"Exit code {data['decision']['exit_code']} (0 no drift, 3 drift, 4 inconclusive).",
+        f"Exit code {data.decision.exit_code} (0 no drift, 3 drift, 4 inconclusive).",
         "",
     ]
     return "\n".join(lines)
@@ -210,16 +224,16 @@ def plot_bands(result: MonitorResult, path: Path) -> None:
     panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, str]] = []
     edges = np.asarray(REFLECTANCE_EDGES[:-1], np.float64) / 10000  # drop the overflow bin
     for band in result.new.bands:
-        ref = _density(result.baseline["per_band"][band]["histogram"])[:-1]
-        cur = _density(result.new.stats["per_band"][band]["histogram"])[:-1]
+        ref = _density(result.baseline.per_band[band].histogram)[:-1]
+        cur = _density(result.new.stats.per_band[band].histogram)[:-1]
         panels.append((band, edges, ref, cur, status.get(f"band {band}", PASS)))
-    if result.new.stats["ndvi"]["count"] and result.baseline["ndvi"]["count"]:
+    if result.new.stats.ndvi.count and result.baseline.ndvi.count:
         panels.append(
             (
                 "NDVI",
                 np.asarray(NDVI_EDGES),
-                _density(result.baseline["ndvi"]["histogram"]),
-                _density(result.new.stats["ndvi"]["histogram"]),
+                _density(result.baseline.ndvi.histogram),
+                _density(result.new.stats.ndvi.histogram),
                 status.get("ndvi", PASS),
             )
         )

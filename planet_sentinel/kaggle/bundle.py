@@ -17,13 +17,16 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planet_sentinel import __version__
 from planet_sentinel.errors import SentinelError
+
+if TYPE_CHECKING:
+    from planet_sentinel.baseline import Baseline
 
 BUNDLE_MANIFEST = "sentinel-bundle.json"
 ARCHIVE_NAME = "sentinel-bundle.zip"
@@ -117,7 +120,7 @@ def pack_dataset(
     out_dir: str | Path,
     train_config: dict[str, Any],
     wheel: Path,
-    baseline: dict[str, Any] | None = None,
+    baseline: Baseline | Mapping[str, Any] | None = None,
     max_bytes: int | None = None,
     progress: Any = None,
 ) -> DatasetBundle:
@@ -125,7 +128,7 @@ def pack_dataset(
 
     The size is checked against Kaggle's per-dataset limit before a byte is written.
     """
-    from planet_sentinel.drift.baseline import data_fingerprint
+    from planet_sentinel.baseline import data_fingerprint
     from planet_sentinel.kaggle.settings import MAX_DATASET_BYTES
 
     max_bytes = max_bytes or MAX_DATASET_BYTES
@@ -137,7 +140,8 @@ def pack_dataset(
         members += [(f"{prefix}/{path.name}", path) for path in _chip_files(store)]
     members.append(("train_config.json", json.dumps(train_config, indent=1).encode()))
     if baseline is not None:
-        members.append(("baseline.json", json.dumps(baseline).encode()))
+        raw = baseline.to_dict() if hasattr(baseline, "to_dict") else dict(baseline)  # a Baseline, or its JSON
+        members.append(("baseline.json", json.dumps(raw).encode()))
     total = sum(len(m) if isinstance(m, bytes) else m.stat().st_size for _, m in members)
     if total > max_bytes:
         raise SentinelError(

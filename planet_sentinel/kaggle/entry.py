@@ -14,7 +14,6 @@ overruns stops using GPU quota by itself (see ``planet_sentinel.kaggle.deadline`
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -111,11 +110,12 @@ def run(
     import torch
 
     import planet_sentinel
+    from planet_sentinel.baseline import load_baseline
     from planet_sentinel.kaggle.bundle import sha256_file
     from planet_sentinel.train import TrainConfig, train
 
     config = TrainConfig.model_validate(manifest["train_config"])
-    baseline = json.loads((root / manifest["baseline"]).read_text()) if manifest.get("baseline") else None
+    baseline = load_baseline(root / manifest["baseline"]) if manifest.get("baseline") else None
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from planet_sentinel.baseline import load_baseline
 from planet_sentinel.chips import ChipStore
-from planet_sentinel.drift.baseline import load_baseline
 from tests.conftest import REPO_ROOT
 
 BIN = Path(sys.executable).parent
@@ -51,7 +51,7 @@ def test_repro_push_pull(tmp_path: Path) -> None:
     store = ChipStore(repo / "data/chips/tiny")
     assert store.manifest.scene.width == 512 and 0 < len(store.chips) <= 16
     baseline = load_baseline(repo / "data/baseline.json")
-    assert baseline["n_chips"] == store.manifest.counts["train"]
+    assert baseline.n_chips == store.manifest.counts["train"]
     assert "up to date" in _run([str(BIN / "dvc"), "status"], repo).lower()
     metrics = _run([str(BIN / "dvc"), "metrics", "show", "--json"], repo)
     assert "val_f1" in metrics and "overall" in metrics

@@ -318,7 +318,7 @@ def _count_split(root: Path, split: str) -> int:
 def _train_fold(
     name: str, root: Path, run_dir: Path, fixed: dict[str, Any], epochs: int | None, minutes: float | None
 ) -> tuple[Any, dict[str, Any]]:
-    from planet_sentinel.drift.baseline import BaselineConfig, compute_baseline
+    from planet_sentinel.baseline import BaselineConfig, compute_baseline
     from planet_sentinel.train import TrainConfig, train
 
     baseline = compute_baseline(root, BaselineConfig(split="train", pixel_sample=100))
@@ -425,10 +425,10 @@ def _preload() -> None:
 
     for module in (
         "bands",
+        "baseline",
         "bundle",
         "chips",
         "clouds",
-        "drift.baseline",
         "evaluate",
         "model",
         "predict",
