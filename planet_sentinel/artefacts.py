@@ -151,6 +151,8 @@ ARTEFACTS: tuple[str, ...] = (
     "planet_sentinel.evaluation_report:EvaluationRecord",
     "planet_sentinel.sources.gee.ingest:IngestRecord",
     "planet_sentinel.predict.summary:PredictionSummary",
+    "planet_sentinel.baseline:Baseline",
+    "planet_sentinel.drift.types:DriftReport",
 )
 
 
