@@ -58,14 +58,16 @@ _NPY_HEADER_BYTES = 128
 class ChipConfig(BaseModel):
     """How a scene is cut into chips (the ``chip`` section of params.yaml)."""
 
-    size: int = Field(256, ge=16, le=4096, description="chip side in pixels")
-    overlap: int = Field(0, ge=0, description="pixels shared by neighbouring chips")
-    max_invalid: float = Field(0.5, ge=0, le=1, description="drop chips whose nodata-or-unknown share exceeds this")
-    split_block: int = Field(512, ge=16, description="side in pixels of the blocks that splits are assigned to")
-    split_ratios: tuple[float, float, float] = Field(
-        (0.7, 0.15, 0.15), description="train, val, test shares of the blocks"
+    size: int = Field(default=256, ge=16, le=4096, description="chip side in pixels")
+    overlap: int = Field(default=0, ge=0, description="pixels shared by neighbouring chips")
+    max_invalid: float = Field(
+        default=0.5, ge=0, le=1, description="drop chips whose nodata-or-unknown share exceeds this"
     )
-    seed: int = Field(0, description="seed for tie-breaking in the split assignment")
+    split_block: int = Field(default=512, ge=16, description="side in pixels of the blocks that splits are assigned to")
+    split_ratios: tuple[float, float, float] = Field(
+        default=(0.7, 0.15, 0.15), description="train, val, test shares of the blocks"
+    )
+    seed: int = Field(default=0, description="seed for tie-breaking in the split assignment")
 
     @model_validator(mode="after")
     def _consistent(self) -> ChipConfig:
@@ -98,7 +100,7 @@ class ChipRecord(_Part):
     nodata_share: float
     unknown_share: float = Field(description="share of pixels that are nodata or labelled unknown")
     change_share: float = Field(description="share of labelled pixels that are forest loss")
-    split: str = Field(BUFFER, description="train, val, test, or buffer (straddles blocks of different splits)")
+    split: str = Field(default=BUFFER, description="train, val, test, or buffer (straddles blocks of different splits)")
     block: list[int] = Field(default_factory=list, description="row, column of the split block holding its corner")
 
 
@@ -133,7 +135,7 @@ class ChipManifest(Artefact):
     SCHEMA_VERSION: ClassVar[int] = 1
     PRODUCED_BY: ClassVar[str] = "sentinel chip"
 
-    schema_name: Literal["planet-sentinel/chips"] = Field(SCHEMA, alias="schema")
+    schema_name: Literal["planet-sentinel/chips"] = Field(default="planet-sentinel/chips", alias="schema")
     generator: str
     name: str
     created: str
@@ -296,6 +298,7 @@ def chip_scene(
             nodata=NODATA,
         )
         ChipManifest(
+            schema_version=ChipManifest.SCHEMA_VERSION,
             generator=f"planet_sentinel {__version__}",
             name=name or Path(out_dir).name,
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -476,7 +479,7 @@ def _split_chips(chips: list[ChipRecord], config: ChipConfig) -> dict[str, int]:
     )
     counts = dict.fromkeys((*SPLITS, BUFFER), 0)
     for chip in chips:
-        splits = {block_split.get(b) for b in touched(chip)} - {None}
+        splits = {block_split[b] for b in touched(chip) if b in block_split}
         chip.split = splits.pop() if len(splits) == 1 else BUFFER
         chip.block = [chip.row // block, chip.col // block]
         counts[chip.split] += 1

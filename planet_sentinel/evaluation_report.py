@@ -45,7 +45,7 @@ class MethodScores(_Part):
     fn: int
     tn: int
     threshold: float | None = Field(description="decision threshold; null when it differs per scene")
-    note: str | None = Field(None, description="how the threshold was chosen (absent when nothing to say)")
+    note: str | None = Field(default=None, description="how the threshold was chosen (absent when nothing to say)")
 
 
 class SceneScores(_Part):
@@ -97,11 +97,17 @@ class MethodResult:
     note: str = ""
 
     def to_scores(self) -> MethodScores:
-        metrics = {k: _finite(v) for k, v in self.counts.metrics().items()}
+        c = self.counts
         return MethodScores(
-            **metrics,
+            precision=_finite(c.precision),
+            recall=_finite(c.recall),
+            f1=_finite(c.f1),
+            iou=_finite(c.iou),
             ap=_finite(self.average_precision),
-            **self.counts.to_dict(),
+            tp=c.tp,
+            fp=c.fp,
+            fn=c.fn,
+            tn=c.tn,
             threshold=_finite(self.threshold),
             note=self.note or None,
         )
@@ -161,6 +167,7 @@ class EvaluationReport:
     def to_record(self) -> EvaluationRecord:
         """The artefact written as evaluation.json."""
         return EvaluationRecord(
+            schema_version=EvaluationRecord.SCHEMA_VERSION,
             model=self.model,
             settings=self.settings,
             notes=self.notes,

@@ -56,25 +56,27 @@ class KaggleRunRecord(Artefact):
     PRODUCED_BY: ClassVar[str] = "sentinel train --on kaggle"
     UPGRADERS: ClassVar[dict[int, Any]] = {0: _accept_unversioned}
 
-    schema_name: Literal["planet-sentinel/kaggle-run"] = Field(RUN_SCHEMA, alias="schema")
+    schema_name: Literal["planet-sentinel/kaggle-run"] = Field(default="planet-sentinel/kaggle-run", alias="schema")
     status: Literal["complete", "timed_out"] = "complete"
     started: str | None = None
-    bundle_sha256: str | None = Field(None, description="sha256 of the dataset archive the kernel trained from")
+    bundle_sha256: str | None = Field(default=None, description="sha256 of the dataset archive the kernel trained from")
     seconds: float | None = None
     device: str | None = None
     amp: bool | None = None
-    gpu: dict[str, Any] | None = Field(None, description="cuda, name, peak_memory_mb, peak_reserved_mb")
+    gpu: dict[str, Any] | None = Field(default=None, description="cuda, name, peak_memory_mb, peak_reserved_mb")
     mean_epoch_seconds: float | None = None
     params: dict[str, Any] | None = None
     best: dict[str, Any] | None = None
     history: list[dict[str, Any]] = Field(default_factory=list, description="one entry of metrics per epoch")
-    fingerprint: str | None = Field(None, description="identity of the chips trained on")
+    fingerprint: str | None = Field(default=None, description="identity of the chips trained on")
     extra: dict[str, Any] | None = None
-    planet_sentinel: dict[str, str] | None = Field(None, description="version and file of the installed library")
+    planet_sentinel: dict[str, str] | None = Field(
+        default=None, description="version and file of the installed library"
+    )
     torch: str | None = None
     kaggle_run_type: str | None = None
     outputs: dict[str, OutputFile] = Field(default_factory=dict)
-    deadline: str | None = Field(None, description="timed_out: the deadline (UTC) the kernel stopped at")
+    deadline: str | None = Field(default=None, description="timed_out: the deadline (UTC) the kernel stopped at")
     stopped: str | None = None
     epochs_completed: int | None = None
 
@@ -138,6 +140,7 @@ def run(
         outputs[name] = OutputFile(sha256=sha256_file(working / name), size=(working / name).stat().st_size)
     epoch_seconds = [h["epoch_seconds"] for h in result.history if "epoch_seconds" in h]
     record = KaggleRunRecord(
+        schema_version=KaggleRunRecord.SCHEMA_VERSION,
         status="complete",
         started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         seconds=result.seconds,

@@ -6,11 +6,8 @@ such a set for two dates into the scene contract (see ``planet_sentinel.raster``
 an after scene on ONE 10 m grid in a projected CRS, uint16, nodata 0, band names in the band
 descriptions, plus an optional change mask, an import summary (JSON) and a quicklook (PNG).
 
-Every band is warped straight from its own file onto the target grid, one band at a time
-(bilinear for reflectance, nearest for masks), so memory stays bounded by one band whatever the
-number of bands; 10 m bands already on the target grid are copied without resampling. The warped
-bands of a date are staged in memory-mapped files on disk so that a pixel missing from any band
-can be cleared from all bands of that date before the scene is written.
+Every band is warped straight from its own file onto the target grid, one band at a time, so
+memory stays bounded by one band whatever the number of bands (``planet_sentinel.sources.warp``).
 
 Source rasters without a declared nodata value use 0, the Sentinel-2 convention for "no data".
 """
@@ -31,12 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from planet_sentinel.aoi import aligned_grid
 from planet_sentinel.bands import (
     CATALOGUE,
     DEFAULT_BANDS,
     MASK_UNKNOWN,
-    NODATA,
     band_from_filename,
     validate_bands,
 )
@@ -48,14 +43,16 @@ from planet_sentinel.raster import (
     mask_writer,
     open_raster,
     refuse_existing,
-    scene_writer,
-    utm_crs_for,
+)
+from planet_sentinel.sources.warp import (
+    STRIP_ROWS,
+    TARGET_RESOLUTION,
+    describe_source,
+    target_grid,
+    warp_mask,
+    write_date,
 )
 
-#: Resolution of every imported scene, metres.
-TARGET_RESOLUTION = 10
-#: Rows per strip when post-processing staged bands.
-_STRIP_ROWS = 1024
 _RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
 
 Progress = Callable[[str], None]
@@ -154,221 +151,6 @@ def _files_by_band(files: Sequence[Path], bands: Sequence[str], date: str) -> di
     return {b: by_band[b] for b in bands}
 
 
-# --------------------------------------------------------------------------------------------
-# Target grid
-
-
-def _is_metric_projected(crs: Any) -> bool:
-    if crs is None or not crs.is_projected:
-        return False
-    try:
-        unit, factor = crs.linear_units_factor
-    except Exception:  # noqa: BLE001 - some CRSs have no linear unit
-        return False
-    return abs(factor - 1.0) < 1e-9
-
-
-def _describe_source(path: Path, band: str) -> dict[str, Any]:
-    """Open a source band file, check it, and describe it for the import summary."""
-    with open_raster(path) as ds:
-        if ds.count != 1:
-            raise SentinelError(
-                f"{path}: expected a single-band raster for {band}, got {ds.count} bands; pass one file per band"
-            )
-        if ds.crs is None:
-            raise SentinelError(f"{path}: not georeferenced (no CRS); imports need georeferenced band files")
-        dtype = ds.dtypes[0]
-        if not np.issubdtype(np.dtype(dtype), np.integer):
-            raise SentinelError(
-                f"{path}: {dtype} data; expected integer digital numbers (reflectance x 10000, "
-                "as Copernicus delivers them)"
-            )
-        return {
-            "path": str(path),
-            "crs": ds.crs.to_string(),
-            "size": [ds.width, ds.height],
-            "pixel_size": [abs(ds.transform.a), abs(ds.transform.e)],
-            "pixel_size_units": "degrees" if ds.crs.is_geographic else "metres",
-            "native_resolution_m": CATALOGUE[band].resolution_m,
-            "dtype": dtype,
-            "nodata": ds.nodata,
-        }
-
-
-def target_grid(reference: Path, crs: str | None = None) -> tuple[Grid, str]:
-    """The 10 m grid an import writes on, and how it was chosen.
-
-    The reference (the before date's 10 m band) is used as is when it is in a metric projected
-    CRS at 10 m, north-up; otherwise (geographic reference, other resolution, or an explicit
-    ``crs``) a grid with its origin on whole 10 m is built over the reference footprint, in
-    ``crs`` or the UTM zone of the footprint's centre.
-    """
-    from rasterio.crs import CRS
-    from rasterio.errors import CRSError
-    from rasterio.warp import transform, transform_bounds
-
-    with open_raster(reference) as ds:
-        ref = Grid.of(ds)
-    if ref.crs is None:
-        raise SentinelError(f"{reference}: not georeferenced (no CRS)")
-    t = ref.transform
-    if crs is None and _is_metric_projected(ref.crs):
-        north_up = t.b == 0 and t.d == 0 and t.a > 0 and t.e < 0
-        if north_up and all(abs(r - TARGET_RESOLUTION) < 1e-6 for r in ref.resolution):
-            return ref, f"the grid of {reference.name}"
-        return aligned_grid(ref.crs, ref.bounds, TARGET_RESOLUTION), (f"10 m grid in {ref.crs} over {reference.name}")
-    if crs is not None:
-        try:
-            dst = CRS.from_user_input(crs)
-        except CRSError as exc:
-            raise SentinelError(f"unknown CRS {crs!r}: {exc}") from exc
-        if not _is_metric_projected(dst):
-            raise SentinelError(
-                f"CRS {crs!r} is not a projected CRS in metres; scenes need one (e.g. a UTM zone such as EPSG:32631)"
-            )
-    else:
-        left, bottom, right, top = ref.bounds
-        xs, ys = transform(ref.crs, "EPSG:4326", [(left + right) / 2], [(bottom + top) / 2])
-        dst = CRS.from_user_input(utm_crs_for(xs[0], ys[0]))
-    bounds = transform_bounds(ref.crs, dst, *ref.bounds, densify_pts=51)
-    return aligned_grid(dst, bounds, TARGET_RESOLUTION), (
-        f"10 m grid in {dst.to_string()} over the footprint of {reference.name}"
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Warping
-
-
-def _warp_band(path: Path, grid: Grid, out: np.ndarray, resampling: Any) -> str:
-    """Fill ``out`` with the band of ``path`` on ``grid``; 0 where there is no data.
-
-    Returns how the band was brought onto the grid ("copy" or the resampling name).
-    """
-    import rasterio
-    from rasterio.warp import reproject
-
-    with open_raster(path) as ds:
-        src_nodata = ds.nodata if ds.nodata is not None else NODATA
-        if not Grid.of(ds).differences(grid):
-            data = ds.read(1)
-            if src_nodata != NODATA:
-                data[data == src_nodata] = NODATA
-            out[...] = data
-            return "copy"
-        out[...] = NODATA
-        reproject(
-            source=rasterio.band(ds, 1),
-            destination=out,
-            dst_transform=grid.transform,
-            dst_crs=grid.crs,
-            src_nodata=src_nodata,
-            dst_nodata=NODATA,
-            resampling=resampling,
-            num_threads=max(1, min(4, os.cpu_count() or 1)),
-        )
-        return resampling.name
-
-
-def _write_date(
-    date: str,
-    files: dict[str, Path],
-    grid: Grid,
-    target: Path,
-    stage: Path,
-    add_offset: int,
-    tags: dict[str, Any],
-    progress: Progress | None,
-) -> tuple[np.ndarray, dict[str, str]]:
-    """Warp the bands of one date and write its scene; return its validity and resamplings."""
-    from rasterio.enums import Resampling
-
-    bands = list(files)
-    valid = np.ones((grid.height, grid.width), dtype=bool)
-    staged: list[np.ndarray] = []
-    how: dict[str, str] = {}
-    for i, band in enumerate(bands, start=1):
-        _say(progress, f"{date}: band {band} ({i}/{len(bands)}) from {files[band].name}")
-        arr = np.memmap(
-            stage / f"{date}_{band}.u16",
-            dtype=np.uint16,
-            mode="w+",
-            shape=(grid.height, grid.width),
-        )
-        how[band] = _warp_band(files[band], grid, arr, Resampling.bilinear)
-        valid &= arr != NODATA
-        staged.append(arr)
-    n_valid = int(valid.sum())
-    if n_valid == 0:
-        raise SentinelError(
-            f"the {date} scene has no valid pixel on the target grid ({grid.describe()}): every "
-            "pixel is nodata in at least one band. Check that the files cover the same area as "
-            "the reference and are not empty."
-        )
-    with scene_writer(target, grid, bands, tags=tags) as writer:
-        for window in block_windows(grid, rows=_STRIP_ROWS):
-            rows = slice(window.row_off, window.row_off + window.height)
-            ok = valid[rows]
-            block = np.empty((len(bands), window.height, grid.width), dtype=np.uint16)
-            for k, arr in enumerate(staged):
-                strip = np.asarray(arr[rows])
-                if add_offset:
-                    strip = np.clip(strip.astype(np.int32) + add_offset, 1, 65535).astype(np.uint16)
-                block[k] = np.where(ok, strip, NODATA)
-            writer.write(block, window=window)
-    del staged, arr
-    for band in bands:  # free the staging disk space before the next date
-        (stage / f"{date}_{band}.u16").unlink(missing_ok=True)
-    return valid, how
-
-
-def _warp_mask(path: Path, grid: Grid) -> tuple[np.ndarray, dict[str, Any]]:
-    """A mask file warped (nearest) onto ``grid``: 0/1, 255 outside its footprint."""
-    import rasterio
-    from rasterio.enums import Resampling
-    from rasterio.warp import reproject
-
-    with open_raster(path) as ds:
-        if ds.count != 1:
-            raise SentinelError(f"{path}: a mask has one band, got {ds.count}")
-        if ds.crs is None:
-            raise SentinelError(
-                f"{path}: the mask is not georeferenced (no CRS); give it the CRS and transform "
-                "of the scene it was drawn on (e.g. `gdal_edit.py -a_srs ... -a_ullr ...`)"
-            )
-        if not np.issubdtype(np.dtype(ds.dtypes[0]), np.integer):
-            raise SentinelError(f"{path}: a mask holds integer classes, got {ds.dtypes[0]}")
-        info = {
-            "path": str(path),
-            "crs": ds.crs.to_string(),
-            "size": [ds.width, ds.height],
-            "resampling": "nearest",
-        }
-        out = np.full((grid.height, grid.width), MASK_UNKNOWN, dtype=np.dtype(ds.dtypes[0]))
-        if not Grid.of(ds).differences(grid):
-            out[...] = ds.read(1)
-            info["resampling"] = "copy"
-        else:
-            reproject(
-                source=rasterio.band(ds, 1),
-                destination=out,
-                dst_transform=grid.transform,
-                dst_crs=grid.crs,
-                src_nodata=ds.nodata,
-                dst_nodata=MASK_UNKNOWN,
-                resampling=Resampling.nearest,
-            )
-        if ds.nodata is not None and ds.nodata != MASK_UNKNOWN:
-            out[out == ds.nodata] = MASK_UNKNOWN
-    values = np.unique(out)
-    bad = sorted(set(values.tolist()) - {0, 1, MASK_UNKNOWN})
-    if bad:
-        raise SentinelError(
-            f"{path}: mask values {bad[:10]} are not allowed; masks use 0 = no loss, 1 = loss, {MASK_UNKNOWN} = unknown"
-        )
-    return out.astype(np.uint8), info
-
-
 def _quicklook(target: Path, before: Path, after: Path, mask: Path | None, bands: Sequence[str]) -> Path:
     """The standard quicklook; grey-scale of the first band when B04/B03/B02 are not stacked."""
     rgb = ("B04", "B03", "B02")
@@ -442,38 +224,20 @@ def _import(
     extra: dict[str, Any],
     mask_label: str | None = None,
 ) -> ImportedScene:
-    if not name or not re.fullmatch(r"[A-Za-z0-9._-]+", name):
-        raise SentinelError(f"scene name {name!r} must be letters, digits, '.', '_' or '-'")
-    try:
-        bands = validate_bands(list(bands))
-    except ValueError as exc:
-        raise SentinelError(str(exc)) from exc
-    if not isinstance(add_offset, int) or not -10_000 <= add_offset <= 10_000:
-        raise SentinelError(f"add_offset must be an integer in -10000..10000, got {add_offset!r}")
+    bands = _checked_request(name, bands, add_offset)
     out_dir = Path(out_dir)
     paths = output_paths(out_dir, name)
-    wanted = [paths[k] for k in ("before", "after", "summary_json", "quicklook")]
-    if mask is not None:
-        wanted.append(paths["mask"])
-    refuse_existing(wanted, overwrite)
-    if overwrite and mask is None and paths["mask"].exists():
-        # a mask from an earlier import would no longer match the new scenes
-        stale_mask = paths["mask"]
-    else:
-        stale_mask = None
-
+    stale_mask = _stale_mask(paths, mask is not None, overwrite)
     files = {
         "before": _files_by_band([Path(p) for p in before], bands, "before"),
         "after": _files_by_band([Path(p) for p in after], bands, "after"),
     }
     sources = {
-        date: {band: _describe_source(path, band) for band, path in by_band.items()} for date, by_band in files.items()
+        date: {band: describe_source(path, band) for band, path in by_band.items()} for date, by_band in files.items()
     }
     if mask is not None and not Path(mask).exists():
         raise SentinelError(f"{mask}: no such file (mask)")
-    ten_m = [b for b in bands if CATALOGUE[b].resolution_m == TARGET_RESOLUTION]
-    ref_band = ten_m[0] if ten_m else min(bands, key=lambda b: CATALOGUE[b].resolution_m)
-    reference = files["before"][ref_band]
+    reference = files["before"][_reference_band(bands)]
     grid, grid_how = target_grid(reference, crs)
     _say(progress, f"target grid: {grid.describe()} ({grid_how})")
     date_of = dict(zip(("before", "after"), dates or (None, None), strict=True))
@@ -481,50 +245,14 @@ def _import(
     out_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{name}.import.", dir=out_dir))
     try:
-        valid: dict[str, np.ndarray] = {}
         staged = output_paths(stage, name)
-        for date in ("before", "after"):
-            tags = {"source": "files", "scene_name": name, "date_role": date}
-            if date_of[date]:
-                tags["acquisition_date"] = date_of[date]
-            valid[date], how = _write_date(date, files[date], grid, staged[date], stage, add_offset, tags, progress)
-            for band, method in how.items():
-                sources[date][band]["resampling"] = method
-        both = valid["before"] & valid["after"]
-        if not both.any():
-            raise SentinelError(
-                "the before and after scenes do not overlap on the target grid: no pixel has "
-                "data on both dates. Check that both dates cover the same area."
-            )
-        mask_info = None
-        mask_stats = None
+        both = _write_dates(files, grid, stage, staged, name, add_offset, date_of, sources, progress)
+        mask_info, mask_stats = None, None
         if mask is not None:
             _say(progress, f"mask from {Path(mask).name}")
-            warped, mask_info = _warp_mask(Path(mask), grid)
-            if mask_label is not None:
-                mask_info["path"] = mask_label
-            warped[~both] = MASK_UNKNOWN
-            counts = np.bincount(warped.ravel(), minlength=256)
-            mask_stats = {
-                "no_loss": int(counts[0]),
-                "loss": int(counts[1]),
-                "unknown": int(counts[MASK_UNKNOWN]),
-            }
-            mask_tags = {"source": "files", "scene_name": name}
-            with mask_writer(staged["mask"], grid, tags=mask_tags) as w:
-                for window in block_windows(grid, rows=_STRIP_ROWS):
-                    rows = slice(window.row_off, window.row_off + window.height)
-                    w.write(warped[rows], window=window)
-            del warped
-        del valid
+            mask_info, mask_stats = _write_mask(Path(mask), grid, both, staged["mask"], name, mask_label)
         _say(progress, "quicklook")
-        _quicklook(
-            staged["quicklook"],
-            staged["before"],
-            staged["after"],
-            staged["mask"] if mask is not None else None,
-            bands,
-        )
+        _quicklook(staged["quicklook"], staged["before"], staged["after"], staged["mask"] if mask else None, bands)
         summary = {
             "name": name,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -559,6 +287,84 @@ def _import(
         summary_json=paths["summary_json"],
         grid=grid,
     )
+
+
+def _write_dates(
+    files: dict[str, dict[str, Path]],
+    grid: Grid,
+    stage: Path,
+    staged: dict[str, Path],
+    name: str,
+    add_offset: int,
+    date_of: dict[str, str | None],
+    sources: dict[str, dict[str, dict[str, Any]]],
+    progress: Progress | None,
+) -> np.ndarray:
+    """Write both dates' scenes into ``staged`` (noting each band's resampling in ``sources``);
+    the pixels valid on both dates, refusing scenes that do not overlap."""
+    valid: dict[str, np.ndarray] = {}
+    for date in ("before", "after"):
+        tags = {"source": "files", "scene_name": name, "date_role": date}
+        acquired = date_of[date]
+        if acquired:
+            tags["acquisition_date"] = acquired
+        valid[date], how = write_date(date, files[date], grid, staged[date], stage, add_offset, tags, progress)
+        for band, method in how.items():
+            sources[date][band]["resampling"] = method
+    both: np.ndarray = valid["before"] & valid["after"]
+    if not both.any():
+        raise SentinelError(
+            "the before and after scenes do not overlap on the target grid: no pixel has "
+            "data on both dates. Check that both dates cover the same area."
+        )
+    return both
+
+
+def _reference_band(bands: Sequence[str]) -> str:
+    """The band whose before file sets the grid: the first 10 m band, else the finest one."""
+    ten_m = [b for b in bands if CATALOGUE[b].resolution_m == TARGET_RESOLUTION]
+    return ten_m[0] if ten_m else min(bands, key=lambda b: CATALOGUE[b].resolution_m)
+
+
+def _checked_request(name: str, bands: Sequence[str], add_offset: int) -> tuple[str, ...]:
+    """Refuse a bad scene name, band list or offset before any work; the validated bands."""
+    if not name or not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+        raise SentinelError(f"scene name {name!r} must be letters, digits, '.', '_' or '-'")
+    try:
+        checked = validate_bands(list(bands))
+    except ValueError as exc:
+        raise SentinelError(str(exc)) from exc
+    if not isinstance(add_offset, int) or not -10_000 <= add_offset <= 10_000:
+        raise SentinelError(f"add_offset must be an integer in -10000..10000, got {add_offset!r}")
+    return checked
+
+
+def _stale_mask(paths: dict[str, Path], with_mask: bool, overwrite: bool) -> Path | None:
+    """Refuse existing outputs unless ``overwrite``; the mask of an earlier import that would no
+    longer match the new scenes (to remove once they are written), if any."""
+    wanted = [paths[k] for k in ("before", "after", "summary_json", "quicklook")]
+    if with_mask:
+        wanted.append(paths["mask"])
+    refuse_existing(wanted, overwrite)
+    return paths["mask"] if overwrite and not with_mask and paths["mask"].exists() else None
+
+
+def _write_mask(
+    mask: Path, grid: Grid, both: np.ndarray, target: Path, name: str, label: str | None
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Warp ``mask`` onto ``grid``, unknown where either date has no data, and write it to
+    ``target``; returns its description and pixel counts for the summary."""
+    warped, info = warp_mask(mask, grid)
+    if label is not None:
+        info["path"] = label
+    warped[~both] = MASK_UNKNOWN
+    counts = np.bincount(warped.ravel(), minlength=256)
+    stats = {"no_loss": int(counts[0]), "loss": int(counts[1]), "unknown": int(counts[MASK_UNKNOWN])}
+    with mask_writer(target, grid, tags={"source": "files", "scene_name": name}) as w:
+        for window in block_windows(grid, rows=STRIP_ROWS):
+            rows = slice(window.row_off, window.row_off + window.height)
+            w.write(warped[rows], window=window)
+    return info, stats
 
 
 # --------------------------------------------------------------------------------------------
@@ -677,7 +483,7 @@ def import_oscd(
     files_2 = _raster_files(city_dir / "imgs_2")
     cm = _oscd_change_mask(city_dir)
     dates = _oscd_dates(city_dir)
-    by_band = {}
+    by_band: dict[str, Path] = {}
     for f in files_1:
         band = band_from_filename(f.name)
         if band is not None:

@@ -75,9 +75,9 @@ class IngestRecord(Artefact):
     session: str
     datasets: dict[str, str]
     warnings: list[str]
-    download: dict[str, Any] | None = Field(None, description="route direct: requests, bytes, retries, reuse")
-    export: dict[str, Any] | None = Field(None, description="routes gcs and drive: the export tasks")
-    next_steps: list[str] | None = Field(None, description="route drive: what to do once the exports finish")
+    download: dict[str, Any] | None = Field(default=None, description="route direct: requests, bytes, retries, reuse")
+    export: dict[str, Any] | None = Field(default=None, description="routes gcs and drive: the export tasks")
+    next_steps: list[str] | None = Field(default=None, description="route drive: what to do once the exports finish")
     outputs: dict[str, str] = Field(description="role -> file written (empty for the drive route)")
     seconds: float
     timings: dict[str, float]
@@ -241,6 +241,7 @@ def ingest(
     tags = {role: _tags(role, windows, ghash) for role in plan.roles}
     fetched = _fetch(images, plan, cfg, cache, paths, tags, timings, say, sleep)
     record = IngestRecord(
+        schema_version=IngestRecord.SCHEMA_VERSION,
         name=cfg.name,
         requested=cfg.model_dump(mode="json"),
         plan=planned,
