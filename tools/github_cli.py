@@ -45,7 +45,7 @@ def serve(port: int, state_file: str, repo: str | None, url_file: str | None) ->
     path = Path(state_file)
     state = None if path.exists() else (default_state(repo) if repo else default_state())
     emulator = GitHubEmulator(state, state_file=path)
-    url = emulator.start(port)
+    url = emulator.start(port).url
     if url_file:
         Path(url_file).write_text(url + "\n")
     click.echo(f"GitHub emulator on {url} (state {path})")

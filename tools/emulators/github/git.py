@@ -17,7 +17,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from tools.emulators.github.core import BOT, BOT_EMAIL, ApiError, now
+from tools.emulators.github.core import BOT, BOT_EMAIL, Answer, ApiError, Query, now
 from tools.emulators.github.shapes import node_id
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def resolve(em: GitHubEmulator, full: str, ref: str) -> str:
     git = store(em.repo(full))
     for candidate in (ref, f"refs/heads/{ref}"):
         if candidate in git["refs"]:
-            return git["refs"][candidate]
+            return str(git["refs"][candidate])
     if ref in git["commits"]:
         return ref
     raise ApiError(404, f"No commit found for the ref {ref}")
@@ -176,7 +176,7 @@ def resolve(em: GitHubEmulator, full: str, ref: str) -> str:
 def _branch_head(em: GitHubEmulator, full: str, branch: str) -> str:
     git = store(em.repo(full))
     try:
-        return git["refs"][f"refs/heads/{branch}"]
+        return str(git["refs"][f"refs/heads/{branch}"])
     except KeyError:
         raise ApiError(404, f"Branch {branch} not found") from None
 
@@ -184,7 +184,7 @@ def _branch_head(em: GitHubEmulator, full: str, branch: str) -> str:
 # ---------------------------------------------------------------------------- route handlers
 
 
-def get_branch(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, repo: str, branch: str) -> tuple:
+def get_branch(em: GitHubEmulator, user: str, query: Query, body: Any, owner: str, repo: str, branch: str) -> Answer:
     full = f"{owner}/{repo}"
     git = store(em.repo(full))
     if f"refs/heads/{branch}" not in git["refs"]:
@@ -204,7 +204,7 @@ def get_branch(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str
     )
 
 
-def get_contents(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, repo: str, path: str) -> tuple:
+def get_contents(em: GitHubEmulator, user: str, query: Query, body: Any, owner: str, repo: str, path: str) -> Answer:
     full = f"{owner}/{repo}"
     ref = query.get("ref") or em.repo(full)["default_branch"]
     git = store(em.repo(full))
@@ -232,7 +232,7 @@ def get_contents(em: GitHubEmulator, user: str, query: dict, body: Any, owner: s
     return 200, entries, {}
 
 
-def put_contents(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, repo: str, path: str) -> tuple:
+def put_contents(em: GitHubEmulator, user: str, query: Query, body: Any, owner: str, repo: str, path: str) -> Answer:
     """Create or update one file with a commit on ``branch`` (default: the default branch).
 
     As GitHub answers (https://docs.github.com/en/rest/repos/contents#create-or-update-file-contents):
@@ -270,7 +270,7 @@ def put_contents(em: GitHubEmulator, user: str, query: dict, body: Any, owner: s
     return (201 if created else 200), payload, {}
 
 
-def create_tree(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, repo: str) -> tuple:
+def create_tree(em: GitHubEmulator, user: str, query: Query, body: Any, owner: str, repo: str) -> Answer:
     full = f"{owner}/{repo}"
     _require_contents_write(em, full, user)
     git = store(em.repo(full))
@@ -299,7 +299,7 @@ def create_tree(em: GitHubEmulator, user: str, query: dict, body: Any, owner: st
     return 201, {"sha": sha, "url": f"{api}/trees/{sha}", "tree": tree, "truncated": False}, {}
 
 
-def create_commit(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, repo: str) -> tuple:
+def create_commit(em: GitHubEmulator, user: str, query: Query, body: Any, owner: str, repo: str) -> Answer:
     full = f"{owner}/{repo}"
     _require_contents_write(em, full, user)
     git = store(em.repo(full))
@@ -314,7 +314,7 @@ def create_commit(em: GitHubEmulator, user: str, query: dict, body: Any, owner: 
     return 201, commit_json(em, full, sha), {"Location": f"{em.url}/repos/{full}/git/commits/{sha}"}
 
 
-def create_ref(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, repo: str) -> tuple:
+def create_ref(em: GitHubEmulator, user: str, query: Query, body: Any, owner: str, repo: str) -> Answer:
     """``POST git/refs``: 201, or 422 "Reference already exists" (https://docs.github.com/en/rest/git/refs)."""
     full = f"{owner}/{repo}"
     _require_contents_write(em, full, user)
@@ -330,7 +330,7 @@ def create_ref(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str
     return 201, ref_json(em, full, ref), {"Location": f"{em.url}/repos/{full}/git/{ref}"}
 
 
-def get_ref(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, repo: str, ref: str) -> tuple:
+def get_ref(em: GitHubEmulator, user: str, query: Query, body: Any, owner: str, repo: str, ref: str) -> Answer:
     full = f"{owner}/{repo}"
     if f"refs/{ref}" not in store(em.repo(full))["refs"]:
         raise ApiError(404, "Not Found")
@@ -340,14 +340,14 @@ def get_ref(em: GitHubEmulator, user: str, query: dict, body: Any, owner: str, r
 # ---------------------------------------------------------------------------- web (github.com) routes
 
 
-def web_blob(em: GitHubEmulator, query: dict, owner: str, repo: str, sha: str, path: str) -> tuple:
+def web_blob(em: GitHubEmulator, query: Query, owner: str, repo: str, sha: str, path: str) -> Answer:
     """``/{o}/{r}/blob/{sha}/{path}?raw=true`` redirects to the raw file, as github.com does."""
     if query.get("raw") not in ("true", "1"):
         raise ApiError(404, "the emulator serves blob pages only with ?raw=true")
     return 302, None, {"Location": f"{em.url}/{owner}/{repo}/raw/{sha}/{quote(path)}"}
 
 
-def web_raw(em: GitHubEmulator, query: dict, owner: str, repo: str, sha: str, path: str) -> tuple:
+def web_raw(em: GitHubEmulator, query: Query, owner: str, repo: str, sha: str, path: str) -> Answer:
     """The committed file at a commit sha or branch (``raw.githubusercontent.com`` on GitHub)."""
     full = f"{owner}/{repo}"
     git = store(em.repo(full))

@@ -211,7 +211,9 @@ def issue(
     }
 
 
-def comment(base: str, full_name: str, number: int, data: dict[str, Any], author: dict[str, Any], association: str):
+def comment(
+    base: str, full_name: str, number: int, data: dict[str, Any], author: dict[str, Any], association: str
+) -> dict[str, Any]:
     """``issue-comment`` (REST) and the webhook ``comment``."""
     url = f"{base}/repos/{full_name}/issues/comments/{data['id']}"
     return {
