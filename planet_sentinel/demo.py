@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from planet_sentinel.progress import say
 from planet_sentinel.registry import display_uri
+from planet_sentinel.workspace import LOCAL
 
 if TYPE_CHECKING:
     from planet_sentinel.baseline import Baseline
@@ -58,7 +59,8 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
     from planet_sentinel.train import TrainConfig
 
     config = config or DemoConfig()
-    raw, chips_root, outputs = Path("data/raw"), Path("data/chips"), Path("outputs")
+    raw, chips_root, outputs = Path(LOCAL.raw), Path(LOCAL.chips_root), Path("outputs")
+    baseline_path = Path(LOCAL.baseline)
     with _timed(config, "simulate", f"{config.size}x{config.size} px scene pair, seed {config.seed}"):
         scene = simulate_scene(
             SimulationConfig(name="demo", size=config.size, seed=config.seed), raw, overwrite=True, progress=say
@@ -74,9 +76,7 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
             overwrite=True,
         )
     with _timed(config, "baseline", "training-data statistics"):
-        baseline = write_baseline(
-            chips_root, Path("data/baseline.json"), resolve(BaselineConfig, "baseline"), overwrite=True
-        )
+        baseline = write_baseline(chips_root, baseline_path, resolve(BaselineConfig, "baseline"), overwrite=True)
     with _timed(config, "train", "Siamese U-Net, tracked in MLflow"):
         request = TrainRequest(
             chips_root,
@@ -119,7 +119,7 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
         shutil.rmtree("data/drift", ignore_errors=True)  # only the fresh scenes are new data
         # two scenes: one 1024 px scene gives too few 256 px chips for a test to reach significance
         simulate_new_data("haze", Path("data/drift"), scenes=2, size=max(config.held_out_size, 1024), seed=404)
-        drift = run_monitor(Path("data/baseline.json"), Path("data/drift"), outputs / "monitor", model=model_uri)
+        drift = run_monitor(baseline_path, Path("data/drift"), outputs / "monitor", model=model_uri)
 
     yield from _summary(config, scene, chips, baseline, version, decision, prediction, test_report, held_out)
     yield (

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from planet_sentinel.registry import CHAMPION_URI  # registry imports mlflow and numpy lazily
+from planet_sentinel.workspace import LOCAL
 
 if TYPE_CHECKING:
     from planet_sentinel.bands import BandOrder
 
-RAW_DIR = Path("data/raw")
+RAW_DIR = Path(LOCAL.raw)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -65,7 +66,7 @@ def training_options(baseline_help: str) -> Callable[[F], F]:
             "--baseline",
             "baseline_path",
             type=click.Path(dir_okay=False),
-            default="data/baseline.json",
+            default=str(LOCAL.baseline),
             show_default=True,
             help=baseline_help,
         ),
