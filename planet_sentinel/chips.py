@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from rasterio.io import DatasetReader
 
 MANIFEST = "manifest.json"
-SCHEMA = "planet-sentinel/chips"
 SPLITS = ("train", "val", "test")
 BUFFER = "buffer"
 _NPY_HEADER_BYTES = 128
@@ -165,11 +164,8 @@ class ChipSummary:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        result: dict[str, Any] = {
-            "out_dir": str(self.out_dir),
-            "counts": self.counts,
-            "seconds": round(self.seconds, 3),
-        }
+        result: dict[str, Any] = {"out_dir": str(self.out_dir), "counts": self.counts}
+        result["seconds"] = round(self.seconds, 3)
         if self.notes:
             result["notes"] = list(self.notes)
         return result
