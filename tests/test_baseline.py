@@ -113,3 +113,35 @@ def test_fingerprint_changes_with_content(fake_scene: FakeScene, tmp_path: Path)
     fa = compute_baseline(a.parent).source.fingerprint
     assert fa == compute_baseline(a.parent).source.fingerprint
     assert fa != compute_baseline(b.parent).source.fingerprint
+
+
+def test_baseline_is_a_typed_artefact_that_reads_todays_files(chips: Path, tmp_path: Path) -> None:
+    """baseline.json files written before the model existed (schema_version 1, same keys) load
+    unchanged; what is not a baseline is refused with what to do."""
+    out = tmp_path / "baseline.json"
+    written = write_baseline(chips.parent, out, BaselineConfig(split="all", pixel_sample=200))
+    raw = json.loads(out.read_text())
+    assert raw["schema"] == "planet-sentinel/baseline" and raw["schema_version"] == 1
+    assert load_baseline(out) == written and load_baseline(out).to_dict() == raw
+    assert written.labelled and written.change_share is not None
+    drift_report = {**raw, "schema": "planet-sentinel/drift-report"}
+    out.write_text(json.dumps(drift_report))
+    with pytest.raises(SentinelError, match="not a valid baseline.*recompute it"):
+        load_baseline(out)
+    out.write_text(json.dumps({**raw, "per_chip_means": {}}))  # a misspelt key is not silently ignored
+    with pytest.raises(SentinelError, match="per_chip_means"):
+        load_baseline(out)
+    with pytest.raises(SentinelError, match="no such baseline"):
+        load_baseline(tmp_path / "absent.json")
+
+
+def test_empty_statistics_are_null_in_json_and_none_in_the_model(chips: Path, tmp_path: Path) -> None:
+    """A band without a valid pixel has no mean: JSON null on disk and None in memory, never NaN
+    (which strict JSON readers refuse)."""
+    from planet_sentinel.baseline import Accumulator
+
+    acc = Accumulator(["B04", "B08"], 10, np.random.default_rng(0))
+    stats = acc.summary()
+    assert stats.per_band["B04"].mean is None and stats.per_band["B04"].count == 0
+    assert stats.ndvi.mean is None
+    assert "NaN" not in stats.model_dump_json()

@@ -28,6 +28,7 @@ from planet_sentinel.drift.statistics import (
     psi,
     wasserstein_normalised,
 )
+from planet_sentinel.drift.types import DriftReport
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import mask_writer, scene_writer
 from tests.conftest import utm_grid
@@ -232,6 +233,9 @@ def test_gain_change_is_drift_and_the_report_shows_it(baseline_file: Path, tmp_p
     assert "DRIFT DETECTED" in md and "| band B08 | **DRIFT** |" in md
     for png in ("bands.png", "features.png"):
         assert (tmp_path / "report" / png).read_bytes()[:4] == b"\x89PNG"
+    typed = DriftReport.load(tmp_path / "report" / "drift.json")  # the artefact model reads what was written
+    assert typed.decision.exit_code == EXIT_DRIFT and typed.baseline.fingerprint == report["baseline"]["fingerprint"]
+    assert typed.files["json"] == "drift.json" and typed.to_dict() == report
 
 
 def test_ndvi_drift(baseline_file: Path, tmp_path: Path) -> None:

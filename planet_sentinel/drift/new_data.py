@@ -6,6 +6,7 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from planet_sentinel.bands import canonical
@@ -14,7 +15,17 @@ from planet_sentinel.drift.types import MonitorConfig
 from planet_sentinel.errors import SentinelError
 
 
-def find_scene_pairs(directory: Path) -> list[dict[str, Path | None]]:
+@dataclass(frozen=True)
+class ScenePair:
+    """One new scene: its two dates and, when there is one, its mask."""
+
+    name: str
+    before: Path
+    after: Path
+    mask: Path | None
+
+
+def find_scene_pairs(directory: Path) -> list[ScenePair]:
     """``<name>_before.tif`` / ``<name>_after.tif`` pairs (and ``<name>_mask.tif``) under ``directory``."""
     pairs = []
     for before in sorted(directory.rglob("*_before.tif")):
@@ -23,7 +34,7 @@ def find_scene_pairs(directory: Path) -> list[dict[str, Path | None]]:
         if not after.exists():
             raise SentinelError(f"{before}: no matching {after.name}; new scenes come as before/after pairs")
         mask = before.with_name(f"{stem}_mask.tif")
-        pairs.append({"name": stem, "before": before, "after": after, "mask": mask if mask.exists() else None})
+        pairs.append(ScenePair(stem, before, after, mask if mask.exists() else None))
     return pairs
 
 
@@ -53,11 +64,9 @@ def open_new_data(path: str | Path, chip_size: int, config: MonitorConfig) -> It
         chip_config = ChipConfig(size=chip_size, split_block=chip_size, max_invalid=config.max_invalid)
         stores = []
         for pair in pairs:
-            mask = pair["mask"] if config.use_masks else None
+            mask = pair.mask if config.use_masks else None
             try:
-                summary = chip_scene(
-                    pair["before"], pair["after"], mask, tmp / str(pair["name"]), chip_config, name=str(pair["name"])
-                )
+                summary = chip_scene(pair.before, pair.after, mask, tmp / pair.name, chip_config, name=pair.name)
             except SentinelError as exc:
                 if "no chip of" in str(exc):  # a fully clouded or empty scene: nothing to compare
                     continue

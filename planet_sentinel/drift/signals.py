@@ -92,7 +92,7 @@ def _dated_signal(
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
-    return values[np.isfinite(values)]
+    return np.asarray(values[np.isfinite(values)])
 
 
 def band_signals(baseline: Baseline, new: DataSummary, thresholds: Thresholds) -> list[Signal]:

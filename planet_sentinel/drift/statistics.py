@@ -78,16 +78,16 @@ PSI_EPSILON = 1e-4
 class Thresholds(BaseModel):
     """Decision thresholds; the module docstring gives the reason for each default."""
 
-    alpha: float = Field(0.05, gt=0, lt=1, description="family-wise significance level after correction")
-    correction: Literal["holm", "bh"] = Field("holm", description="multiple-testing correction")
-    psi_warn: float = Field(0.1, gt=0, description="PSI of a moderate shift (reported as warn)")
-    psi: float = Field(0.2, gt=0, description="PSI of a significant shift (drift-sized effect)")
-    wasserstein: float = Field(0.1, gt=0, description="Wasserstein distance / baseline std")
-    share_difference: float = Field(0.1, gt=0, description="difference of mean shares (0..1)")
-    mmd: float = Field(0.02, gt=0, description="MMD² of standardised encoder features")
-    n_permutations: int = Field(1000, ge=100, description="permutations of the MMD test")
-    min_chips: int = Field(10, ge=2, description="fewest chips per side for a KS test")
-    min_mmd_chips: int = Field(20, ge=4, description="fewest chips per side for the MMD test")
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="family-wise significance level after correction")
+    correction: Literal["holm", "bh"] = Field(default="holm", description="multiple-testing correction")
+    psi_warn: float = Field(default=0.1, gt=0, description="PSI of a moderate shift (reported as warn)")
+    psi: float = Field(default=0.2, gt=0, description="PSI of a significant shift (drift-sized effect)")
+    wasserstein: float = Field(default=0.1, gt=0, description="Wasserstein distance / baseline std")
+    share_difference: float = Field(default=0.1, gt=0, description="difference of mean shares (0..1)")
+    mmd: float = Field(default=0.02, gt=0, description="MMD² of standardised encoder features")
+    n_permutations: int = Field(default=1000, ge=100, description="permutations of the MMD test")
+    min_chips: int = Field(default=10, ge=2, description="fewest chips per side for a KS test")
+    min_mmd_chips: int = Field(default=20, ge=4, description="fewest chips per side for the MMD test")
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def wasserstein_normalised(
 def _pairwise_sq(x: np.ndarray) -> np.ndarray:
     sq = (x * x).sum(axis=1)
     d = sq[:, None] + sq[None, :] - 2.0 * x @ x.T
-    return np.maximum(d, 0.0)
+    return np.asarray(np.maximum(d, 0.0))
 
 
 def mmd_permutation_test(
