@@ -12,8 +12,6 @@ Exit codes: 0 success, 1 a problem with the input or environment (the message sa
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from planet_sentinel.commands.aoi import aoi
@@ -78,4 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -360,8 +360,8 @@ class EvaluateConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    split: str = Field("test", description="Split of the chips to score (chip evaluations only).")
-    log: bool = Field(True, description="Log the scores and files to the model's MLflow run.")
+    split: str = Field(default="test", description="Split of the chips to score (chip evaluations only).")
+    log: bool = Field(default=True, description="Log the scores and files to the model's MLflow run.")
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,12 @@ class PromoteConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    split: str = Field("test", description="Split of the chips both versions are scored on.")
-    force: bool = Field(False, description="Promote even if the challenger does not win (recorded as forced).")
-    min_gain: float = Field(0.0, description="F1 margin the challenger must win by.")
-    version: str | None = Field(None, description="Version to promote (default: the one @challenger points at).")
+    split: str = Field(default="test", description="Split of the chips both versions are scored on.")
+    force: bool = Field(default=False, description="Promote even if the challenger does not win (recorded as forced).")
+    min_gain: float = Field(default=0.0, description="F1 margin the challenger must win by.")
+    version: str | None = Field(
+        default=None, description="Version to promote (default: the one @challenger points at)."
+    )
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def promote(chips_dir: str | Path, config: PromoteConfig | None = None, name: st
         reason = (
             f"kept champion v{champion}: F1 {scores['champion_f1']:.4f} >= challenger {scores['challenger_f1']:.4f}"
         )
-        after = champion
+        after = champion or challenger  # champion is set here: "no champion" always promotes
     decision = PromotionDecision(
         after == challenger and champion != challenger, reason, challenger, champion, after, scores
     )

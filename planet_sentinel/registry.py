@@ -86,10 +86,10 @@ def ensure_experiment(name: str = EXPERIMENT) -> str:
     mlflow = mlflow_module()
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
-        return experiment.experiment_id
+        return str(experiment.experiment_id)
     local = tracking_uri().startswith(("sqlite:", "file:")) or "://" not in tracking_uri()
     location = Path(ARTIFACT_DIR).resolve().as_uri() if local else None
-    return mlflow.create_experiment(name, artifact_location=location)
+    return str(mlflow.create_experiment(name, artifact_location=location))
 
 
 def model_signature(n_bands: int) -> Any:
@@ -216,7 +216,7 @@ def load_model(spec: str | Path) -> ModelBundle:
         model = mlflow.pyfunc.load_model(text)
     except (MlflowException, OSError) as exc:
         raise SentinelError(redact(f"model {text} does not resolve in {tracking_uri()}: {exc}")) from exc
-    bundle = model.unwrap_python_model().bundle  # planet_sentinel.pyfunc.SentinelPyfunc
+    bundle: ModelBundle = model.unwrap_python_model().bundle  # planet_sentinel.pyfunc.SentinelPyfunc
     bundle.source = {"uri": text, **describe(text)}
     return bundle
 
@@ -259,10 +259,10 @@ def log_evaluation(bundle: ModelBundle, report: Any, paths: dict[str, Path]) -> 
             metrics[f"eval_{method}_{key}"] = float(value)
         if result.average_precision == result.average_precision:
             metrics[f"eval_{method}_ap"] = float(result.average_precision)
-    run_id = bundle.source.get("run_id")
+    run_id = str(bundle.source.get("run_id") or "")
     if not run_id:
         with training_run(run_name="evaluate", tags={"model_file": str(bundle.source.get("uri", "local file"))}) as run:
-            run_id = run.info.run_id
+            run_id = str(run.info.run_id)
             mlflow.log_metrics(metrics)
             for path in paths.values():
                 mlflow.log_artifact(str(path), artifact_path="evaluation")

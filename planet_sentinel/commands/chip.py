@@ -38,6 +38,7 @@ from planet_sentinel.commands.common import (
 @click.pass_context
 def chip(
     ctx: click.Context,
+    /,
     before: str | None,
     after: str | None,
     mask: str | None,
@@ -50,8 +51,8 @@ def chip(
     """Tile a scene pair into chips with a manifest and spatially disjoint splits."""
     if ctx.invoked_subcommand is not None:
         return
-    missing = [n for n, v in (("--before", before), ("--after", after), ("--out-dir", out_dir)) if not v]
-    if missing:
+    if not (before and after and out_dir):
+        missing = [n for n, v in (("--before", before), ("--after", after), ("--out-dir", out_dir)) if not v]
         raise click.UsageError(f"missing option(s) {', '.join(missing)}", ctx)
     from planet_sentinel.chips import ChipConfig, chip_scene
     from planet_sentinel.config import resolve
@@ -60,8 +61,8 @@ def chip(
     summary = chip_scene(
         Path(before),
         Path(after),
-        Path(mask) if mask else None,  # type: ignore[arg-type]
-        Path(out_dir),  # type: ignore[arg-type]
+        Path(mask) if mask else None,
+        Path(out_dir),
         config,
         overwrite=overwrite,
         order=band_order(scene_bands),

@@ -43,7 +43,7 @@ from planet_sentinel.commands.common import emit, json_option
 @click.option("--stop", is_flag=True, help="Stop the live instance instead of deploying.")
 @json_option
 @click.pass_context
-def deploy(ctx: click.Context, stop: bool, as_json: bool, **options: Any) -> None:
+def deploy(ctx: click.Context, /, stop: bool, as_json: bool, **options: Any) -> None:
     """Serve the champion: start it beside the live instance, verify, switch, stop the old.
 
     Compares the champion's version with the running one (container label or GET /model). If

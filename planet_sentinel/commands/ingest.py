@@ -54,19 +54,19 @@ def gee(dry_run: bool, overwrite: bool, as_json: bool, bands: tuple[str, ...], *
     options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items() if v not in (None, ())}
     cfg = resolve(IngestConfig, "ingest", options)
     if dry_run:
-        result = plan_only(cfg)
+        planned = plan_only(cfg)
         if as_json:
-            click.echo(json.dumps(result, default=str))
+            click.echo(json.dumps(planned, default=str))
             return
-        plan = result["plan"]
+        plan = planned["plan"]
         click.echo(f"dry run: no request sent (route {plan['route']}: {plan['reason']})")
         for key in ("grid", "area_km2", "bands", "outputs", "tile_px", "tiles_per_output", "requests", "bytes"):
             click.echo(f"{key}: {plan[key]}")
         for warning in plan["warnings"]:
             click.echo(f"warning: {warning}")
-        click.echo(f"graph_hash: {result['graph_hash']}")
+        click.echo(f"graph_hash: {planned['graph_hash']}")
         click.echo("graph (Earth Engine Cloud API expressions, as sent in each request):")
-        click.echo(json.dumps(result["graph"], indent=1))
+        click.echo(json.dumps(planned["graph"], indent=1))
         return
     summary = run_ingest(cfg, overwrite=overwrite, progress=say)
     result: dict[str, Any] = {

@@ -46,6 +46,7 @@ from planet_sentinel.commands.common import emit, json_option, parse_bands
 @click.pass_context
 def monitor(
     ctx: click.Context,
+    /,
     baseline_path: str,
     new_data: str,
     model_spec: str | None,
