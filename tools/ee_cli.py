@@ -139,18 +139,20 @@ def ingest_emulated(
         margin = size // 8
         aoi = Path(scene_dir) / "aoi.geojson"
         aoi.write_text(json.dumps(emu.aoi(margin, margin, size - margin, size - margin)))
-        cfg = IngestConfig(
-            project="emulated-project",
-            aoi=str(aoi),
-            name=name,
-            before=("2024-01-01", "2024-01-31"),
-            after=("2024-11-01", "2024-11-30"),
-            out_dir=out_dir,
-            tile_px=tile_px,
-            export=export,
-            label=label,
-            backoff_s=0.2,
-            poll_s=0.2,
+        cfg = IngestConfig.model_validate(
+            {
+                "project": "emulated-project",
+                "aoi": str(aoi),
+                "name": name,
+                "before": ("2024-01-01", "2024-01-31"),
+                "after": ("2024-11-01", "2024-11-30"),
+                "out_dir": out_dir,
+                "tile_px": tile_px,
+                "export": export,
+                "label": label,
+                "backoff_s": 0.2,
+                "poll_s": 0.2,
+            }
         )
         summary = ingest(cfg, overwrite=overwrite, progress=say)
         counts: dict[str, int] = {}

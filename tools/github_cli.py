@@ -64,11 +64,13 @@ def serve(port: int, state_file: str, repo: str | None, url_file: str | None) ->
 def _state(state_file: str | None, url: str | None) -> dict[str, Any]:
     if url:
         with urlopen(f"{url.rstrip('/')}/_emulator/state", timeout=10) as response:  # noqa: S310 - local emulator
-            return json.load(response)
+            state: dict[str, Any] = json.load(response)
+            return state
     path = Path(state_file or DEFAULT_STATE)
     if not path.exists():
         raise click.ClickException(f"{path}: no emulator state (start `python -m tools github serve` first)")
-    return json.loads(path.read_text())
+    saved: dict[str, Any] = json.loads(path.read_text())
+    return saved
 
 
 @github.command()

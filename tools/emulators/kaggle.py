@@ -466,6 +466,8 @@ def _rpc(em: KaggleEmulator, request: Request, service: str, method: str) -> Res
         body = json.loads(request.body or b"{}")
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):  # kagglesdk sends request objects; anything else is a client error
+        raise ApiError(400, f"body is not a JSON object: {type(body).__name__}")
     return Response.json(200, em.rpc(service, method, body))
 
 
