@@ -8,6 +8,7 @@ scenes the model never saw. Paths are relative to the working directory; MLflow 
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,8 +112,6 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
             report.write(outputs / f"heldout{seed}", overwrite=True)
             held_out.append((seed, report))
     with _timed(config, "monitor", "drift report on freshly simulated hazy scenes vs the baseline"):
-        import shutil
-
         from planet_sentinel.drift.monitor import run_monitor
         from planet_sentinel.sources.synthetic import simulate_new_data
 
