@@ -51,8 +51,9 @@ from planet_sentinel.deploy.probe import (
 from planet_sentinel.deploy.runtimes import Runtime, make_runtime
 from planet_sentinel.deploy.state import DeployState, Instance, default_state_dir, load_state, locked, save_state
 from planet_sentinel.errors import SentinelError, require_file
+from planet_sentinel.registry import CHAMPION_URI
 
-DEFAULT_MODEL = "models:/planet-sentinel@champion"
+DEFAULT_MODEL = CHAMPION_URI
 DEFAULT_IMAGE = "localhost/planet-sentinel:latest"
 
 

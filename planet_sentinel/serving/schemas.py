@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from planet_sentinel.registry import CHAMPION_URI
+
 
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
@@ -17,7 +19,7 @@ class ModelInfo(BaseModel):
     name: str | None = Field(None, examples=["planet-sentinel"])
     version: str | None = Field(None, examples=["3"])
     alias: str | None = Field(None, examples=["champion"])
-    uri: str | None = Field(None, examples=["models:/planet-sentinel@champion"])
+    uri: str | None = Field(None, examples=[CHAMPION_URI])
     run_id: str | None = None
     fingerprint: str = Field("", description="Training data fingerprint.", examples=["9f1c2ab4d0e3f6a7"])
     bands: list[str] = Field(examples=[["B02", "B03", "B04", "B08", "B11", "B12"]])

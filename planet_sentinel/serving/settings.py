@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from planet_sentinel.registry import CHAMPION_URI
+
 SECTION = "serve"
 
 
@@ -14,7 +16,7 @@ class ServeSettings(BaseModel):
     """What the service loads, how much it accepts and how much work it takes on at once."""
 
     model: str = Field(
-        "models:/planet-sentinel@champion",
+        CHAMPION_URI,
         description="MLflow model URI (models:/name@alias, models:/name/version) or a bundle file.",
     )
     host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 in a container).")
