@@ -49,6 +49,7 @@ test: $(BIN)/.installed $(SCHEMAS)
 lint: $(BIN)/.installed lock-check
 	$(BIN)/ruff check planet_sentinel tools tests
 	$(BIN)/ruff format --check planet_sentinel tools tests
+	$(BIN)/mypy
 	$(BIN)/python -m tools workflows check
 
 repro: $(BIN)/.installed

@@ -78,7 +78,8 @@ class Aoi:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(west, south, east, north) in degrees."""
-        return tuple(self.geometry.bounds)  # type: ignore[return-value]
+        west, south, east, north = self.geometry.bounds
+        return float(west), float(south), float(east), float(north)
 
     def projected(self, crs: Any = None) -> Any:
         """The geometry in ``crs`` (default: the UTM zone) as a shapely geometry."""

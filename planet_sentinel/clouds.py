@@ -102,7 +102,8 @@ DEFAULT_SCREEN = CloudScreen()
 
 def _disk(radius: int) -> np.ndarray:
     y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
-    return x * x + y * y <= radius * radius
+    disk: np.ndarray = x * x + y * y <= radius * radius
+    return disk
 
 
 def cloud_mask(image: np.ndarray, bands: Sequence[str], screen: CloudScreen | None = None) -> np.ndarray:
@@ -117,4 +118,5 @@ def cloud_mask(image: np.ndarray, bands: Sequence[str], screen: CloudScreen | No
         (H, W) bool, True where the ground is hidden by a cloud or its shadow.
     """
     cloud, shadow = (screen or DEFAULT_SCREEN).components(image, bands)
-    return cloud | shadow
+    hidden: np.ndarray = cloud | shadow
+    return hidden

@@ -45,7 +45,7 @@ def pixel_area_ha(grid: Grid) -> float:
         raise SentinelError(f"cannot measure pixel area in {grid.crs}: scenes must be in a projected CRS")
     factor = grid.crs.linear_units_factor[1]
     xres, yres = grid.resolution
-    return xres * yres * factor * factor / 10_000
+    return float(xres * yres * factor * factor / 10_000)
 
 
 def _class_counts(counts: np.ndarray) -> dict[str, Any]:
@@ -138,7 +138,8 @@ def _scene_nodata(ds: Any, window: Any) -> np.ndarray:
     """Pixels of a window that are nodata in any band of a scene."""
     nodata = ds.nodata if ds.nodata is not None else NODATA
     data = ds.read(window=window)
-    return np.any(data == nodata, axis=0)
+    missing: np.ndarray = np.any(data == nodata, axis=0)
+    return missing
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow
+import mlflow.models
 import numpy as np
+from mlflow.pyfunc.model import PythonModel
 
 
-class SentinelPyfunc(mlflow.pyfunc.PythonModel):
+class SentinelPyfunc(PythonModel):
     """Input: uint16 array (N, 2 x bands, H, W), before bands then after bands, reflectance
     x10000. Output: float32 change probability (N, H, W), NaN where unknown (nodata, cloud).
     Prediction goes through planet_sentinel.predict, the same function as the CLI and service."""

@@ -191,7 +191,8 @@ def check_scene(
 
 def nodata_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Pixels with no observation on either date: any band at nodata in (bands, h, w) arrays."""
-    return (before == NODATA).any(axis=0) | (after == NODATA).any(axis=0)
+    missing: np.ndarray = (before == NODATA).any(axis=0) | (after == NODATA).any(axis=0)
+    return missing
 
 
 def check_scene_pair(

@@ -191,7 +191,8 @@ class DriftReport:
 
     @property
     def decision(self) -> dict[str, Any]:
-        return self.data["decision"]
+        decision: dict[str, Any] = self.data["decision"]
+        return decision
 
     @property
     def baseline_fingerprint(self) -> str:
@@ -378,7 +379,8 @@ def report_drift(
             action = "opened"
         else:
             info = {**(episode_info(issue.body) or {}), "last_seen": now, "last_run": run_url}
-            info["runs"] = int(info.get("runs", 1)) + 1
+            previous = info.get("runs")
+            info["runs"] = (int(previous) if isinstance(previous, int | str) else 1) + 1
             info.setdefault("groups", report.drifted_groups())
             info.setdefault("baseline", report.baseline_fingerprint)
             info.setdefault("first_seen", now)

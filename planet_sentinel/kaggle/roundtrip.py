@@ -13,6 +13,7 @@ from planet_sentinel.errors import SentinelError
 from planet_sentinel.kaggle.settings import KaggleConfig
 
 if TYPE_CHECKING:
+    from planet_sentinel.baseline import Baseline
     from planet_sentinel.kaggle.entry import KaggleRunRecord
 
 KERNEL_DIR = Path("kernels/siamese-unet")
@@ -56,7 +57,7 @@ def train_on_kaggle(
     run_dir: str | Path,
     train_config: Any,
     config: KaggleConfig | None = None,
-    baseline: dict[str, Any] | None = None,
+    baseline: Baseline | None = None,
     register: bool = True,
     wheel: Path | None = None,
     kernel_dir: Path | None = None,

@@ -93,7 +93,7 @@ def _key_info(raw: str) -> dict[str, Any]:
             raise SentinelError(f"{KEY_ENV} is neither key JSON nor an existing key file ({path})")
         text = path.read_text()
     try:
-        info = json.loads(text)
+        info: dict[str, Any] = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SentinelError(f"{KEY_ENV} is not valid JSON ({exc.msg} at char {exc.pos})") from exc
     missing = [k for k in ("type", "client_email", "private_key", "token_uri") if k not in info]
@@ -114,7 +114,9 @@ def credentials() -> tuple[Any, str]:
     if raw.strip():
         info = _key_info(raw)
         try:
-            creds = service_account.Credentials.from_service_account_info(info, scopes=ee.oauth.SCOPES)
+            creds = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                info, scopes=ee.oauth.SCOPES
+            )  # google-auth ships no annotations for this constructor
         except ValueError as exc:
             raise SentinelError(f"{KEY_ENV}: the key cannot be loaded ({exc})") from exc
         return creds, f"service account {info['client_email']} ({KEY_ENV})"

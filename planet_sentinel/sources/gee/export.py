@@ -109,7 +109,7 @@ def wait_for(
 def _session(credentials: Any) -> Any:
     from google.auth.transport.requests import AuthorizedSession
 
-    return AuthorizedSession(credentials)
+    return AuthorizedSession(credentials)  # type: ignore[no-untyped-call]  # google-auth ships no annotations here
 
 
 def download_exports(

@@ -255,7 +255,8 @@ def serialise(obj: Any) -> dict[str, Any]:
     """The Cloud API form of an ee object: exactly what a request's ``expression`` carries."""
     import ee
 
-    return json.loads(ee.serializer.toJSON(obj, for_cloud_api=True))
+    expression: dict[str, Any] = json.loads(ee.serializer.toJSON(obj, for_cloud_api=True))
+    return expression
 
 
 def graph_hash(graphs: dict[str, Any]) -> str:

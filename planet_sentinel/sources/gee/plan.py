@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from planet_sentinel.aoi import Aoi
 from planet_sentinel.errors import SentinelError
@@ -142,6 +142,7 @@ def make_plan(aoi: Aoi, cfg: IngestConfig) -> Plan:
             f"the AOI covers {area:,.0f} km2, more than any route here handles ({cfg.export_max_km2:,.0f} km2 for "
             "batch exports): split it into several AOIs and ingest each"
         )
+    route: Literal["direct", "gcs", "drive"]
     if export is not None:
         route = export.kind
         reason = f"--export {cfg.export}: batch export of {len(roles)} image(s) to {export.describe()}"
