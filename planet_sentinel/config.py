@@ -78,8 +78,13 @@ def resolve(
         )
     merged: dict[str, Any] = {**from_file, **_env_values(model, section)}
     merged.update({k: v for k, v in (cli_values or {}).items() if v is not None})
+    return validated(model, section, merged)
+
+
+def validated(model: type[ModelT], section: str, values: dict[str, Any]) -> ModelT:
+    """``model`` built from ``values``; invalid values are a SentinelError naming each field."""
     try:
-        return model.model_validate(merged)
+        return model.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or section}: {err['msg']}" for err in exc.errors())
         raise SentinelError(f"invalid {section} settings: {problems}") from exc

@@ -16,7 +16,7 @@ from shapely.geometry import box, mapping
 
 from planet_sentinel.bands import DEFAULT_BANDS
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.labels import check_labels, mask_from_spectral, mask_from_vector
+from planet_sentinel.labels import LabelConfig, check_labels, mask_from_spectral, mask_from_vector
 from planet_sentinel.raster import Grid, check_mask, mask_writer, scene_writer
 
 UTM = "EPSG:32720"
@@ -163,15 +163,15 @@ def _geojson(path: Path, features: list[dict]) -> Path:
 UNKNOWN_BLOCK = (slice(20, 40), slice(20, 40))  # overlaps BIG on rows 20-29, cols 20-29
 
 
+def _two_classes(path: Path, loss: str, unknown: str, attribute: str = "class") -> Path:
+    """BIG with class value ``loss`` and UNKNOWN_BLOCK with ``unknown``, in lon/lat."""
+    blocks = ((BIG, loss), (UNKNOWN_BLOCK, unknown))
+    return _geojson(path, [{"geometry": _utm_box(*b), "properties": {attribute: v}} for b, v in blocks])
+
+
 def test_vector_classes_in_lonlat(tmp_path: Path, scenes: tuple[Path, Path]) -> None:
     before, _ = scenes
-    vector = _geojson(
-        tmp_path / "labels.geojson",
-        [
-            {"geometry": _utm_box(*BIG), "properties": {"class": " Loss "}},
-            {"geometry": _utm_box(*UNKNOWN_BLOCK), "properties": {"class": "cloud"}},
-        ],
-    )
+    vector = _two_classes(tmp_path / "labels.geojson", " Loss ", "cloud")
     summary = mask_from_vector(vector, before, tmp_path / "v.tif", class_field="class")
     mask = _read(summary.mask)
     check_mask(summary.mask, GRID)
@@ -186,13 +186,7 @@ def test_vector_classes_in_lonlat(tmp_path: Path, scenes: tuple[Path, Path]) -> 
 
 def test_vector_without_class_field_is_all_loss(tmp_path: Path, scenes) -> None:
     before, _ = scenes
-    vector = _geojson(
-        tmp_path / "l.geojson",
-        [
-            {"geometry": _utm_box(*BIG), "properties": {"class": "loss"}},
-            {"geometry": _utm_box(*UNKNOWN_BLOCK), "properties": {"class": "cloud"}},
-        ],
-    )
+    vector = _two_classes(tmp_path / "l.geojson", "loss", "cloud")
     summary = mask_from_vector(vector, before, tmp_path / "v.tif")
     assert summary.loss == 700 and summary.unknown == 500
 
@@ -341,3 +335,91 @@ def test_check_labels_bad_inputs(tmp_path: Path, scenes) -> None:
         check_labels(before, after, text)
     with pytest.raises(SentinelError, match="no such file"):
         check_labels(before, after, tmp_path / "missing.tif")
+
+
+# ------------------------------------------------------------------------------ settings
+
+
+def _label_cli(*args: object, env: dict[str, str] | None = None) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from planet_sentinel.cli import cli
+
+    result = CliRunner().invoke(cli, ["label", *map(str, args)], env=env)
+    return result.exit_code, result.output
+
+
+def test_label_config_defaults_are_the_help_defaults() -> None:
+    from planet_sentinel.commands.label import LabelSetting, label
+
+    cfg = LabelConfig()
+    assert (cfg.ndvi_drop, cfg.nbr_drop, cfg.forest_ndvi, cfg.mmu_ha) == (0.25, 0.3, 0.65, 0.5)
+    assert (cfg.class_field, cfg.all_touched) == (None, False)
+    assert cfg.loss_values == ("loss", "deforestation", "1") and cfg.unknown_values == ("unknown", "cloud", "255")
+    shown = 0
+    for name in ("from-spectral", "from-vector"):
+        code, output = _label_cli(name, "--help")
+        assert code == 0, output
+        text = " ".join(output.split())  # help wraps long lines
+        for param in label.commands[name].params:
+            if isinstance(param, LabelSetting):
+                field = LabelConfig.model_fields[str(param.name)]
+                assert field.description and field.description[1:] in text
+                if field.default not in (None, False):
+                    assert f"{param.opts[0]} FLOAT {field.description[0].upper()}" in text
+                    assert f"[default: {field.default}]" in text
+                    shown += 1
+    assert shown == 4
+
+
+def test_spectral_settings_flag_over_env_over_params(tmp_path: Path, scenes: tuple[Path, Path]) -> None:
+    before, after = scenes
+    params = tmp_path / "params.yaml"
+    params.write_text("label:\n  mmu_ha: 0\n  nbr_drop: 0.2\n  forest_ndvi: 0.6\n")
+    env = {"SENTINEL_PARAMS": str(params), "SENTINEL_LABEL_NBR_DROP": "0.05"}
+    spectral = ["from-spectral", "--before", before, "--after", after, "--json"]
+    code, output = _label_cli(*spectral, "--out", tmp_path / "a.tif", env=env)
+    assert code == 0, output
+    loose = json.loads(output)
+    assert (loose["params"]["nbr_drop"], loose["params"]["mmu_ha"], loose["params"]["forest_ndvi"]) == (0.05, 0, 0.6)
+    assert loose["loss"] == mask_from_spectral(before, after, tmp_path / "b.tif", nbr_drop=0.05, mmu_ha=0).loss
+    code, output = _label_cli(*spectral, "--out", tmp_path / "c.tif", "--mmu-ha", "1.0", env=env)
+    assert code == 0, output
+    assert json.loads(output)["params"]["mmu_ha"] == 1.0
+    params.write_text("label:\n  ndvi_drop: 3\n")
+    code, output = _label_cli(*spectral, "--out", tmp_path / "d.tif", env={"SENTINEL_PARAMS": str(params)})
+    assert code == 1 and "invalid label settings: ndvi_drop" in output and not (tmp_path / "d.tif").exists()
+    params.write_text("label:\n  mmu: 1\n")
+    code, output = _label_cli(*spectral, "--out", tmp_path / "d.tif", env={"SENTINEL_PARAMS": str(params)})
+    assert code == 1 and "unknown keys ['mmu']" in output and "mmu_ha" in output
+
+
+def test_vector_settings_from_params_and_env(tmp_path: Path, scenes: tuple[Path, Path]) -> None:
+    before, _ = scenes
+    vector = _two_classes(tmp_path / "labels.geojson", "Clearing", "haze", attribute="kind")
+    params = tmp_path / "params.yaml"
+    params.write_text("label:\n  class_field: kind\n  unknown_values: [haze]\n")
+    env = {"SENTINEL_PARAMS": str(params), "SENTINEL_LABEL_LOSS_VALUES": "loss, clearing"}
+    code, output = _label_cli("from-vector", vector, "--scene", before, "--out", tmp_path / "v.tif", "--json", env=env)
+    assert code == 0, output
+    summary = json.loads(output)
+    assert (summary["loss"], summary["unknown"]) == (300, 400 + 500)
+    assert summary["params"]["loss_values"] == ["loss", "clearing"]
+    assert summary["params"]["unknown_values"] == ["haze"]
+    none = {"SENTINEL_PARAMS": str(tmp_path / "absent.yaml")}
+    code, output = _label_cli("from-vector", vector, "--scene", before, "--out", tmp_path / "w.tif", "--json", env=none)
+    assert code == 0 and json.loads(output)["loss"] == 700  # no class field: every polygon is loss
+
+
+def test_a_config_and_overrides_in_the_library(tmp_path: Path, scenes: tuple[Path, Path]) -> None:
+    before, after = scenes
+    loose = mask_from_spectral(before, after, tmp_path / "a.tif", LabelConfig(mmu_ha=0), nbr_drop=0.05)
+    assert loose.params["mmu_ha"] == 0 and loose.params["nbr_drop"] == 0.05
+    assert np.all(_read(loose.mask)[PHENOLOGY] == 1) and np.all(_read(loose.mask)[SMALL] == 1)
+    kept = mask_from_spectral(before, after, tmp_path / "b.tif", LabelConfig(mmu_ha=0), mmu_ha=None)
+    assert kept.params["mmu_ha"] == 0  # None keeps the config's value
+    with pytest.raises(SentinelError, match="invalid label settings: ndvi_drop"):
+        mask_from_spectral(before, after, tmp_path / "x.tif", ndvi_drop=2.5)
+    with pytest.raises(SentinelError, match="forest_ndvi"):
+        mask_from_spectral(before, after, tmp_path / "x.tif", LabelConfig(), forest_ndvi=-1.5)
+    assert not (tmp_path / "x.tif").exists()

@@ -1,12 +1,17 @@
-"""`sentinel label`: make and check loss masks."""
+"""`sentinel label`: make and check loss masks.
+
+Settings: flag > SENTINEL_LABEL_<FIELD> > params.yaml `label:` > planet_sentinel.labels.LabelConfig.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from planet_sentinel.commands.common import (
+    F,
     SentinelGroup,
     band_order,
     emit,
@@ -14,6 +19,52 @@ from planet_sentinel.commands.common import (
     overwrite_option,
     scene_bands_option,
 )
+
+if TYPE_CHECKING:
+    from click.types import OptionHelpExtra
+    from pydantic.fields import FieldInfo
+
+    from planet_sentinel.labels import LabelConfig
+
+
+class LabelSetting(click.Option):
+    """An option for a :class:`~planet_sentinel.labels.LabelConfig` field of the same name.
+
+    Its value is None unless given, so SENTINEL_LABEL_* and params.yaml apply; its help is the
+    field's description and default, read only when help is rendered (`sentinel --help` imports
+    no pydantic)."""
+
+    def _field(self) -> FieldInfo:
+        from planet_sentinel.labels import LabelConfig
+
+        return LabelConfig.model_fields[str(self.name)]
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        description = self._field().description
+        if self.help is None and description:
+            self.help = f"{description[0].upper()}{description[1:]}."
+        return super().get_help_record(ctx)
+
+    def get_help_extra(self, ctx: click.Context) -> OptionHelpExtra:
+        extra = super().get_help_extra(ctx)
+        default = self._field().default
+        if default is not None and default is not False:
+            extra["default"] = str(default)
+        return extra
+
+
+def scene_pair_options(function: F) -> F:
+    """--before and --after: the scene pair a mask is made from or checked against."""
+    after = click.option("--after", required=True, type=click.Path(dir_okay=False), help="After-date scene.")
+    before = click.option("--before", required=True, type=click.Path(dir_okay=False), help="Before-date scene.")
+    return before(after(function))
+
+
+def _settings(options: dict[str, Any]) -> LabelConfig:
+    from planet_sentinel.config import resolve
+    from planet_sentinel.labels import SECTION, LabelConfig
+
+    return resolve(LabelConfig, SECTION, options)
 
 
 @click.group(cls=SentinelGroup)
@@ -26,80 +77,44 @@ def label() -> None:
 @click.option("--scene", required=True, type=click.Path(dir_okay=False), help="Scene whose grid the mask takes.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Mask GeoTIFF to write.")
 @click.option("--layer", help="Layer name for multi-layer vector files (GeoPackage).")
-@click.option("--class-field", help="Attribute holding loss/unknown; without it every polygon is loss.")
-@click.option("--all-touched", is_flag=True, help="Burn every pixel a polygon touches.")
+@click.option("--class-field", cls=LabelSetting)
+@click.option("--all-touched", cls=LabelSetting, is_flag=True, default=None)
 @overwrite_option
 @json_option
 def label_from_vector(
-    vector: str,
-    scene: str,
-    out: str,
-    layer: str | None,
-    class_field: str | None,
-    all_touched: bool,
-    overwrite: bool,
-    as_json: bool,
+    vector: str, scene: str, out: str, layer: str | None, overwrite: bool, as_json: bool, **options: Any
 ) -> None:
     """Rasterize analyst polygons (GeoJSON or any OGR vector) onto a scene's grid."""
     from planet_sentinel.labels import mask_from_vector
 
-    summary = mask_from_vector(
-        Path(vector),
-        Path(scene),
-        Path(out),
-        layer=layer,
-        class_field=class_field,
-        all_touched=all_touched,
-        overwrite=overwrite,
-    )
+    settings = _settings(options)
+    summary = mask_from_vector(Path(vector), Path(scene), Path(out), settings, layer=layer, overwrite=overwrite)
     emit(summary.to_dict(), as_json)
 
 
 @label.command(name="from-spectral")
-@click.option("--before", required=True, type=click.Path(dir_okay=False))
-@click.option("--after", required=True, type=click.Path(dir_okay=False))
+@scene_pair_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False))
-@click.option("--ndvi-drop", type=float, default=0.25, show_default=True)
-@click.option("--nbr-drop", type=float, default=0.3, show_default=True)
-@click.option(
-    "--forest-ndvi", type=float, default=0.65, show_default=True, help="Before-date NDVI that counts as forest."
-)
-@click.option("--mmu-ha", type=float, default=0.5, show_default=True, help="Minimum mapping unit in hectares.")
+@click.option("--ndvi-drop", cls=LabelSetting, type=float)
+@click.option("--nbr-drop", cls=LabelSetting, type=float)
+@click.option("--forest-ndvi", cls=LabelSetting, type=float)
+@click.option("--mmu-ha", cls=LabelSetting, type=float)
 @scene_bands_option
 @overwrite_option
 @json_option
 def label_from_spectral(
-    before: str,
-    after: str,
-    out: str,
-    ndvi_drop: float,
-    nbr_drop: float,
-    forest_ndvi: float,
-    mmu_ha: float,
-    scene_bands: str | None,
-    overwrite: bool,
-    as_json: bool,
+    before: str, after: str, out: str, scene_bands: str | None, overwrite: bool, as_json: bool, **options: Any
 ) -> None:
     """Pseudo-labels from NDVI and NBR drops, to bootstrap before analysts review."""
     from planet_sentinel.labels import mask_from_spectral
 
-    summary = mask_from_spectral(
-        Path(before),
-        Path(after),
-        Path(out),
-        ndvi_drop=ndvi_drop,
-        nbr_drop=nbr_drop,
-        forest_ndvi=forest_ndvi,
-        mmu_ha=mmu_ha,
-        overwrite=overwrite,
-        order=band_order(scene_bands),
-    )
+    order, settings = band_order(scene_bands), _settings(options)
+    summary = mask_from_spectral(Path(before), Path(after), Path(out), settings, overwrite=overwrite, order=order)
     emit(summary.to_dict(), as_json)
 
 
 @label.command(name="check")
-@click.option("--before", required=True, type=click.Path(dir_okay=False))
-@click.option("--after", required=True, type=click.Path(dir_okay=False))
+@scene_pair_options
 @click.option("--mask", required=True, type=click.Path(dir_okay=False))
 @click.option("--png", type=click.Path(dir_okay=False), help="Overlay quicklook to write.")
 @scene_bands_option
