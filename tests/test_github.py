@@ -68,7 +68,7 @@ def test_load_drift_report_rejects_what_is_not_a_report(tmp_path: Path) -> None:
 
 def test_episode_marker_round_trip() -> None:
     info = {"fingerprint": "f" * 16, "baseline": "b", "runs": 3}
-    body = f"text\n{gh._marker(info)}\nmore"
+    body = f"text\n{gh.marker(info)}\nmore"
     assert gh.episode_info(body) == info
     assert gh.episode_info("no marker here") is None
     assert gh.episode_info(None) is None

@@ -7,16 +7,65 @@ workflow they need no options beyond their inputs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from planet_sentinel.commands.common import SentinelGroup, emit, json_option
 
+if TYPE_CHECKING:
+    from github.Repository import Repository
 
-def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY).")(func)
+Command = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """--github-url and --repo; the repository is reached only when a command needs it."""
+
+    github_url: str | None
+    repo: str | None
+
+    def connect(self) -> Repository:
+        from planet_sentinel import github as gh
+
+        return gh.connect(gh.GitHubTarget.resolve(self.github_url, self.repo))
+
+
+@dataclass(frozen=True)
+class PictureOptions:
+    """--image (repeatable) and --reports-branch."""
+
+    images: tuple[str, ...]
+    reports_branch: str
+
+    @property
+    def paths(self) -> list[Path]:
+        return [Path(p) for p in self.images]
+
+
+def _packed(func: Command, name: str, options: type[TargetOptions | PictureOptions]) -> Command:
+    """``func`` called with the click arguments named like ``options``' fields packed into one
+    ``name`` argument (the click options already on ``func`` stay on the wrapper, in their order)."""
+    names = [f.name for f in fields(options)]
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> None:
+        packed = options(**{key: kwargs.pop(key) for key in names})
+        func(**kwargs, **{name: packed})
+
+    vars(command)["__click_params__"] = list(getattr(func, "__click_params__", []))
+    return command
+
+
+def _target_options(func: Command) -> Command:
+    func = click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY).")(
+        _packed(func, "target", TargetOptions)
+    )
     return click.option("--github-url", help="REST API base (default: $GITHUB_API_URL or https://api.github.com).")(
         func
     )
@@ -28,13 +77,13 @@ workflow_option = click.option(
 ref_option = click.option("--ref", help="Branch or tag the workflow runs on (default: the repository's default).")
 
 
-def _picture_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def _picture_options(func: Command) -> Command:
     func = click.option(
         "--reports-branch",
         default="sentinel-reports",
         show_default=True,
         help="Branch the pictures are committed to (created as an orphan branch if missing).",
-    )(func)
+    )(_packed(func, "pictures", PictureOptions))
     return click.option(
         "--image",
         "images",
@@ -77,10 +126,8 @@ def report_drift(
     model_version: str | None,
     workflow: str,
     ref: str | None,
-    images: tuple[str, ...],
-    reports_branch: str,
-    github_url: str | None,
-    repo: str | None,
+    pictures: PictureOptions,
+    target: TargetOptions,
     as_json: bool,
 ) -> None:
     """Open (or update) the one issue of this drift episode; with --auto-retrain dispatch train.
@@ -89,23 +136,18 @@ def report_drift(
     --image pictures (e.g. outputs/monitor/bands.png) are committed to --reports-branch and shown
     in the issue; without contents: write the issue says they are in the run's artifacts.
     """
-    from pathlib import Path
-
     from planet_sentinel import github as gh
 
-    def connect() -> Any:  # only when there is drift to report: no token needed otherwise
-        return gh.connect(gh.GitHubTarget.resolve(github_url, repo))
-
     result = gh.report_drift(
-        connect,
+        target.connect,  # called only when there is drift to report: no token needed otherwise
         gh.load_drift_report(report),
         auto_retrain=auto_retrain,
         run_url=run_url or gh.run_url_from_env(),
         model_version=model_version,
         workflow=workflow,
         ref=ref,
-        images=[Path(p) for p in images],
-        reports_branch=reports_branch,
+        images=pictures.paths,
+        reports_branch=pictures.reports_branch,
     )
     emit(result.to_dict(), as_json)
 
@@ -128,8 +170,7 @@ def approve(
     event_name: str | None,
     workflow: str,
     ref: str | None,
-    github_url: str | None,
-    repo: str | None,
+    target: TargetOptions,
     as_json: bool,
 ) -> None:
     """Dispatch train once when a writer approves a drift issue (`/approve-retrain` or `retrain-approved`).
@@ -142,11 +183,8 @@ def approve(
     from planet_sentinel import github as gh
 
     event = gh.load_event(event_path)
-    repo = repo or os.environ.get("GITHUB_REPOSITORY") or (event.get("repository") or {}).get("full_name")
-
-    def connect() -> Any:
-        return gh.connect(gh.GitHubTarget.resolve(github_url, repo))
-
+    repo = target.repo or os.environ.get("GITHUB_REPOSITORY") or (event.get("repository") or {}).get("full_name")
+    connect = replace(target, repo=repo).connect  # the event's repository when neither --repo nor the env say
     result = gh.approve(connect, event, event_name=event_name, workflow=workflow, ref=ref)
     emit(result.to_dict(), as_json)
 
@@ -170,10 +208,8 @@ def report_training(
     result_path: str,
     promotion: str,
     run_url: str | None,
-    images: tuple[str, ...],
-    reports_branch: str,
-    github_url: str | None,
-    repo: str | None,
+    pictures: PictureOptions,
+    target: TargetOptions,
     as_json: bool,
 ) -> None:
     """Comment the retrained model's metrics on the drift issue; close it if the model was promoted.
@@ -181,8 +217,6 @@ def report_training(
     Not promoted: the issue stays open with the reason, and can be approved again. --image
     pictures (the evaluation PNGs) are committed to --reports-branch and shown in the comment.
     """
-    from pathlib import Path
-
     from planet_sentinel import github as gh
 
     number = _issue_number(issue)
@@ -191,15 +225,14 @@ def report_training(
         return
     train = gh.load_result_json(result_path, "training result")
     decision = gh.load_result_json(promotion, "promotion")
-    repository = gh.connect(gh.GitHubTarget.resolve(github_url, repo))
     result = gh.report_training(
-        repository,
+        target.connect(),
         number,
         train,
         decision,
         run_url or gh.run_url_from_env(),
-        images=[Path(p) for p in images],
-        reports_branch=reports_branch,
+        images=pictures.paths,
+        reports_branch=pictures.reports_branch,
     )
     emit(result.to_dict(), as_json)
 
@@ -226,8 +259,7 @@ def report_failure(
     issue: str,
     run_url: str | None,
     outcome: str,
-    github_url: str | None,
-    repo: str | None,
+    target: TargetOptions,
     as_json: bool,
 ) -> None:
     """Tell the drift issue that the dispatched training failed or was cancelled, and remove the
@@ -240,8 +272,7 @@ def report_failure(
     if number is None:
         emit({"action": "ignored", "reason": "no drift issue given (train was not started from one)"}, as_json)
         return
-    repository = gh.connect(gh.GitHubTarget.resolve(github_url, repo))
-    result = gh.report_training_failure(repository, number, run_url or gh.run_url_from_env(), outcome)
+    result = gh.report_training_failure(target.connect(), number, run_url or gh.run_url_from_env(), outcome)
     emit(result.to_dict(), as_json)
 
 
@@ -251,9 +282,7 @@ def report_failure(
 @click.option("--input", "inputs", multiple=True, help="KEY=VALUE workflow_dispatch input (repeat).")
 @_target_options
 @json_option
-def dispatch(
-    workflow: str, ref: str | None, inputs: tuple[str, ...], github_url: str | None, repo: str | None, as_json: bool
-) -> None:
+def dispatch(workflow: str, ref: str | None, inputs: tuple[str, ...], target: TargetOptions, as_json: bool) -> None:
     """Dispatch a workflow (the train workflow dispatches deploy after a promotion)."""
     from planet_sentinel import github as gh
 
@@ -263,6 +292,5 @@ def dispatch(
         if not sep or not key:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--input")
         values[key] = value
-    repository = gh.connect(gh.GitHubTarget.resolve(github_url, repo))
-    target = gh.dispatch_workflow(repository, workflow, ref, values)
-    emit({"action": "dispatched", "workflow": workflow, "ref": target, "inputs": values}, as_json)
+    ref = gh.dispatch_workflow(target.connect(), workflow, ref, values)
+    emit({"action": "dispatched", "workflow": workflow, "ref": ref, "inputs": values}, as_json)

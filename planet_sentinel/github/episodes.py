@@ -1,0 +1,103 @@
+"""Drift episodes: what an issue needs from ``sentinel monitor``'s output, and the hidden marker
+that ties one open issue to one episode (baseline fingerprint + the groups of signals that drifted),
+so the daily monitor updates that issue instead of opening another."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from planet_sentinel.errors import SentinelError
+from planet_sentinel.github.issue_labels import DRIFT_LABEL
+
+if TYPE_CHECKING:
+    from github.Issue import Issue
+    from github.Repository import Repository
+
+MARKER_RE = re.compile(r"<!-- planet-sentinel:drift-episode (\{.*?\}) -->")
+
+
+@dataclass
+class DriftReport:
+    """What the issue needs from ``sentinel monitor``'s output directory."""
+
+    data: dict[str, Any]
+    markdown: str
+    plots: list[str]
+
+    @property
+    def decision(self) -> dict[str, Any]:
+        decision: dict[str, Any] = self.data["decision"]
+        return decision
+
+    @property
+    def baseline_fingerprint(self) -> str:
+        return str(self.data.get("baseline", {}).get("fingerprint") or "unknown")
+
+    def drifted_groups(self) -> list[str]:
+        groups = {s["name"]: s.get("group", s["name"]) for s in self.data.get("signals", [])}
+        return sorted({groups.get(name, name) for name in self.decision.get("drifted", [])})
+
+    def fingerprint(self) -> str:
+        """The episode: which baseline the model was trained on and which kinds of signal drifted.
+
+        Groups (bands, scene, model), not single signals, so a band flickering between warn and
+        drift on successive days stays one episode."""
+        key = f"{self.baseline_fingerprint}|{','.join(self.drifted_groups())}"
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    def model_version(self) -> str | None:
+        registry = (self.data.get("model") or {}).get("registry") or {}
+        return str(registry["version"]) if registry.get("version") else None
+
+
+def load_drift_report(path: str | Path) -> DriftReport:
+    """Read drift.json (and drift.md, the plots' names) from a monitor output directory or the JSON file."""
+    p = Path(path)
+    json_path = p / "drift.json" if p.is_dir() else p
+    if not json_path.is_file():
+        raise SentinelError(f"{json_path}: no such file (run `sentinel monitor --out-dir {p}` first)")
+    try:
+        data = json.loads(json_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SentinelError(f"{json_path}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or data.get("schema") != "planet-sentinel/drift-report":
+        raise SentinelError(f"{json_path}: not a drift report (schema 'planet-sentinel/drift-report' expected)")
+    if not isinstance(data.get("decision"), dict) or "status" not in data["decision"]:
+        raise SentinelError(f"{json_path}: the report has no decision")
+    md_path = json_path.with_name("drift.md")
+    markdown = md_path.read_text() if md_path.is_file() else data["decision"].get("summary", "")
+    files = data.get("files") or {}
+    plots = [files[k] for k in ("bands_png", "features_png") if k in files and (json_path.parent / files[k]).exists()]
+    return DriftReport(data, markdown, plots)
+
+
+def marker(info: dict[str, Any]) -> str:
+    """The hidden line of an issue body that carries the episode (read back by :func:`episode_info`)."""
+    return f"<!-- planet-sentinel:drift-episode {json.dumps(info, sort_keys=True)} -->"
+
+
+def episode_info(body: str | None) -> dict[str, Any] | None:
+    """The episode marker of an issue body, or None if it is not a drift issue of ours."""
+    match = MARKER_RE.search(body or "")
+    if not match:
+        return None
+    try:
+        info = json.loads(match.group(1))
+    except json.JSONDecodeError:
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def find_episode_issue(repo: Repository, fingerprint: str) -> Issue | None:
+    """The open drift issue of this episode (the oldest if, through a race, there are several)."""
+    found = [
+        issue
+        for issue in repo.get_issues(state="open", labels=[DRIFT_LABEL])
+        if (episode_info(issue.body) or {}).get("fingerprint") == fingerprint
+    ]
+    return min(found, key=lambda i: i.number) if found else None
