@@ -283,3 +283,39 @@ def test_tools_cli_serves_acts_and_shows(tmp_path: Path) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
     assert "GitHub emulator on http://127.0.0.1:" in out and "wes-writer-token" in out
+
+
+def github_cli(*args: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from planet_sentinel.cli import cli
+
+    result = CliRunner().invoke(cli, ["github", *args])
+    return result.exit_code, result.output
+
+
+def test_cli_flags_reach_the_api_over_the_environment(
+    emulator: GitHubEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--github-url and --repo (packed into one target by the command module) win over the
+    environment; approve falls back to the event's repository when neither says."""
+    monkeypatch.setenv("GITHUB_TOKEN", "t")
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("GITHUB_REPOSITORY", "nobody/nothing")
+    for key in ("SECONDS_BETWEEN_WRITES", "SECONDS_BETWEEN_REQUESTS", "RETRIES"):
+        monkeypatch.setenv(f"SENTINEL_GITHUB_{key}", "0")
+    code, output = github_cli(
+        "dispatch", "--workflow", "deploy.yml", "--input", "runtime=process",
+        "--github-url", emulator.url, "--repo", DEFAULT_REPO, "--json",
+    )  # fmt: skip
+    assert code == 0, output
+    assert json.loads(output.splitlines()[-1])["ref"] == "main"
+    assert [(d["workflow"], d["inputs"]) for d in emulator.dispatches()] == [("deploy.yml", {"runtime": "process"})]
+
+    monkeypatch.delenv("GITHUB_REPOSITORY")
+    event = tmp_path / "event.json"
+    comment = {"body": "/approve-retrain", "user": {"login": "wes-writer"}}
+    event.write_text(json.dumps({"action": "created", "issue": {"number": 999}, "comment": comment,
+                                 "repository": {"full_name": DEFAULT_REPO}}))  # fmt: skip
+    code, output = github_cli("approve", "--event-path", str(event), "--github-url", emulator.url)
+    assert code == 1 and "approval on issue #999: HTTP 404" in output, output  # reached the event's repository

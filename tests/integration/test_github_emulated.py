@@ -1,5 +1,5 @@
 """The drift issue / approval / retrain-report loop through `sentinel github`, the real PyGithub and
-the GitHub REST emulator (tools/emulators/github.py), starting from a real `sentinel monitor` report."""
+the GitHub REST emulator (the package tools/emulators/github/), starting from a real `sentinel monitor` report."""
 
 from __future__ import annotations
 
