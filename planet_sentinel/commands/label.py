@@ -60,7 +60,7 @@ def scene_pair_options(function: F) -> F:
     return before(after(function))
 
 
-def _settings(options: dict[str, Any]) -> LabelConfig:
+def _settings(options: dict[str, object]) -> LabelConfig:
     from planet_sentinel.config import resolve
     from planet_sentinel.labels import SECTION, LabelConfig
 

@@ -119,7 +119,7 @@ def nodata_of(data: np.ndarray, ds: DatasetReader) -> np.ndarray:
     return missing
 
 
-def write_mask(out: Path, grid: Grid, mask: np.ndarray, tags: dict[str, Any]) -> None:
+def write_mask(out: Path, grid: Grid, mask: np.ndarray, tags: dict[str, object]) -> None:
     """Write a whole-scene mask array as a COG, strip by strip."""
     with mask_writer(out, grid, tags=tags) as writer:
         for window in block_windows(grid, rows=STRIP_ROWS):

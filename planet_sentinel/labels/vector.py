@@ -128,7 +128,7 @@ def read_polygons(vector: Path, layer: str | None, cfg: LabelConfig, dst_crs: An
 
 
 def _burn(
-    scene: Path, out: Path, grid: Grid, shapes: Sequence[tuple[Any, int]], all_touched: bool, tags: dict[str, Any]
+    scene: Path, out: Path, grid: Grid, shapes: Sequence[tuple[Any, int]], all_touched: bool, tags: dict[str, object]
 ) -> np.ndarray:
     """Rasterize ``shapes`` strip by strip into ``out`` (scene nodata as unknown); the value histogram."""
     from rasterio.features import rasterize
@@ -202,7 +202,7 @@ def mask_from_vector(
     polygons = read_polygons(vector, layer, cfg, grid.crs)
     overlapping = _overlapping(polygons, grid, vector, scene)
     shapes = [(mapping(g), LOSS) for g in polygons.loss] + [(mapping(g), MASK_UNKNOWN) for g in polygons.unknown]
-    tags = {"method": "vector", "vector": str(vector), "class_field": cfg.class_field or ""}
+    tags: dict[str, object] = {"method": "vector", "vector": str(vector), "class_field": cfg.class_field or ""}
     counts = _burn(scene, out, grid, shapes, cfg.all_touched, tags)
     notes = []
     if counts[LOSS] == 0:
