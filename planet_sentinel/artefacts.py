@@ -148,6 +148,7 @@ class Artefact(BaseModel):
 ARTEFACTS: tuple[str, ...] = (
     "planet_sentinel.chips:ChipManifest",
     "planet_sentinel.kaggle.entry:KaggleRunRecord",
+    "planet_sentinel.kaggle.manifest:BundleManifest",
     "planet_sentinel.evaluation_report:EvaluationRecord",
     "planet_sentinel.sources.gee.ingest:IngestRecord",
     "planet_sentinel.predict.summary:PredictionSummary",

@@ -15,10 +15,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from planet_sentinel.artefacts import ArtefactError
+from planet_sentinel.baseline import Baseline, compute_baseline, data_fingerprint
 from planet_sentinel.cli import cli
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.kaggle import bundle as packing
 from planet_sentinel.kaggle.client import find_credentials
+from planet_sentinel.kaggle.manifest import BundleManifest
 from planet_sentinel.kaggle.remote import INTERNET_WARNING, parse_log, render_metadata
 from planet_sentinel.kaggle.settings import KaggleConfig
 
@@ -123,14 +126,39 @@ def test_pack_records_checksums_and_refuses_oversized_bundles(simulated_chips: P
     with pytest.raises(SentinelError, match="over the limit of .* per Kaggle dataset"):
         packing.pack_dataset(stores, tmp_path / "big", {"epochs": 1}, wheel, max_bytes=1024)
     assert not (tmp_path / "big").exists()
-    bundle = packing.pack_dataset(stores, tmp_path / "ds", {"epochs": 1}, wheel, baseline={"per_band": {}})
+    baseline = compute_baseline(simulated_chips)  # a real Baseline, built by the library from the chips
+    bundle = packing.pack_dataset(stores, tmp_path / "ds", {"epochs": 1}, wheel, baseline=baseline)
     manifest = json.loads((tmp_path / "ds" / packing.BUNDLE_MANIFEST).read_text())
     assert manifest["archive"]["sha256"] == packing.sha256_file(bundle.archive) == bundle.sha256
     with zipfile.ZipFile(bundle.archive) as zf:
         names = set(zf.namelist())
+        packed_baseline = Baseline.from_dict(json.loads(zf.read("baseline.json")))
     assert set(manifest["files"]) == names
     assert {"wheels/" + wheel.name, "train_config.json", "baseline.json"} <= names
     assert any(n.endswith("/manifest.json") for n in names) and any(n.endswith("/before.npy") for n in names)
+    assert packed_baseline == baseline, "the baseline travels whole and loads as a Baseline in the kernel"
+    assert BundleManifest.load(bundle.folder / packing.BUNDLE_MANIFEST) == bundle.manifest
+    assert manifest["schema"] == packing.BUNDLE_SCHEMA and manifest["baseline"] == "baseline.json"
+
+
+def test_bundle_manifests_of_today_load_and_others_are_refused(simulated_chips: Path, tmp_path: Path) -> None:
+    wheel = tmp_path / "planet_sentinel-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel bytes")
+    bundle = packing.pack_dataset(packing.check_chips(simulated_chips), tmp_path / "ds", {"epochs": 1}, wheel)
+    path = bundle.folder / packing.BUNDLE_MANIFEST
+    raw = json.loads(path.read_text())
+    assert raw["schema_version"] == 1 and raw["baseline"] is None and raw["train_config"] == {"epochs": 1}
+    assert (
+        BundleManifest.load(path).fingerprint
+        == raw["fingerprint"]
+        == data_fingerprint(packing.check_chips(simulated_chips))
+    )
+    path.write_text(json.dumps({**raw, "schema": "planet-sentinel/kaggle-run"}))
+    with pytest.raises(ArtefactError, match="not a valid kaggle-bundle"):
+        BundleManifest.load(path)
+    path.write_text(json.dumps({**raw, "schema_version": 2}))
+    with pytest.raises(ArtefactError, match="written by a newer planet-sentinel"):
+        BundleManifest.load(path)
 
 
 def _kernel_script(monkeypatch: pytest.MonkeyPatch, input_dir: Path, scratch: Path):  # noqa: ANN202

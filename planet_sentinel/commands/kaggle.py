@@ -36,7 +36,7 @@ def run_kaggle_training(
     from planet_sentinel.pipeline import default_run_dir, optional_baseline
     from planet_sentinel.train import TrainConfig, publish_inference_copy
 
-    result, info = train_on_kaggle(
+    outcome = train_on_kaggle(
         data_dir,
         run_dir or default_run_dir("kaggle-"),
         resolve(TrainConfig, "train", train_options),
@@ -46,7 +46,7 @@ def run_kaggle_training(
         wheel=Path(wheel) if wheel else None,
         kernel_dir=Path(kernel_dir) if kernel_dir else None,
     )
-    return {**info, "model_inference": str(publish_inference_copy(result))}
+    return {**outcome.to_dict(), "model_inference": str(publish_inference_copy(outcome.result))}
 
 
 @kaggle.command(name="train")

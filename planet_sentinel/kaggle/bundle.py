@@ -17,22 +17,44 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from planet_sentinel import __version__
 from planet_sentinel.errors import SentinelError
+from planet_sentinel.kaggle.manifest import (
+    ARCHIVE_NAME,
+    BUNDLE_MANIFEST,
+    BUNDLE_SCHEMA,
+    BUNDLE_SCHEMA_VERSION,
+    ArchiveInfo,
+    BundleManifest,
+)
 
 if TYPE_CHECKING:
     from planet_sentinel.baseline import Baseline
+    from planet_sentinel.chips import ChipStore
+    from planet_sentinel.train.config import Scalar
 
-BUNDLE_MANIFEST = "sentinel-bundle.json"
-ARCHIVE_NAME = "sentinel-bundle.zip"
-BUNDLE_SCHEMA = "planet-sentinel/kaggle-bundle"
-BUNDLE_SCHEMA_VERSION = 1
+__all__ = [
+    "ARCHIVE_NAME",
+    "BUNDLE_MANIFEST",
+    "BUNDLE_SCHEMA",
+    "BUNDLE_SCHEMA_VERSION",
+    "BundleManifest",
+    "DatasetBundle",
+    "build_wheel",
+    "check_chips",
+    "pack_dataset",
+    "sha256_file",
+    "source_root",
+]
+
 CHUNK = 1 << 20
+#: An archive member: its name inside the archive and a file to copy or the bytes to write.
+Member = tuple[str, Path | bytes]
 
 
 def sha256_file(path: Path) -> str:
@@ -49,18 +71,18 @@ class DatasetBundle:
 
     folder: Path
     archive: Path
-    manifest: dict[str, Any]
+    manifest: BundleManifest
 
     @property
     def sha256(self) -> str:
-        return str(self.manifest["archive"]["sha256"])
+        return self.manifest.archive.sha256
 
     @property
     def size(self) -> int:
-        return int(self.manifest["archive"]["size"])
+        return self.manifest.archive.size
 
 
-def check_chips(data_dir: str | Path) -> list[Any]:
+def check_chips(data_dir: str | Path) -> list[ChipStore]:
     """The chip stores under ``data_dir``, refused early (before any upload) if unusable for training."""
     from planet_sentinel.train import training_stores
 
@@ -109,48 +131,39 @@ def build_wheel(out_dir: str | Path, source: Path | None = None) -> Path:
     return target
 
 
-def _chip_files(store: Any) -> list[Path]:
+def _chip_files(store: ChipStore) -> list[Path]:
     from planet_sentinel.chips import MANIFEST
 
     return [store.directory / MANIFEST, *(store.directory / meta.file for meta in store.manifest.arrays.values())]
 
 
-def pack_dataset(
-    stores: Sequence[Any],
-    out_dir: str | Path,
-    train_config: dict[str, Any],
-    wheel: Path,
-    baseline: Baseline | Mapping[str, Any] | None = None,
-    max_bytes: int | None = None,
-    progress: Any = None,
-) -> DatasetBundle:
-    """Write ``out_dir/sentinel-bundle.zip`` (wheel, chips, settings) and ``sentinel-bundle.json``.
-
-    The size is checked against Kaggle's per-dataset limit before a byte is written.
-    """
-    from planet_sentinel.baseline import data_fingerprint
-    from planet_sentinel.kaggle.settings import MAX_DATASET_BYTES
-
-    max_bytes = max_bytes or MAX_DATASET_BYTES
-    members: list[tuple[str, Path | bytes]] = [(f"wheels/{wheel.name}", wheel)]
+def _members(
+    stores: Sequence[ChipStore], train_config: Mapping[str, Scalar], wheel: Path, baseline: Baseline | None
+) -> tuple[list[Member], list[str]]:
+    """What the archive holds (wheel, chips, settings, baseline) and the chip directories in it."""
+    members: list[Member] = [(f"wheels/{wheel.name}", wheel)]
     chip_dirs = []
     for number, store in enumerate(stores):
         prefix = f"chips/{number:03d}-{store.directory.name}"
         chip_dirs.append(prefix)
         members += [(f"{prefix}/{path.name}", path) for path in _chip_files(store)]
-    members.append(("train_config.json", json.dumps(train_config, indent=1).encode()))
+    members.append(("train_config.json", json.dumps(dict(train_config), indent=1).encode()))
     if baseline is not None:
-        raw = baseline.to_dict() if hasattr(baseline, "to_dict") else dict(baseline)  # a Baseline, or its JSON
-        members.append(("baseline.json", json.dumps(raw).encode()))
+        members.append(("baseline.json", json.dumps(baseline.to_dict()).encode()))
+    return members, chip_dirs
+
+
+def _check_size(members: Sequence[Member], max_bytes: int) -> None:
     total = sum(len(m) if isinstance(m, bytes) else m.stat().st_size for _, m in members)
     if total > max_bytes:
         raise SentinelError(
             f"the training bundle is {total / 1024**3:.2f} GB, over the limit of {max_bytes / 1024**3:.2f} GB per "
             "Kaggle dataset (Kaggle allows 200 GB per dataset); train on fewer chips or split the data"
         )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    archive = out_dir / ARCHIVE_NAME
+
+
+def _write_archive(archive: Path, members: Sequence[Member], progress: Callable[[str], None] | None) -> dict[str, str]:
+    """Write the archive; returns every member's sha256 by name."""
     checksums: dict[str, str] = {}
     # Stored, not deflated: reflectance arrays barely compress and two CPU cores would spend
     # minutes on it; Kaggle counts uncompressed size against its limits anyway.
@@ -164,19 +177,45 @@ def pack_dataset(
                 checksums[name] = sha256_file(member)
             if progress is not None:
                 progress(f"packed {name}")
-    manifest = {
-        "schema": BUNDLE_SCHEMA,
-        "schema_version": BUNDLE_SCHEMA_VERSION,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "planet_sentinel_version": __version__,
-        "archive": {"name": ARCHIVE_NAME, "sha256": sha256_file(archive), "size": archive.stat().st_size},
-        "wheel": f"wheels/{wheel.name}",
-        "chips": chip_dirs,
-        "files": checksums,
-        "train_config": train_config,
-        "baseline": "baseline.json" if baseline is not None else None,
-        "fingerprint": data_fingerprint(list(stores)),
-        "bands": list(stores[0].bands),
-    }
-    (out_dir / BUNDLE_MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return checksums
+
+
+def pack_dataset(
+    stores: Sequence[ChipStore],
+    out_dir: str | Path,
+    train_config: Mapping[str, Scalar],
+    wheel: Path,
+    baseline: Baseline | None = None,
+    max_bytes: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DatasetBundle:
+    """Write ``out_dir/sentinel-bundle.zip`` (wheel, chips, settings) and ``sentinel-bundle.json``.
+
+    ``train_config`` is what the kernel validates as its TrainConfig (the round trip passes
+    ``TrainConfig.model_dump()``). The size is checked against Kaggle's per-dataset limit before a
+    byte is written.
+    """
+    from planet_sentinel.baseline import data_fingerprint
+    from planet_sentinel.kaggle.settings import MAX_DATASET_BYTES
+
+    members, chip_dirs = _members(stores, train_config, wheel, baseline)
+    _check_size(members, max_bytes or MAX_DATASET_BYTES)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    archive = out_dir / ARCHIVE_NAME
+    checksums = _write_archive(archive, members, progress)
+    manifest = BundleManifest(
+        schema_version=BundleManifest.SCHEMA_VERSION,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        planet_sentinel_version=__version__,
+        archive=ArchiveInfo(name=ARCHIVE_NAME, sha256=sha256_file(archive), size=archive.stat().st_size),
+        wheel=f"wheels/{wheel.name}",
+        chips=chip_dirs,
+        files=checksums,
+        train_config=dict(train_config),
+        baseline="baseline.json" if baseline is not None else None,
+        fingerprint=data_fingerprint(list(stores)),
+        bands=list(stores[0].bands),
+    )
+    manifest.save(out_dir / BUNDLE_MANIFEST)
     return DatasetBundle(out_dir, archive, manifest)

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from planet_sentinel.artefacts import Artefact
+from planet_sentinel.train.config import Scalar
 
 RUN_RECORD = "run.json"
 MODEL_FILE = "model.pt"
@@ -65,11 +66,11 @@ class KaggleRunRecord(Artefact):
     amp: bool | None = None
     gpu: dict[str, Any] | None = Field(default=None, description="cuda, name, peak_memory_mb, peak_reserved_mb")
     mean_epoch_seconds: float | None = None
-    params: dict[str, Any] | None = None
+    params: dict[str, Scalar] | None = None
     best: dict[str, Any] | None = None
     history: list[dict[str, Any]] = Field(default_factory=list, description="one entry of metrics per epoch")
     fingerprint: str | None = Field(default=None, description="identity of the chips trained on")
-    extra: dict[str, Any] | None = None
+    extra: dict[str, Scalar] | None = None
     planet_sentinel: dict[str, str] | None = Field(
         default=None, description="version and file of the installed library"
     )

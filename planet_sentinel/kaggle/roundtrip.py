@@ -1,11 +1,25 @@
-"""`sentinel kaggle train`: the whole round trip, ending in MLflow exactly like local training."""
+"""`sentinel kaggle train`: the whole round trip, ending in MLflow exactly like local training.
+
+Read :func:`train_on_kaggle` top to bottom: it runs the steps below in order, each a small
+function a reader can follow on its own (the cut of raster-vision's ``rv_pipeline.py``):
+
+1. :func:`check` - everything refusable before any work: kernel template, credentials, chips, run dir;
+2. :func:`open_session` and :func:`render` - the client, the owner, this run's kernel metadata;
+3. :func:`pack` - wheel + chips + settings into the dataset bundle;
+4. :func:`push` - upload the bundle as a dataset version, push the kernel with its deadline;
+5. :func:`wait` - poll until the kernel ends; a failed run raises with its log tail;
+6. :func:`fetch` - download and verify the outputs into the run directory;
+7. :func:`register_result` - log and register as ``challenger`` (planet_sentinel.pipeline).
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +28,16 @@ from planet_sentinel.kaggle.settings import KaggleConfig
 
 if TYPE_CHECKING:
     from planet_sentinel.baseline import Baseline
+    from planet_sentinel.chips import ChipStore
+    from planet_sentinel.kaggle.bundle import DatasetBundle
     from planet_sentinel.kaggle.entry import KaggleRunRecord
+    from planet_sentinel.kaggle.remote import KernelRun
+    from planet_sentinel.pipeline import Registration
+    from planet_sentinel.train import TrainConfig, TrainResult
 
 KERNEL_DIR = Path("kernels/siamese-unet")
+Say = Callable[[str], None]
+Sleep = Callable[[float], None]
 
 
 def default_kernel_dir() -> Path:
@@ -31,7 +52,252 @@ def default_kernel_dir() -> Path:
         raise SentinelError(f"{KERNEL_DIR} not found; pass --kernel-dir") from exc
 
 
-def rebuild_result(outputs: Path, record: KaggleRunRecord) -> Any:
+@dataclass(frozen=True)
+class KernelTemplate:
+    """A kernel directory: its script and the ``kernel-metadata.json`` template rendered per run."""
+
+    directory: Path
+    metadata: dict[str, Any]
+
+    @classmethod
+    def load(cls, kernel_dir: Path | None = None) -> KernelTemplate:
+        directory = Path(kernel_dir) if kernel_dir else default_kernel_dir()
+        path = directory / "kernel-metadata.json"
+        if not path.is_file():
+            raise SentinelError(f"{path}: no kernel metadata template")
+        try:
+            metadata = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise SentinelError(f"{path}: not JSON ({exc})") from exc
+        return cls(directory, metadata)
+
+
+@dataclass(frozen=True)
+class KaggleSession:
+    """Our side of one round trip: the client (``kaggle.api.KaggleApi``), the owner, the settings,
+    and how to report progress and wait (replaceable in tests)."""
+
+    api: Any
+    owner: str
+    config: KaggleConfig
+    say: Say
+    sleep: Sleep
+
+
+@dataclass
+class KaggleOutcome:
+    """What the round trip produced: the run over the downloaded outputs, where it ran, its record,
+    and its registration (None with ``register=False``)."""
+
+    result: TrainResult
+    run: KernelRun
+    dataset: str
+    bundle_sha256: str
+    record: KaggleRunRecord
+    machine_shape: str
+    registration: Registration | None = None
+
+    def tags(self) -> dict[str, str]:
+        """The MLflow tags that say where the model was trained."""
+        return {
+            "trained_on": "kaggle",
+            "kaggle_kernel": self.run.ref,
+            "kaggle_kernel_version": str(self.run.version),
+            "kaggle_kernel_url": self.run.url,
+            "kaggle_dataset": self.dataset,
+            "kaggle_bundle_sha256": self.bundle_sha256,
+            "kaggle_machine_shape": self.machine_shape,
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        """The summary `sentinel kaggle train` prints."""
+        return {
+            **self.result.to_dict(),
+            "kernel": self.run.ref,
+            "kernel_version": self.run.version,
+            "kernel_url": self.run.url,
+            "dataset": self.dataset,
+            "bundle_sha256": self.bundle_sha256,
+            "gpu": self.record.gpu,
+            "amp": self.record.amp,
+            "mean_epoch_seconds": self.record.mean_epoch_seconds,
+            **(self.registration.to_dict() if self.registration else {}),
+        }
+
+
+def train_on_kaggle(
+    data_dir: str | Path,
+    run_dir: str | Path,
+    train_config: TrainConfig,
+    config: KaggleConfig | None = None,
+    baseline: Baseline | None = None,
+    register: bool = True,
+    wheel: Path | None = None,
+    kernel_dir: Path | None = None,
+    endpoint: str | None = None,
+    say: Say | None = None,
+    sleep: Sleep = time.sleep,
+) -> KaggleOutcome:
+    """Pack, upload, push, poll, fetch, verify, and (``register``) log + register as challenger.
+
+    Fails with a SentinelError (KaggleRunError with the log tail for a failed run) before
+    anything is registered; a failed MLflow step deletes its run (registry.training_run).
+    """
+    from planet_sentinel.progress import say as default_say
+
+    config = config or KaggleConfig()
+    kernel, stores, run_dir = check(data_dir, run_dir, config, kernel_dir)
+    session = open_session(config, endpoint, say or default_say, sleep)
+    meta = render(session, kernel)
+    with tempfile.TemporaryDirectory(prefix="sentinel-kaggle-") as tmp:
+        work = Path(tmp)
+        bundle = pack(session, stores, work, train_config, baseline, wheel)
+        dataset, run = push(session, bundle, kernel, meta, work)
+        wait(session, run)
+        record = fetch(session, run, run_dir, bundle.manifest.fingerprint)
+    outcome = KaggleOutcome(
+        rebuild_result(run_dir, record),
+        run,
+        dataset,
+        bundle.sha256,
+        record,
+        machine_shape=str(meta.get("machine_shape") or "cpu"),
+    )
+    if register:
+        outcome.registration = register_result(outcome.result, run_dir, outcome.tags())
+    return outcome
+
+
+def check(
+    data_dir: str | Path, run_dir: str | Path, config: KaggleConfig, kernel_dir: Path | None
+) -> tuple[KernelTemplate, list[ChipStore], Path]:
+    """What can be refused before any work (no client built, nothing uploaded): the kernel
+    template, the credentials, the chips and a run directory that holds no run yet."""
+    from planet_sentinel.kaggle import remote
+    from planet_sentinel.kaggle.bundle import check_chips
+    from planet_sentinel.kaggle.client import find_credentials
+    from planet_sentinel.kaggle.entry import RUN_RECORD
+
+    kernel = KernelTemplate.load(kernel_dir)
+    find_credentials()
+    remote.render_metadata(kernel.metadata, config, config.owner or "owner")  # template errors
+    stores = check_chips(data_dir)
+    run_dir = Path(run_dir)
+    if (run_dir / RUN_RECORD).exists():
+        raise SentinelError(f"{run_dir} already holds a Kaggle run; choose another --run-dir")
+    return kernel, stores, run_dir
+
+
+def open_session(config: KaggleConfig, endpoint: str | None, say: Say, sleep: Sleep) -> KaggleSession:
+    """An authenticated client; the owner is the credentials' user unless the settings name one."""
+    from planet_sentinel.kaggle.client import connect, username
+
+    api = connect(endpoint)
+    return KaggleSession(api, config.owner or username(api), config, say, sleep)
+
+
+def render(session: KaggleSession, kernel: KernelTemplate) -> dict[str, Any]:
+    """This run's kernel-metadata.json (its warnings said)."""
+    from planet_sentinel.kaggle import remote
+
+    meta, warnings = remote.render_metadata(kernel.metadata, session.config, session.owner)
+    for warning in warnings:
+        session.say(f"warning: {warning}")
+    return meta
+
+
+def pack(
+    session: KaggleSession,
+    stores: list[ChipStore],
+    work: Path,
+    train_config: TrainConfig,
+    baseline: Baseline | None,
+    wheel: Path | None,
+) -> DatasetBundle:
+    """The dataset bundle in ``work/dataset``, with the given wheel or one built now."""
+    from planet_sentinel.kaggle.bundle import build_wheel, pack_dataset
+
+    if wheel is None:
+        session.say("building the planet_sentinel wheel")
+        wheel = build_wheel(work / "wheel")
+    elif not Path(wheel).is_file():
+        raise SentinelError(f"{wheel}: no such wheel")
+    bundle = pack_dataset(
+        stores,
+        work / "dataset",
+        train_config.model_dump(),
+        Path(wheel),
+        baseline=baseline,
+        max_bytes=session.config.max_dataset_bytes,
+    )
+    session.say(f"bundle {bundle.archive.name}: {bundle.size / 1024**2:.1f} MB, sha256 {bundle.sha256}")
+    return bundle
+
+
+def push(
+    session: KaggleSession, bundle: DatasetBundle, kernel: KernelTemplate, meta: dict[str, Any], work: Path
+) -> tuple[str, KernelRun]:
+    """Upload the bundle as a dataset version, then push the kernel (Kaggle starts it at once).
+    Returns the dataset ``owner/slug`` and the kernel run; says when the kernel stops itself."""
+    from planet_sentinel.kaggle import remote
+    from planet_sentinel.kaggle.deadline import MARKER, utc
+
+    config, say = session.config, session.say
+    dataset = remote.push_dataset(session.api, bundle, session.owner, config, say, session.sleep)
+    timeout_s, grace_s = 60 * config.timeout_minutes, 60 * config.stop_grace_minutes
+    run = remote.push_kernel(session.api, kernel.directory, meta, work, timeout_s, grace_s)
+    say(f"pushed kernel {run.ref} version {run.version}: {run.url}")
+    if run.self_stopping:
+        say(f"the kernel stops itself at {utc(run.deadline)} (timeout_minutes {config.timeout_minutes})")
+    else:
+        say(
+            f"warning: {kernel.directory / meta['code_file']} has no `{MARKER}` line, so it does not stop "
+            f"itself at the timeout; Kaggle ends it at its session timeout ({run.session_timeout_s} s)"
+        )
+    return dataset, run
+
+
+def wait(session: KaggleSession, run: KernelRun) -> None:
+    """Poll until the kernel ends; anything but ``complete`` raises a KaggleRunError with the log tail."""
+    from planet_sentinel.kaggle import remote
+    from planet_sentinel.kaggle.deadline import SAYING, utc
+
+    try:
+        status, failure = remote.wait_for_kernel(session.api, run, session.config, session.say, session.sleep)
+    except KeyboardInterrupt:  # Ctrl-C or a cancelled CI job: say what stops the GPU session
+        session.say(f"interrupted ({run.versioned}); {remote.cancel(session.api, run)}")
+        raise
+    if status == "complete":
+        return
+    tail = remote.log_tail(session.api, run, session.config.log_tail_lines)
+    reason = f"{status.upper()}" + (f": {failure}" if failure else "")
+    if run.self_stopping and SAYING in tail:
+        reason += f" (it reached its deadline {utc(run.deadline)} and stopped itself)"
+    raise remote.KaggleRunError(f"kernel {run.versioned} ended with {reason}; nothing registered", tail)
+
+
+def fetch(session: KaggleSession, run: KernelRun, run_dir: Path, fingerprint: str) -> KaggleRunRecord:
+    """Download the outputs beside ``run_dir``, verify them, and only then move them into it, so
+    rejected outputs never become a run directory (and leave no staging folder behind)."""
+    from planet_sentinel.kaggle.remote import fetch_outputs
+
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".kaggle-outputs-", dir=run_dir.parent))
+    try:
+        record = fetch_outputs(session.api, run, staging, fingerprint)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if run_dir.exists():
+        for item in staging.iterdir():
+            item.replace(run_dir / item.name)
+        staging.rmdir()
+    else:
+        staging.replace(run_dir)
+    return record
+
+
+def rebuild_result(outputs: Path, record: KaggleRunRecord) -> TrainResult:
     """A TrainResult over the downloaded outputs, so registration is the local code path."""
     from planet_sentinel.kaggle.entry import MODEL_FILE
     from planet_sentinel.train import TrainResult
@@ -52,138 +318,10 @@ def rebuild_result(outputs: Path, record: KaggleRunRecord) -> Any:
     )
 
 
-def train_on_kaggle(
-    data_dir: str | Path,
-    run_dir: str | Path,
-    train_config: Any,
-    config: KaggleConfig | None = None,
-    baseline: Baseline | None = None,
-    register: bool = True,
-    wheel: Path | None = None,
-    kernel_dir: Path | None = None,
-    endpoint: str | None = None,
-    say: Callable[[str], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> tuple[Any, dict[str, Any]]:
-    """Pack, upload, push, poll, fetch, verify, and (``register``) log + register as challenger.
-
-    Returns the TrainResult over the downloaded outputs and a summary for printing.
-
-    Fails with a SentinelError (KaggleRunError with the log tail for a failed run) before
-    anything is registered; a failed MLflow step deletes its run (registry.training_run).
-    """
-    from planet_sentinel.kaggle import bundle as packing
-    from planet_sentinel.kaggle import remote
-    from planet_sentinel.kaggle.client import connect, find_credentials, username
-    from planet_sentinel.kaggle.deadline import MARKER as DEADLINE_MARKER
-    from planet_sentinel.kaggle.deadline import SAYING as DEADLINE_SAYING
-    from planet_sentinel.kaggle.deadline import utc as deadline_utc
-    from planet_sentinel.progress import say as default_say
-
-    say = say or default_say
-    config = config or KaggleConfig()
-    kernel_dir = Path(kernel_dir) if kernel_dir else default_kernel_dir()
-    template_path = kernel_dir / "kernel-metadata.json"
-    if not template_path.is_file():
-        raise SentinelError(f"{template_path}: no kernel metadata template")
-    try:
-        template = json.loads(template_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SentinelError(f"{template_path}: not JSON ({exc})") from exc
-    find_credentials()  # a clear error before any work when there are none
-    remote.render_metadata(template, config, config.owner or "owner")  # template errors before any work
-    stores = packing.check_chips(data_dir)
-    run_dir = Path(run_dir)
-    if (run_dir / "run.json").exists():
-        raise SentinelError(f"{run_dir} already holds a Kaggle run; choose another --run-dir")
-    api = connect(endpoint)
-    owner = config.owner or username(api)
-    meta, warnings = remote.render_metadata(template, config, owner)
-    for warning in warnings:
-        say(f"warning: {warning}")
-
-    with tempfile.TemporaryDirectory(prefix="sentinel-kaggle-") as tmp:
-        work = Path(tmp)
-        if wheel is None:
-            say("building the planet_sentinel wheel")
-            wheel = packing.build_wheel(work / "wheel")
-        elif not Path(wheel).is_file():
-            raise SentinelError(f"{wheel}: no such wheel")
-        bundle = packing.pack_dataset(
-            stores,
-            work / "dataset",
-            train_config.model_dump(),
-            Path(wheel),
-            baseline=baseline,
-            max_bytes=config.max_dataset_bytes,
-        )
-        say(f"bundle {bundle.archive.name}: {bundle.size / 1024**2:.1f} MB, sha256 {bundle.sha256}")
-        dataset = remote.push_dataset(api, bundle, owner, config, say, sleep)
-        timeout_s, grace_s = 60 * config.timeout_minutes, 60 * config.stop_grace_minutes
-        run = remote.push_kernel(api, kernel_dir, meta, work, timeout_s, grace_s)
-        say(f"pushed kernel {run.ref} version {run.version}: {run.url}")
-        if run.self_stopping:
-            say(f"the kernel stops itself at {deadline_utc(run.deadline)} (timeout_minutes {config.timeout_minutes})")
-        else:
-            say(
-                f"warning: {kernel_dir / meta['code_file']} has no `{DEADLINE_MARKER}` line, so it does not stop "
-                f"itself at the timeout; Kaggle ends it at its session timeout ({run.session_timeout_s} s)"
-            )
-        try:
-            status, failure = remote.wait_for_kernel(api, run, config, say, sleep)
-        except KeyboardInterrupt:  # Ctrl-C or a cancelled CI job: say what stops the GPU session
-            say(f"interrupted ({run.versioned}); {remote.cancel(api, run)}")
-            raise
-        if status != "complete":
-            tail = remote.log_tail(api, run, config.log_tail_lines)
-            reason = f"{status.upper()}" + (f": {failure}" if failure else "")
-            if run.self_stopping and DEADLINE_SAYING in tail:
-                reason += f" (it reached its deadline {deadline_utc(run.deadline)} and stopped itself)"
-            raise remote.KaggleRunError(f"kernel {run.versioned} ended with {reason}; nothing registered", tail)
-        staging = Path(tempfile.mkdtemp(prefix=".kaggle-outputs-", dir=_parent(run_dir)))
-        record = remote.fetch_outputs(api, run, staging, bundle.manifest["fingerprint"])
-        if run_dir.exists():
-            for item in staging.iterdir():
-                item.replace(run_dir / item.name)
-            staging.rmdir()
-        else:
-            staging.replace(run_dir)
-
-    result = rebuild_result(run_dir, record)
-    tags = {
-        "trained_on": "kaggle",
-        "kaggle_kernel": run.ref,
-        "kaggle_kernel_version": str(run.version),
-        "kaggle_kernel_url": run.url,
-        "kaggle_dataset": dataset,
-        "kaggle_bundle_sha256": bundle.sha256,
-        "kaggle_machine_shape": str(meta.get("machine_shape") or "cpu"),
-    }
-    info: dict[str, Any] = {
-        **result.to_dict(),
-        "kernel": run.ref,
-        "kernel_version": run.version,
-        "kernel_url": run.url,
-        "dataset": dataset,
-        "bundle_sha256": bundle.sha256,
-        "gpu": record.gpu,
-        "amp": record.amp,
-        "mean_epoch_seconds": record.mean_epoch_seconds,
-    }
-    if register:
-        info.update(register_result(result, run_dir, tags))
-    return result, info
-
-
-def _parent(run_dir: Path) -> Path:
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    return run_dir.parent
-
-
-def register_result(result: Any, run_dir: Path, tags: dict[str, str]) -> dict[str, Any]:
+def register_result(result: TrainResult, run_dir: Path, tags: dict[str, str]) -> Registration:
     """Log and register like `sentinel train` (planet_sentinel.pipeline), with the kernel's record and logs."""
+    from planet_sentinel.kaggle.entry import RUN_RECORD
     from planet_sentinel.pipeline import register_trained
 
-    artifacts = [p for p in (run_dir / "run.json", *run_dir.glob("*.log")) if p.is_file()]
-    registration = register_trained(result, f"kaggle-{run_dir.name}", tags, artifacts, artifact_path="kaggle")
-    return registration.to_dict()
+    artifacts = [p for p in (run_dir / RUN_RECORD, *run_dir.glob("*.log")) if p.is_file()]
+    return register_trained(result, f"kaggle-{run_dir.name}", tags, artifacts, artifact_path="kaggle")

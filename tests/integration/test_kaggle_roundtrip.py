@@ -192,5 +192,6 @@ def test_output_without_model_file_is_rejected(
         assert "lacks the model file model.pt" in result.output
         assert _nothing_registered()
         assert not Path("runs/k").exists(), "rejected outputs are not left as a run directory"
+        assert not list(Path("runs").glob(".kaggle-outputs-*")), "nor as a staging folder"
     finally:
         emulator.stop()
