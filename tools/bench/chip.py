@@ -13,8 +13,9 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from tools.bench.measure import default_workdir, peak_rss_mb, run_phase
+from tools.bench.measure import default_workdir, emit, peak_rss_mb, phase_main, run_phase
 
 DEFAULT_SIZE = 8192
 
@@ -66,7 +67,7 @@ def chip_phase(before: str, after: str, mask: str, out_dir: str) -> dict[str, fl
     return {"seconds": time.perf_counter() - start, "chips": summary.counts["kept"], "peak_rss_mb": peak_rss_mb()}
 
 
-def run(size: int | None = None, workdir: str | None = None, **_: object) -> dict[str, float]:
+def run(size: int | None = None, workdir: str | None = None, **_: object) -> dict[str, Any]:
     size = size or DEFAULT_SIZE
     work = Path(workdir) if workdir else default_workdir(f"chip-{size}")
     work.mkdir(parents=True, exist_ok=True)
@@ -87,14 +88,9 @@ def run(size: int | None = None, workdir: str | None = None, **_: object) -> dic
         "floor_seconds": round(floor["seconds"], 2),
         "floor_peak_rss_mb": round(floor["peak_rss_mb"], 1),
         "ratio_to_floor": round(chip["seconds"] / floor["seconds"], 3),
-        "goal": {"ratio_to_floor": 2.0, "peak_rss_mb": 1536},
     }
-    result["meets_goal"] = result["ratio_to_floor"] <= 2.0 and result["peak_rss_mb"] <= 1536
-    print(json.dumps(result))
-    return result
+    return emit(result, at_most={"ratio_to_floor": 2.0, "peak_rss_mb": 1536})
 
 
 if __name__ == "__main__":
-    phase, *rest = sys.argv[1:]
-    figures = floor_phase(*rest) if phase == "floor" else chip_phase(*rest)
-    print(json.dumps(figures))
+    phase_main({"floor": floor_phase, "chip": chip_phase})

@@ -49,7 +49,7 @@ import numpy as np
 if TYPE_CHECKING:
     from planet_sentinel.baseline import Baseline
 
-from tools.bench.measure import default_workdir, peak_rss_mb, run_phase
+from tools.bench.measure import Sampler, default_workdir, peak_rss_mb, phase_main, run_phase, status_mb
 
 DEFAULT_SIZE = 512
 CHIP = 128
@@ -85,9 +85,10 @@ def make_scene(args: tuple[str, str, int, int]) -> str:
     if (out / "manifest.json").exists():
         return str(out)
     raw = work / "raw" / f"{kind}{seed}"
-    scene = simulate_scene(
-        SimulationConfig(name=f"{kind}{seed}", size=size, seed=seed, **DRIFT_PRESETS[kind]), raw, overwrite=True
+    config = SimulationConfig.model_validate(
+        {"name": f"{kind}{seed}", "size": size, "seed": seed, **DRIFT_PRESETS[kind]}
     )
+    scene = simulate_scene(config, raw, overwrite=True)
     chip_scene(scene.before, scene.after, scene.mask, out, ChipConfig(size=CHIP, split_block=CHIP), overwrite=True)
     shutil.rmtree(raw, ignore_errors=True)
     return str(out)
@@ -242,37 +243,13 @@ def ensure_stream_chips(work: Path) -> Path:
     return out
 
 
-class _AnonPeak:
-    """Peak anonymous memory (RssAnon) of this process, sampled every 10 ms.
+def anon_peak() -> Sampler:
+    """Peak anonymous memory (RssAnon) of this process, sampled every 10 ms (``.peak``).
 
     Peak RSS counts the memory-mapped chip files the page cache already holds (a full read of
     10,000 chips maps about 1 GB), which says nothing about what the statistics keep; RssAnon is the
     process's own heap and arrays, the figure that must stay bounded."""
-
-    def __enter__(self) -> _AnonPeak:
-        import threading
-
-        self.peak = self._read()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.01):
-            self.peak = max(self.peak, self._read())
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._read())
-
-    @staticmethod
-    def _read() -> float:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+    return Sampler(lambda: status_mb("RssAnon"), 0.01)
 
 
 def read_phase(chips_dir: str) -> dict[str, float]:
@@ -280,7 +257,7 @@ def read_phase(chips_dir: str) -> dict[str, float]:
     from planet_sentinel.chips import ChipStore
 
     store = ChipStore(chips_dir)
-    with _AnonPeak() as anon:
+    with anon_peak() as anon:
         start = time.perf_counter()
         total = 0
         for batch in store.batches(store.indices("all"), 32):
@@ -301,7 +278,7 @@ def stats_phase(chips_dir: str) -> dict[str, float]:
     from planet_sentinel.drift.monitor import MonitorConfig, summarise_chips
 
     store = ChipStore(chips_dir)
-    with _AnonPeak() as anon:
+    with anon_peak() as anon:
         start = time.perf_counter()
         summary = summarise_chips(
             [store], list(store.bands), baseline_labelled=True, pixel_sample=20_000, config=MonitorConfig()
@@ -314,7 +291,7 @@ def baseline_phase(chips_dir: str) -> dict[str, float]:
     """``compute_baseline`` over the same chips: the accumulator both sides share."""
     from planet_sentinel.baseline import BaselineConfig, compute_baseline
 
-    with _AnonPeak() as anon:
+    with anon_peak() as anon:
         start = time.perf_counter()
         data = compute_baseline(chips_dir, BaselineConfig(split="all"))
         seconds = time.perf_counter() - start
@@ -322,6 +299,16 @@ def baseline_phase(chips_dir: str) -> dict[str, float]:
 
 
 PHASES = {"read": read_phase, "stats": stats_phase, "baseline": baseline_phase}
+
+
+def _phase_figures(phase: dict[str, Any], prefix: str) -> dict[str, float]:
+    """Chips/s, seconds and peak memory of one phase, rounded, under ``prefix``."""
+    return {
+        f"{prefix}chips_per_s": round(phase["chips"] / phase["seconds"], 1),
+        f"{prefix}seconds": round(phase["seconds"], 2),
+        f"{prefix}peak_anon_mb": round(phase["peak_anon_mb"], 1),
+        f"{prefix}peak_rss_mb": round(phase["peak_rss_mb"], 1),
+    }
 
 
 def speed(work: Path) -> dict[str, Any]:
@@ -333,14 +320,8 @@ def speed(work: Path) -> dict[str, Any]:
     return {
         "chips": stats["chips"],
         "chip_px": STREAM_CHIP,
-        "chips_per_s": round(stats["chips"] / stats["seconds"], 1),
-        "seconds": round(stats["seconds"], 2),
-        "peak_anon_mb": round(stats["peak_anon_mb"], 1),
-        "peak_rss_mb": round(stats["peak_rss_mb"], 1),
-        "read_chips_per_s": round(read["chips"] / read["seconds"], 1),
-        "read_seconds": round(read["seconds"], 2),
-        "read_peak_anon_mb": round(read["peak_anon_mb"], 1),
-        "read_peak_rss_mb": round(read["peak_rss_mb"], 1),
+        **_phase_figures(stats, ""),
+        **_phase_figures(read, "read_"),
         "ratio_to_read": round(stats["seconds"] / read["seconds"], 2),
         "baseline_seconds": round(base["seconds"], 2),
         "ratio_to_baseline": round(stats["seconds"] / base["seconds"], 2),
@@ -449,11 +430,11 @@ def real_data(work: Path, data: Path) -> dict[str, Any]:
     return {
         "oscd_vs_multiearth": {
             **brief(amazon),
-            "baseline_chips": full["n_chips"],
+            "baseline_chips": full.n_chips,
             "bands": ["B02", "B03", "B04"],
             "flagged": amazon.decision.drift,
         },
-        "oscd_half_vs_half": {**brief(halves), "baseline_chips": half["n_chips"], "flagged": halves.decision.drift},
+        "oscd_half_vs_half": {**brief(halves), "baseline_chips": half.n_chips, "flagged": halves.decision.drift},
     }
 
 
@@ -492,5 +473,4 @@ def run(size: int | None = None, workdir: str | None = None, data: str | None = 
 
 
 if __name__ == "__main__":
-    phase, *rest = sys.argv[1:]
-    print(json.dumps(PHASES[phase](*rest)))
+    phase_main(PHASES)

@@ -19,10 +19,11 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tools.bench.measure import default_workdir, peak_rss_mb
+from tools.bench.measure import default_workdir, peak_rss_mb, stop_process
 
 DEFAULT_SIZE = 1000
 MARGIN = 64
@@ -62,7 +63,8 @@ def _token(key_json: str) -> str:
     from google.auth.transport.requests import Request
     from google.oauth2 import service_account
 
-    creds = service_account.Credentials.from_service_account_info(
+    # google-auth ships no type hints for this constructor
+    creds = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
         json.loads(key_json), scopes=["https://www.googleapis.com/auth/earthengine"]
     )
     creds.refresh(Request())
@@ -111,8 +113,8 @@ def run(size: int | None = None, workdir: str | None = None, **_: Any) -> dict[s
             project="emulated-project",
             aoi=str(aoi),
             name="bench",
-            before=("2024-01-01", "2024-01-31"),
-            after=("2024-11-01", "2024-11-30"),
+            before=(date(2024, 1, 1), date(2024, 1, 31)),
+            after=(date(2024, 11, 1), date(2024, 11, 30)),
             out_dir=str(work / "raw"),
             workers=WORKERS,
         )
@@ -122,8 +124,7 @@ def run(size: int | None = None, workdir: str | None = None, **_: Any) -> dict[s
         token = _token(env["EARTHENGINE_SERVICE_ACCOUNT_KEY"])
         bare_s, bare_bytes = _bare_transfer(url, token, bodies, WORKERS)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_process(proc)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

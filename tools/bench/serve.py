@@ -17,18 +17,28 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tools.bench.chip import ensure_scene
-from tools.bench.measure import default_workdir, peak_rss_mb, run_phase
+from tools.bench.measure import (
+    Sampler,
+    default_workdir,
+    emit,
+    peak_rss_mb,
+    phase_main,
+    run_phase,
+    status_mb,
+    stop_process,
+)
 
 DEFAULT_SIZE = 256
 TILES_PER_SIDE = 4
@@ -40,16 +50,16 @@ def prepare(work: Path, size: int, base: int) -> tuple[Path, list[tuple[Path, Pa
     from rasterio.windows import transform as window_transform
 
     from planet_sentinel.raster import Grid, band_names, open_raster, scene_writer
-    from tools.bench.predict import _bundle
+    from tools.bench.predict import demo_bundle
 
     scene = ensure_scene(work, size * TILES_PER_SIDE)
-    model = _bundle(base).save(work / f"serve-model-base{base}.pt")
+    model = demo_bundle(base).save(work / f"serve-model-base{base}.pt")
     pairs_dir = work / f"serve-pairs-{size}"
     pairs_dir.mkdir(exist_ok=True)
     pairs = []
     for row in range(TILES_PER_SIDE):
         for col in range(TILES_PER_SIDE):
-            paths = tuple(pairs_dir / f"{row}_{col}_{d}.tif" for d in ("before", "after"))
+            paths = (pairs_dir / f"{row}_{col}_before.tif", pairs_dir / f"{row}_{col}_after.tif")
             if not all(p.exists() for p in paths):
                 window = Window(col * size, row * size, size, size)
                 for date, path in zip(("before", "after"), paths, strict=True):
@@ -104,13 +114,6 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _rss_mb(pid: int, field: str = "VmRSS") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 BOUNDARY = "planet-sentinel-bench"
 
 
@@ -126,75 +129,70 @@ def _multipart(files: dict[str, bytes]) -> bytes:
     return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
 
 
-def load_phase(url: str, pid: str, pairs_json: str, requests: str, clients: str, warmup: str) -> dict[str, Any]:
-    """``clients`` concurrent clients post ``requests`` pairs, after ``warmup`` untimed requests.
+class _Clients:
+    """Concurrent keep-alive clients posting request bodies encoded once, as load generators do,
+    so the client's own CPU (it shares the machine) stays small."""
 
-    Each client is a keep-alive ``http.client`` connection sending request bodies encoded once,
-    as load generators do, so the client's own CPU (it shares the machine) stays small.
-    """
-    from http.client import HTTPConnection
-    from urllib.parse import urlsplit
+    def __init__(self, url: str, bodies: list[bytes], clients: int) -> None:
+        address = urlsplit(url)
+        self.host, self.port = address.hostname or "127.0.0.1", address.port
+        self.bodies, self.clients = bodies, clients
+        self.headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+        self.lock = threading.Lock()
+        self.results: list[tuple[int, float, dict[str, float]]] = []
 
-    import numpy as np
-
-    bodies = [
-        _multipart({"before": Path(b).read_bytes(), "after": Path(a).read_bytes()}) for b, a in json.loads(pairs_json)
-    ]
-    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
-    address = urlsplit(url)
-    server = int(pid)
-    lock = threading.Lock()
-    results: list[tuple[int, float, dict[str, float]]] = []
-
-    def post(http: HTTPConnection, i: int) -> None:
+    def _post(self, http: HTTPConnection, i: int) -> None:
         start = time.perf_counter()
-        http.request("POST", "/predict", body=bodies[i % len(bodies)], headers=headers)
+        http.request("POST", "/predict", body=self.bodies[i % len(self.bodies)], headers=self.headers)
         response = http.getresponse()
         body = response.read()
         elapsed = time.perf_counter() - start
         steps = json.loads(body)["timings_s"] if response.status == 200 else {}
-        with lock:
-            results.append((response.status, elapsed, steps))
+        with self.lock:
+            self.results.append((response.status, elapsed, steps))
 
-    def run_clients(n: int) -> None:
+    def run(self, n: int) -> None:
+        """Post ``n`` requests, shared out among the clients as each becomes free."""
         counter = iter(range(n))
 
         def client() -> None:
-            http = HTTPConnection(address.hostname, address.port, timeout=300)
+            http = HTTPConnection(self.host, self.port, timeout=300)
             try:
                 while True:
-                    with lock:
+                    with self.lock:
                         i = next(counter, None)
                     if i is None:
                         return
-                    post(http, i)
+                    self._post(http, i)
             finally:
                 http.close()
 
-        threads = [threading.Thread(target=client) for _ in range(int(clients))]
+        threads = [threading.Thread(target=client) for _ in range(self.clients)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
 
-    run_clients(int(warmup))
-    results.clear()
-    samples = [_rss_mb(server)]
-    done = threading.Event()
 
-    def sample() -> None:
-        while not done.wait(0.1):
-            samples.append(_rss_mb(server))
+def load_phase(url: str, pid: str, pairs_json: str, requests: str, clients: str, warmup: str) -> dict[str, Any]:
+    """``clients`` concurrent clients post ``requests`` pairs, after ``warmup`` untimed requests;
+    the server's RSS is sampled 10 times a second meanwhile."""
+    import numpy as np
 
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    server_cpu, own_cpu = _cpu_s(server), _cpu_s(os.getpid())
-    start = time.perf_counter()
-    run_clients(int(requests))
-    seconds = time.perf_counter() - start
-    server_cpu, own_cpu = _cpu_s(server) - server_cpu, _cpu_s(os.getpid()) - own_cpu
-    done.set()
-    sampler.join()
+    bodies = [
+        _multipart({"before": Path(b).read_bytes(), "after": Path(a).read_bytes()}) for b, a in json.loads(pairs_json)
+    ]
+    server = int(pid)
+    load = _Clients(url, bodies, int(clients))
+    load.run(int(warmup))
+    load.results.clear()
+    with Sampler(lambda: status_mb("VmRSS", server), 0.1, final=False) as rss:
+        server_cpu, own_cpu = _cpu_s(server), _cpu_s(os.getpid())
+        start = time.perf_counter()
+        load.run(int(requests))
+        seconds = time.perf_counter() - start
+        server_cpu, own_cpu = _cpu_s(server) - server_cpu, _cpu_s(os.getpid()) - own_cpu
+    results, samples = load.results, rss.samples
     return {
         "seconds": seconds,
         "statuses": [r[0] for r in results],
@@ -203,25 +201,19 @@ def load_phase(url: str, pid: str, pairs_json: str, requests: str, clients: str,
         "rss_start_mb": samples[0],
         "rss_median_mb": float(np.median(samples)),
         "rss_max_mb": max(samples),
-        "rss_end_mb": _rss_mb(server),
-        "server_peak_rss_mb": _rss_mb(server, "VmHWM"),
+        "rss_end_mb": status_mb("VmRSS", server),
+        "server_peak_rss_mb": status_mb("VmHWM", server),
         "server_cpu_s": server_cpu,
         "client_cpu_s": own_cpu,
     }
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_server(model: Path, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     import httpx
 
-    port = _free_port()
+    from planet_sentinel.deploy.rollout import free_port
+
+    port = free_port("127.0.0.1")
     sentinel = str(Path(sys.executable).parent / "sentinel")
     command = [sentinel, "serve", "--model", str(model), "--port", str(port), "--workers", str(workers)]
     command += ["--queue", "64", "--reload-interval-s", "0", "--log-level", "warning"]
@@ -242,6 +234,58 @@ def _start_server(model: Path, workers: int, log: Path) -> tuple[subprocess.Pope
     raise SystemExit(f"sentinel serve did not become ready:\n{log.read_text()[-4000:]}")
 
 
+def _rounds(
+    model: Path, pairs_json: str, work: Path, per_round: int, clients: int, workers: int, rounds: int
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The server warmed up, then ``rounds`` x (bare predictor, service): (warm-up, bare rounds, load rounds)."""
+    bare: list[dict[str, Any]] = []
+    load: list[dict[str, Any]] = []
+    proc, url = _start_server(model, workers, work / "serve-bench.log")
+    try:
+        phase = ("tools.bench.serve", "load", url, str(proc.pid), pairs_json)
+        warm = run_phase(*phase, "0", str(clients), str(16 * clients))  # the allocator settles too
+        for _ in range(rounds):
+            bare.append(run_phase("tools.bench.serve", "bare", str(model), pairs_json, str(per_round), str(workers)))
+            load.append(run_phase(*phase, str(per_round), str(clients), "0"))
+    finally:
+        stop_process(proc)
+    return warm, bare, load
+
+
+def _rss_growth(rss_rounds: list[float], rounds: int) -> float:
+    """RSS under load moves by tens of MB with the allocator; a leak is a trend: the median RSS of the
+    later rounds against that of the earlier ones (each round's median of 10 samples a second)."""
+    import numpy as np
+
+    half = max(1, rounds // 2)
+    return float(np.median(rss_rounds[-half:]) - np.median(rss_rounds[:half])) if rounds > 1 else 0.0
+
+
+def _latency_figures(load: list[dict[str, Any]], bare: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """Errors, latency percentiles, throughputs and CPU per request, service against bare."""
+    import numpy as np
+
+    statuses = [s for r in load for s in r["statuses"]]
+    latencies = np.array([x for r in load for x in r["latencies"]]) * 1000
+    steps = [s for r in load for s in r["steps"]]
+    service_s, bare_s = sum(r["seconds"] for r in load), sum(r["seconds"] for r in bare)
+    p50, p99 = float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
+    return {
+        "errors": sum(s != 200 for s in statuses),
+        "p50_ms": round(p50, 1),
+        "p99_ms": round(p99, 1),
+        "p99_over_p50": round(p99 / p50, 2),
+        "req_per_s": round(n / service_s, 2),
+        "bare_req_per_s": round(n / bare_s, 2),
+        "ratio_to_bare": round(bare_s / service_s, 3),
+        "ratio_per_round": [round(b["seconds"] / s["seconds"], 3) for b, s in zip(bare, load, strict=True)],
+        "server_cpu_ms_per_request": round(1000 * sum(r["server_cpu_s"] for r in load) / n, 1),
+        "client_cpu_ms_per_request": round(1000 * sum(r["client_cpu_s"] for r in load) / n, 1),
+        "bare_cpu_ms_per_request": round(float(np.mean([b["cpu_ms_per_request"] for b in bare])), 1),
+        "server_steps_ms": {k: round(1000 * float(np.mean([s.get(k, 0) for s in steps])), 1) for k in steps[0]},
+    }
+
+
 def run(
     size: int | None = None,
     workdir: str | None = None,
@@ -258,41 +302,16 @@ def run(
     either side; throughputs are totals over the rounds. RSS is read after the warm-up and at the
     end of every round: a plateau means no growth.
     """
-    import numpy as np
-
     size = size or DEFAULT_SIZE
     work = Path(workdir) if workdir else default_workdir(f"chip-{size * TILES_PER_SIDE}")
     work.mkdir(parents=True, exist_ok=True)
     model, pairs = prepare(work, size, base)
     pairs_json = json.dumps([[str(b), str(a)] for b, a in pairs])
     per_round = max(1, requests // rounds)
-    bare: list[dict[str, Any]] = []
-    load: list[dict[str, Any]] = []
-    proc, url = _start_server(model, workers, work / "serve-bench.log")
-    try:
-        phase = ("tools.bench.serve", "load", url, str(proc.pid), pairs_json)
-        warm = run_phase(*phase, "0", str(clients), str(16 * clients))  # the allocator settles too
-        for _ in range(rounds):
-            bare.append(run_phase("tools.bench.serve", "bare", str(model), pairs_json, str(per_round), str(workers)))
-            load.append(run_phase(*phase, str(per_round), str(clients), "0"))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:  # never leave a server behind
-            proc.kill()
-            proc.wait(timeout=30)
+    warm, bare, load = _rounds(model, pairs_json, work, per_round, clients, workers, rounds)
     n = per_round * rounds
-    statuses = [s for r in load for s in r["statuses"]]
-    latencies = np.array([x for r in load for x in r["latencies"]]) * 1000
-    steps = [s for r in load for s in r["steps"]]
-    service_s, bare_s = sum(r["seconds"] for r in load), sum(r["seconds"] for r in bare)
-    p50, p99 = float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
-    # RSS under load moves by tens of MB with the allocator; a leak is a trend: the median RSS of the
-    # later rounds against that of the earlier ones (each round's median of 10 samples a second).
-    rss_warm, rss_rounds = warm["rss_end_mb"], [round(r["rss_median_mb"], 1) for r in load]
-    half = max(1, rounds // 2)
-    growth = float(np.median(rss_rounds[-half:]) - np.median(rss_rounds[:half])) if rounds > 1 else 0.0
+    rss_rounds = [round(r["rss_median_mb"], 1) for r in load]
+    growth = _rss_growth(rss_rounds, rounds)
     result = {
         "bench": "serve",
         "pair_px": size,
@@ -301,36 +320,23 @@ def run(
         "rounds": rounds,
         "workers": workers,
         "torch_threads_per_worker": _threads(workers),
-        "errors": sum(s != 200 for s in statuses),
-        "p50_ms": round(p50, 1),
-        "p99_ms": round(p99, 1),
-        "p99_over_p50": round(p99 / p50, 2),
-        "req_per_s": round(n / service_s, 2),
-        "bare_req_per_s": round(n / bare_s, 2),
-        "ratio_to_bare": round(bare_s / service_s, 3),
-        "ratio_per_round": [round(b["seconds"] / s["seconds"], 3) for b, s in zip(bare, load, strict=True)],
-        "server_cpu_ms_per_request": round(1000 * sum(r["server_cpu_s"] for r in load) / n, 1),
-        "client_cpu_ms_per_request": round(1000 * sum(r["client_cpu_s"] for r in load) / n, 1),
-        "bare_cpu_ms_per_request": round(float(np.mean([b["cpu_ms_per_request"] for b in bare])), 1),
-        "server_steps_ms": {k: round(1000 * float(np.mean([s.get(k, 0) for s in steps])), 1) for k in steps[0]},
+        **_latency_figures(load, bare, n),
         "server_peak_rss_mb": round(max(r["server_peak_rss_mb"] for r in load), 1),
-        "rss_after_warmup_mb": round(rss_warm, 1),
+        "rss_after_warmup_mb": round(warm["rss_end_mb"], 1),
         "rss_median_each_round_mb": rss_rounds,
         "rss_end_mb": round(load[-1]["rss_end_mb"], 1),
         "rss_max_during_run_mb": round(max(r["rss_max_mb"] for r in load), 1),
         "rss_growth_mb": round(growth, 1),
         "bare_peak_rss_mb": round(max(b["peak_rss_mb"] for b in bare), 1),
         "model_base": base,
-        "goal": {"ratio_to_bare": 0.8, "p99_over_p50": 3.0, "errors": 0, "rss_growth_mb": 25},
     }
-    result["meets_goal"] = (
-        result["ratio_to_bare"] >= 0.8 and result["p99_over_p50"] <= 3.0 and result["errors"] == 0 and growth <= 25
+    return emit(
+        result,
+        at_least={"ratio_to_bare": 0.8},
+        at_most={"p99_over_p50": 3.0, "errors": 0, "rss_growth_mb": 25},
+        exact={"rss_growth_mb": growth},
     )
-    print(json.dumps(result))
-    return result
 
 
 if __name__ == "__main__":
-    phase, *rest = sys.argv[1:]
-    figures = bare_phase(*rest) if phase == "bare" else load_phase(*rest)
-    print(json.dumps(figures))
+    phase_main({"bare": bare_phase, "load": load_phase})
