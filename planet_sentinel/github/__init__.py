@@ -46,6 +46,7 @@ from planet_sentinel.github.drift_issue import DriftIssueResult, report_drift
 from planet_sentinel.github.episodes import (
     MARKER_RE,
     DriftReport,
+    EpisodeInfo,
     episode_info,
     find_episode_issue,
     load_drift_report,
@@ -89,6 +90,7 @@ __all__ = [
     "ApprovalResult",
     "DriftIssueResult",
     "DriftReport",
+    "EpisodeInfo",
     "GitHubConfig",
     "GitHubTarget",
     "Pictures",

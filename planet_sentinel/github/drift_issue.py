@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planet_sentinel.github.dispatch import DEFAULT_WORKFLOW, dispatch_train
-from planet_sentinel.github.episodes import DriftReport, episode_info, find_episode_issue, marker
+from planet_sentinel.github.episodes import DriftReport, EpisodeInfo, episode_info, find_episode_issue, marker
 from planet_sentinel.github.issue_labels import (
     APPROVE_COMMAND,
     APPROVED_LABEL,
@@ -73,7 +73,7 @@ def _retraining_lines(auto_retrain: bool, workflow: str) -> list[str]:
     ]
 
 
-def _body(post: _Post, info: dict[str, Any]) -> str:
+def _body(post: _Post, info: EpisodeInfo) -> str:
     report = post.report
     first = f"[{info['first_seen']}]({info['first_run']})" if info.get("first_run") else info["first_seen"]
     last = f"[{info['last_seen']}]({info['last_run']})" if info.get("last_run") else info["last_seen"]
@@ -107,7 +107,7 @@ def _body(post: _Post, info: dict[str, Any]) -> str:
 
 def _open_issue(repo: Repository, post: _Post, fingerprint: str) -> Issue:
     report = post.report
-    info = {
+    info: EpisodeInfo = {
         "fingerprint": fingerprint,
         "baseline": report.baseline_fingerprint,
         "groups": report.drifted_groups(),
@@ -122,7 +122,7 @@ def _open_issue(repo: Repository, post: _Post, fingerprint: str) -> Issue:
 
 def _update_issue(issue: Issue, post: _Post) -> None:
     report = post.report
-    info = {**(episode_info(issue.body) or {}), "last_seen": post.now, "last_run": post.run_url}
+    info: EpisodeInfo = {**(episode_info(issue.body) or {}), "last_seen": post.now, "last_run": post.run_url}
     previous = info.get("runs")
     info["runs"] = (int(previous) if isinstance(previous, int | str) else 1) + 1
     info.setdefault("groups", report.drifted_groups())

@@ -9,7 +9,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.github.issue_labels import DRIFT_LABEL
@@ -76,12 +76,27 @@ def load_drift_report(path: str | Path) -> DriftReport:
     return DriftReport(data, markdown, plots)
 
 
-def marker(info: dict[str, Any]) -> str:
+class EpisodeInfo(TypedDict, total=False):
+    """What the marker of an episode's issue holds (what :mod:`~planet_sentinel.github.drift_issue`
+    writes). A marker read back is only checked to be a JSON object (people can edit issue bodies,
+    and older issues may lack keys), so its readers stay defensive."""
+
+    fingerprint: str
+    baseline: str
+    groups: list[str]
+    first_seen: str
+    first_run: str | None
+    last_seen: str
+    last_run: str | None
+    runs: int
+
+
+def marker(info: EpisodeInfo) -> str:
     """The hidden line of an issue body that carries the episode (read back by :func:`episode_info`)."""
     return f"<!-- planet-sentinel:drift-episode {json.dumps(info, sort_keys=True)} -->"
 
 
-def episode_info(body: str | None) -> dict[str, Any] | None:
+def episode_info(body: str | None) -> EpisodeInfo | None:
     """The episode marker of an issue body, or None if it is not a drift issue of ours."""
     match = MARKER_RE.search(body or "")
     if not match:
@@ -90,7 +105,7 @@ def episode_info(body: str | None) -> dict[str, Any] | None:
         info = json.loads(match.group(1))
     except json.JSONDecodeError:
         return None
-    return info if isinstance(info, dict) else None
+    return cast(EpisodeInfo, info) if isinstance(info, dict) else None
 
 
 def find_episode_issue(repo: Repository, fingerprint: str) -> Issue | None:
