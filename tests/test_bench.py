@@ -99,3 +99,31 @@ def test_oscd_scene_record_is_the_evaluation_json_layout() -> None:
     assert "note" not in model and record["methods"]["ndvi_tuned"]["note"] == "tuned on train"
     assert model["f1"] == pytest.approx(0.75) and (model["tp"], model["fp"], model["threshold"]) == (3, 1, 0.5)
     json.dumps(record)
+
+
+@pytest.mark.slow
+def test_drift_bench_real_data_section_on_two_oscd_cities(shared_data: Path, tmp_path: Path) -> None:
+    """OSCD against MultiEarth and OSCD half against half (it indexed the Baseline model like a dict)."""
+    from tools.bench import drift
+
+    cities = ("bercy", "rennes")  # two of the smallest development cities
+    if (
+        not all((shared_data / "oscd-dev" / c).is_dir() for c in cities)
+        or not (shared_data / "multiearth-sample").is_dir()
+    ):
+        pytest.skip(f"OSCD cities {cities} or the MultiEarth sample not under {shared_data}")
+    data = tmp_path / "data"
+    (data / "oscd-dev").mkdir(parents=True)
+    for city in cities:
+        (data / "oscd-dev" / city).symlink_to(shared_data / "oscd-dev" / city)
+    (data / "multiearth-sample").symlink_to(shared_data / "multiearth-sample")
+    real = drift.real_data(tmp_path / "work", data)
+    across, halves = real["oscd_vs_multiearth"], real["oscd_half_vs_half"]
+    assert across["flagged"] is True and across["bands"] == [
+        "B02",
+        "B03",
+        "B04",
+    ]  # another continent, other sensor days
+    assert across["baseline_chips"] > halves["baseline_chips"] > 0  # all chips against the train half
+    assert isinstance(halves["flagged"], bool) and halves["new_chips"] > 0
+    json.dumps(real)
