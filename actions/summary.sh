@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Job-summary and step-output wiring shared by the composite actions (no pipeline logic here).
-#   summary.sh outputs FILE.json          every top-level key of the JSON -> $GITHUB_OUTPUT
+#   summary.sh outputs FILE.json KEY...   the named top-level keys of the JSON -> $GITHUB_OUTPUT (the
+#                                         outputs the action reads; KEY? may be absent or null: empty)
 #   summary.sh table FILE.json TITLE      a two-column markdown table of the JSON -> $GITHUB_STEP_SUMMARY
 #   summary.sh markdown FILE.md           append a markdown report the library wrote
 #   summary.sh text TEXT                  append a line of markdown
@@ -20,9 +21,32 @@ write() {
 }
 case "$1" in
   outputs)
-    # Multi-line values (reports, messages) use GitHub's delimiter form, which holds any text.
+    # Exactly the keys the action declares, not every key of the JSON: a step's outputs are its
+    # interface. A required key the JSON lacks fails the step before anything is written, so a
+    # renamed field of a command's --json shows at once instead of as an empty output later.
+    if [ "$#" -lt 3 ]; then
+      echo "usage: summary.sh outputs FILE.json KEY... (the keys the action declares; KEY? may be absent)" >&2
+      exit 2
+    fi
+    file="$2"
+    shift 2
+    if ! jq -se 'length == 1 and (.[0] | type) == "object"' "$file" > /dev/null 2>&1; then
+      echo "summary.sh outputs: $file is not a JSON object (did the command print its --json result?)" >&2
+      exit 2
+    fi
+    keys="$(jq -cn '$ARGS.positional' --args "$@")"
+    missing="$(jq -r --argjson keys "$keys" '. as $o | [$keys[] | select(endswith("?") | not) | select(. as $k | $o | has($k) | not)] | join(", ")' "$file")"
+    if [ -n "$missing" ]; then
+      echo "summary.sh outputs: $file has no $missing (it has: $(jq -r 'keys_unsorted | join(", ")' "$file"))" >&2
+      exit 2
+    fi
+    # Multi-line values (reports, messages) use GitHub's delimiter form, which holds any text;
+    # null and absent optional keys are empty (what GitHub gives for an output never set).
     delimiter="planet_sentinel_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-    jq -r --arg d "$delimiter" 'to_entries[] | "\(.key)<<\($d)\n\(.value | if type == "string" then . else tojson end)\n\($d)"' "$2" >> "$GITHUB_OUTPUT"
+    jq -r --arg d "$delimiter" --argjson keys "$keys" '. as $o | $keys[] | rtrimstr("?") as $k
+      | (if $o | has($k) then $o[$k] else null end) as $v
+      | "\($k)<<\($d)\n\($v | if . == null then "" elif type == "string" then . else tojson end)\n\($d)"' \
+      "$file" >> "$GITHUB_OUTPUT"
     ;;
   table)
     {

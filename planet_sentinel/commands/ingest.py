@@ -18,8 +18,18 @@ def ingest() -> None:
 @ingest.command(name="gee")
 @click.option("--project", help="Google Cloud project registered for Earth Engine [env SENTINEL_INGEST_PROJECT].")
 @click.option("--aoi", type=click.Path(dir_okay=False), help="AOI GeoJSON (Polygon/MultiPolygon, EPSG:4326).")
-@click.option("--before", nargs=2, metavar="START END", help="Before window, inclusive dates (YYYY-MM-DD).")
-@click.option("--after", nargs=2, metavar="START END", help="After window; must start after the before window ends.")
+@click.option(
+    "--before",
+    nargs=2,
+    metavar="START END",
+    help="Before window, inclusive dates (YYYY-MM-DD) [the after window a year earlier].",
+)
+@click.option(
+    "--after",
+    nargs=2,
+    metavar="START END",
+    help="After window, later than the before window [60 days ago to today, UTC].",
+)
 @click.option("--name", help="Scene name: <out-dir>/<name>_{before,after,mask}.tif and <name>_ingest.json.")
 @click.option("--bands", multiple=True, help="Sentinel-2 bands, repeated or comma-separated [default B02..B12 (6)].")
 @click.option("--cloud-threshold", type=float, help="Cloud Score+ cs_cdf at or above which a pixel is clear [0.6].")
@@ -53,13 +63,18 @@ def gee(dry_run: bool, overwrite: bool, as_json: bool, bands: tuple[str, ...], *
         options["bands"] = [b for item in bands for b in item.replace(",", " ").split()]
     options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items() if v not in (None, ())}
     cfg = resolve(IngestConfig, "ingest", options)
+    # The dates used, given or defaulted (IngestConfig: the last 60 days and the same dates a year earlier).
+    windows = {
+        role: [day.isoformat() for day in window] for role, window in (("before", cfg.before), ("after", cfg.after))
+    }
     if dry_run:
-        planned = plan_only(cfg)
+        planned = {**plan_only(cfg), "windows": windows}
         if as_json:
             click.echo(json.dumps(planned, default=str))
             return
         plan = planned["plan"]
         click.echo(f"dry run: no request sent (route {plan['route']}: {plan['reason']})")
+        click.echo(f"windows: before {' to '.join(windows['before'])}, after {' to '.join(windows['after'])}")
         for key in ("grid", "area_km2", "bands", "outputs", "tile_px", "tiles_per_output", "requests", "bytes"):
             click.echo(f"{key}: {plan[key]}")
         for warning in plan["warnings"]:
@@ -72,6 +87,7 @@ def gee(dry_run: bool, overwrite: bool, as_json: bool, bands: tuple[str, ...], *
     result: dict[str, Any] = {
         "name": cfg.name,
         "route": summary.plan["route"],
+        "windows": windows,
         "outputs": summary.outputs,
         "summary": f"{cfg.out_dir}/{cfg.name}_ingest.json",
         "images": {role: w.images for role, w in summary.windows.items()},

@@ -4,8 +4,11 @@ emulator, and a second run of the same episode updates it instead of opening ano
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from tests.actions.conftest import MonitorRuns, skip_inside_act
+from tests.actions.declared import undeclared_outputs_in_log
+from tests.conftest import REPO_ROOT
 from tools.act import outputs_from_log
 
 pytestmark = [skip_inside_act(), pytest.mark.slow]
@@ -29,3 +32,8 @@ def test_summary_links_the_plots_without_data_uris(monitor_runs: MonitorRuns) ->
     summary = monitor_runs.first.check().summary
     assert "Drift plots" in summary and "`bands.png`" in summary
     assert "data:" not in summary and "base64" not in summary
+
+
+def test_monitor_writes_only_declared_outputs(monitor_runs: MonitorRuns) -> None:
+    workflow = yaml.safe_load((REPO_ROOT / ".github/workflows/reusable-monitor.yml").read_text())
+    assert undeclared_outputs_in_log(monitor_runs.first.check().log, workflow, REPO_ROOT) == []

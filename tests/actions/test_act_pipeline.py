@@ -10,6 +10,8 @@ import pytest
 import yaml
 
 from tests.actions.conftest import ActEnv, ActResult, skip_inside_act
+from tests.actions.declared import undeclared_outputs_in_log
+from tests.conftest import REPO_ROOT
 from tools.act import outputs_from_log
 
 pytestmark = [skip_inside_act(), pytest.mark.slow]
@@ -60,3 +62,10 @@ def test_pipeline_from_earth_engine(act_env: ActEnv, tmp_path: Path) -> None:
     assert requests, "the ingest reached the Earth Engine emulator"
     pointer = yaml.safe_load((act_env.repo / "data/gee.dvc").read_text())["outs"][0]
     assert pointer["path"] == "gee" and pointer["md5"].endswith(".dir")
+
+
+def test_pipeline_writes_only_declared_outputs(pipeline_run: ActResult) -> None:
+    """On a real run, each action step wrote exactly its declared outputs and each inner step
+    exactly what its action reads (not every key of the command's JSON result)."""
+    workflow = yaml.safe_load((REPO_ROOT / ".github/workflows/reusable-pipeline.yml").read_text())
+    assert undeclared_outputs_in_log(pipeline_run.check().log, workflow, REPO_ROOT) == []

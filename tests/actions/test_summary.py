@@ -47,7 +47,7 @@ def _parse_outputs(text: str) -> dict[str, str]:
 def test_outputs_and_table(tmp_path: Path) -> None:
     result = tmp_path / "result.json"
     result.write_text(json.dumps({"out_dir": "data/chips/x", "counts": {"train": 3}, "note": "a|b", "log": "one\ntwo"}))
-    outputs, _ = _summary(tmp_path, "outputs", str(result))
+    outputs, _ = _summary(tmp_path, "outputs", str(result), "out_dir", "counts", "note", "log")
     assert _parse_outputs(outputs) == {
         "out_dir": "data/chips/x",
         "counts": '{"train":3}',
@@ -57,6 +57,42 @@ def test_outputs_and_table(tmp_path: Path) -> None:
     _, summary = _summary(tmp_path, "table", str(result), "Chips")
     assert "### Chips" in summary and "| field | value |" in summary
     assert '| counts | {"train":3} |' in summary and r"| note | a\|b |" in summary
+
+
+def _outputs_run(tmp_path: Path, payload: str, *keys: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    result, output = tmp_path / "result.json", tmp_path / "output"
+    result.write_text(payload)
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output)}
+    proc = subprocess.run(
+        ["bash", str(SCRIPT), "outputs", str(result), *keys], env=env, capture_output=True, text=True, check=False
+    )
+    return proc, (output.read_text() if output.exists() else "")
+
+
+def test_outputs_are_only_the_keys_named(tmp_path: Path) -> None:
+    """The action's declared outputs, not every key of the command's JSON."""
+    payload = json.dumps({"f1": 0.81, "iou": 0.7, "json": "out/evaluation.json", "promoted": False, "mask": None})
+    proc, written = _outputs_run(tmp_path, payload, "f1", "promoted", "mask", "quicklook?")
+    assert proc.returncode == 0, proc.stderr
+    # null and an absent optional key are empty, as an output GitHub never got; false stays "false".
+    assert _parse_outputs(written) == {"f1": "0.81", "promoted": "false", "mask": "", "quicklook": ""}
+
+
+@pytest.mark.parametrize(
+    ("payload", "keys", "message"),
+    [
+        ('{"f1": 0.8}', ("f1", "model_version"), "has no model_version (it has: f1)"),
+        ("", ("f1",), "is not a JSON object"),
+        ("[1, 2]", ("f1",), "is not a JSON object"),
+        ('{"f1": 0.8}', (), "usage: summary.sh outputs FILE.json KEY..."),
+    ],
+)
+def test_outputs_refuse_missing_keys_and_bad_results(
+    tmp_path: Path, payload: str, keys: tuple[str, ...], message: str
+) -> None:
+    proc, written = _outputs_run(tmp_path, payload, *keys)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert written == "", "nothing is written when a declared output is missing"
 
 
 def test_pictures_are_linked_never_inlined(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from planet_sentinel.aoi import aoi_from_geometry
 from planet_sentinel.cli import cli
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.sources.gee import IngestConfig, make_plan
-from planet_sentinel.sources.gee.config import REQUEST_LIMIT_BYTES, ExportTarget
+from planet_sentinel.sources.gee.config import REQUEST_LIMIT_BYTES, ExportTarget, default_windows, utc_today
 from planet_sentinel.sources.gee.plan import max_tile_px
 
 WINDOWS = {"before": ("2024-01-01", "2024-01-31"), "after": ("2024-11-01", "2024-11-30")}
@@ -109,6 +110,38 @@ def test_bands_and_windows_accept_text() -> None:
     assert ExportTarget.parse("gcs:bucket-1").prefix == ""
 
 
+@pytest.mark.parametrize(
+    ("today", "before", "after"),
+    [
+        # The rule the pipeline workflow computed with `date -u -d '60 days ago'` / '425 days ago' /
+        # '365 days ago' (the expected dates are GNU date's), now IngestConfig's default.
+        ("2026-03-01", ("2024-12-31", "2025-03-01"), ("2025-12-31", "2026-03-01")),
+        ("2024-03-01", ("2023-01-01", "2023-03-02"), ("2024-01-01", "2024-03-01")),  # across a 29 February
+    ],
+)
+def test_default_windows_count_back_from_today(today: str, before: tuple[str, str], after: tuple[str, str]) -> None:
+    windows = default_windows(dt.date.fromisoformat(today))
+    assert windows == tuple(tuple(dt.date.fromisoformat(d) for d in w) for w in (before, after))
+
+
+def test_windows_left_out_take_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = utc_today()
+    cfg = IngestConfig(aoi="a", name="x")
+    assert (cfg.before, cfg.after) in {default_windows(first), default_windows(utc_today())}  # midnight-proof
+    # Only the after window given: the before window is the same dates 365 days earlier.
+    cfg = IngestConfig(aoi="a", name="x", after=("2024-06-01", "2024-08-31"))
+    assert cfg.before == (dt.date(2023, 6, 2), dt.date(2023, 9, 1))
+    with pytest.raises(ValueError, match="the after window ends"):  # not the before window made from it
+        IngestConfig(aoi="a", name="x", after=("2024-08-31", "2024-06-01"))
+    # The composite action passes empty inputs through; an empty variable is no setting.
+    monkeypatch.setenv("SENTINEL_INGEST_BEFORE", "")
+    monkeypatch.setenv("SENTINEL_INGEST_AFTER", "2024-06-01,2024-08-31")
+    from planet_sentinel.config import resolve
+
+    resolved = resolve(IngestConfig, "ingest", {"aoi": "a", "name": "x"}, params_file=tmp_path / "params.yaml")
+    assert resolved.before == cfg.before and resolved.after == cfg.after
+
+
 def run_cli(*args: str) -> Any:
     return CliRunner().invoke(cli, ["ingest", "gee", *args], catch_exceptions=False)
 
@@ -142,6 +175,20 @@ def test_dry_run_prints_plan_and_graph(tmp_path: Path) -> None:
     assert "route direct" in text.output and '"functionName": "Image.reproject"' in text.output
     assert "mask" not in json.loads(dry(aoi, "--label", "none", "--json").output)["graph"]
     assert not list(tmp_path.glob("*.tif"))
+    assert "windows: before 2024-01-01 to 2024-01-31, after 2024-11-01 to 2024-11-30" in text.output
+
+
+def test_dry_run_without_windows_shows_the_defaults(tmp_path: Path) -> None:
+    aoi = write_aoi(tmp_path / "aoi.geojson", square())
+    first = utc_today()
+    result = run_cli("--aoi", str(aoi), "--name", "x", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    windows = json.loads(result.output)["windows"]
+    expected = [
+        {"before": [str(d) for d in b], "after": [str(d) for d in a]}
+        for b, a in map(default_windows, {first, utc_today()})
+    ]
+    assert windows in expected
 
 
 @pytest.mark.parametrize(

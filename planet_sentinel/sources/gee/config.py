@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -13,6 +13,45 @@ from planet_sentinel.bands import DEFAULT_BANDS, canonical
 
 #: Earth Engine refuses computePixels requests over 48 MiB (50331648 bytes).
 REQUEST_LIMIT_BYTES = 48 * 1024**2
+#: Length of the default after window, which ends today: a scheduled ingest takes the newest imagery
+#: (the rule the pipeline workflow computed with `date -d` before it moved here).
+DEFAULT_WINDOW_DAYS = 60
+#: How far back the default before window lies: the same dates of the previous year, so both
+#: composites come from the same season and the difference is a year of change.
+YEAR = dt.timedelta(days=365)
+
+#: An inclusive date range (start, end).
+Window = tuple[dt.date, dt.date]
+
+
+def utc_today() -> dt.date:
+    """Today's date in UTC, the calendar GitHub's cron schedules run on."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def year_earlier(window: Window) -> Window:
+    """``window`` moved back one YEAR."""
+    start, end = window
+    return (start - YEAR, end - YEAR)
+
+
+def default_windows(today: dt.date) -> tuple[Window, Window]:
+    """The (before, after) windows an ingest on ``today`` uses when none is given: after runs from
+    DEFAULT_WINDOW_DAYS days ago to today, inclusive; before is the same dates one year earlier."""
+    after = (today - dt.timedelta(days=DEFAULT_WINDOW_DAYS), today)
+    return year_earlier(after), after
+
+
+def _default_after() -> Window:
+    return default_windows(utc_today())[1]
+
+
+def _default_before(validated: dict[str, Any]) -> Window:
+    # pydantic passes a one-argument default_factory the fields validated so far (pydantic/fields.py,
+    # Field(default_factory=...); pydantic-core #1491), and skips it when one of them failed
+    # (pydantic-core #1623), so `after` is here and valid.
+    after: Window = validated["after"]
+    return year_earlier(after)
 
 
 class IngestConfig(BaseModel):
@@ -26,10 +65,12 @@ class IngestConfig(BaseModel):
     """AOI GeoJSON (Polygon/MultiPolygon, EPSG:4326)."""
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     """Scene name: outputs are ``<out_dir>/<name>_{before,after,mask}.tif`` and ``<name>_ingest.json``."""
-    before: tuple[dt.date, dt.date]
-    """Before window, inclusive dates."""
-    after: tuple[dt.date, dt.date]
-    """After window, inclusive dates; must start after the before window ends."""
+    # `after` comes before `before`: fields are validated in definition order, and the default of
+    # `before` is computed from `after`.
+    after: Window = Field(default_factory=_default_after)
+    """After window, inclusive dates, starting after the before window ends; default: 60 days ago to today (UTC)."""
+    before: Window = Field(default_factory=_default_before)
+    """Before window, inclusive dates; default: the after window one year (365 days) earlier."""
     bands: tuple[str, ...] = DEFAULT_BANDS
     """Sentinel-2 bands to composite (canonical names, e.g. B02)."""
     cloud_mask: Literal["cloudscore", "scl"] = "cloudscore"
@@ -96,7 +137,7 @@ class IngestConfig(BaseModel):
 
     @model_validator(mode="after")
     def _windows(self) -> IngestConfig:
-        for label, (start, end) in (("before", self.before), ("after", self.after)):
+        for label, (start, end) in (("after", self.after), ("before", self.before)):
             if end < start:
                 raise ValueError(f"the {label} window ends ({end}) before it starts ({start})")
         if self.after[0] <= self.before[1]:
