@@ -34,6 +34,7 @@ from __future__ import annotations
 from planet_sentinel.github.approvals import (
     APPROVER_PERMISSIONS,
     ApprovalResult,
+    WebhookEvent,
     approve,
     event_kind,
     is_approve_command,
@@ -95,6 +96,7 @@ __all__ = [
     "GitHubTarget",
     "Pictures",
     "TrainingReportResult",
+    "WebhookEvent",
     "api_errors",
     "approve",
     "check_pygithub",

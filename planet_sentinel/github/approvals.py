@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.github.dispatch import DEFAULT_WORKFLOW, dispatch_train
@@ -30,6 +30,42 @@ if TYPE_CHECKING:
 APPROVER_PERMISSIONS = frozenset({"admin", "maintain", "write"})
 
 
+class EventUser(TypedDict, total=False):
+    login: str
+
+
+class EventIssue(TypedDict, total=False):
+    number: int
+    pull_request: object  # present (an object) on a pull request's comments; only its presence is read
+
+
+class EventComment(TypedDict, total=False):
+    body: str | None
+    user: EventUser
+
+
+class EventLabel(TypedDict, total=False):
+    name: str
+
+
+class EventRepository(TypedDict, total=False):
+    full_name: str
+
+
+class WebhookEvent(TypedDict, total=False):
+    """The fields read from an ``issue_comment`` or ``issues`` webhook payload (GitHub's "Webhook
+    events and payloads", https://docs.github.com/en/webhooks/webhook-events-and-payloads; the
+    emulator's payloads are checked against @octokit/openapi-webhooks in tests/test_github_schemas.py).
+    Only checked to be a JSON object when loaded, so every read is defensive."""
+
+    action: str
+    issue: EventIssue
+    comment: EventComment
+    label: EventLabel
+    sender: EventUser
+    repository: EventRepository
+
+
 @dataclass
 class ApprovalResult:
     """What ``approve`` did: action is dispatched, refused, already-dispatched or ignored."""
@@ -45,7 +81,7 @@ class ApprovalResult:
         return asdict(self)
 
 
-def load_event(path: str | Path) -> dict[str, Any]:
+def load_event(path: str | Path) -> WebhookEvent:
     """The webhook payload Actions writes to ``$GITHUB_EVENT_PATH``."""
     p = Path(path)
     try:
@@ -56,10 +92,10 @@ def load_event(path: str | Path) -> dict[str, Any]:
         raise SentinelError(f"{p}: cannot read the event payload ({exc})") from exc
     if not isinstance(data, dict):
         raise SentinelError(f"{p}: an event payload is a JSON object")
-    return data
+    return cast(WebhookEvent, data)
 
 
-def event_kind(event: dict[str, Any], event_name: str | None = None) -> str:
+def event_kind(event: WebhookEvent, event_name: str | None = None) -> str:
     """``issue_comment`` or ``issues``, from $GITHUB_EVENT_NAME or the payload's shape."""
     if event_name:
         return event_name
@@ -99,7 +135,7 @@ class _Request:
     via: str
 
 
-def _request(event: dict[str, Any], kind: str) -> _Request | ApprovalResult:
+def _request(event: WebhookEvent, kind: str) -> _Request | ApprovalResult:
     """The approval in the payload, or the ``ignored`` result of an event that is none (no API call)."""
     action = event.get("action")
     number = (event.get("issue") or {}).get("number")
@@ -162,7 +198,7 @@ def _decide(repo: Repository, request: _Request, workflow: str, ref: str | None)
 
 def approve(
     repo: Repository | Callable[[], Repository],
-    event: dict[str, Any],
+    event: WebhookEvent,
     *,
     event_name: str | None = None,
     workflow: str = DEFAULT_WORKFLOW,
