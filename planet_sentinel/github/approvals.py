@@ -54,9 +54,10 @@ class EventRepository(TypedDict, total=False):
 
 class WebhookEvent(TypedDict, total=False):
     """The fields read from an ``issue_comment`` or ``issues`` webhook payload (GitHub's "Webhook
-    events and payloads", https://docs.github.com/en/webhooks/webhook-events-and-payloads; the
-    emulator's payloads are checked against @octokit/openapi-webhooks in tests/test_github_schemas.py).
-    Only checked to be a JSON object when loaded, so every read is defensive."""
+    events and payloads", https://docs.github.com/en/webhooks/webhook-events-and-payloads; schemas
+    ``webhook-issue-comment-created`` and ``webhook-issues-labeled`` of @octokit/openapi-webhooks 12.1.0,
+    which tests/test_github_schemas.py checks the emulator's payloads against). Only checked to be
+    a JSON object when loaded, so every read is defensive."""
 
     action: str
     issue: EventIssue
