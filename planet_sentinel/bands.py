@@ -7,8 +7,10 @@ as uint16 scaled by ``REFLECTANCE_SCALE``; ``NODATA`` marks pixels with no obser
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
+
+from planet_sentinel.errors import SentinelError
 
 REFLECTANCE_SCALE = 10_000
 NODATA = 0
@@ -91,6 +93,25 @@ def validate_bands(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     if not result:
         raise ValueError("at least one band is required")
     return result
+
+
+def missing_bands(wanted: Iterable[str], have: Collection[str]) -> list[str]:
+    """The bands of ``wanted`` that ``have`` lacks, in ``wanted``'s order (names compared as given)."""
+    return [b for b in wanted if b not in have]
+
+
+def require_bands(wanted: Iterable[str], have: Collection[str], explain: Callable[[list[str]], str]) -> None:
+    """The one band-presence check: a SentinelError with ``explain(missing)`` when ``have`` lacks any
+    of ``wanted``. Each caller words its own message (what needs the bands, what to do instead)."""
+    missing = missing_bands(wanted, have)
+    if missing:
+        raise SentinelError(explain(missing))
+
+
+def band_positions(wanted: Sequence[str], have: Sequence[str], explain: Callable[[list[str]], str]) -> list[int]:
+    """0-based positions of ``wanted`` in ``have``, after :func:`require_bands`."""
+    require_bands(wanted, have, explain)
+    return [have.index(b) for b in wanted]
 
 
 @dataclass(frozen=True)

@@ -220,7 +220,7 @@ class Accumulator:
         n_ndvi = int(self.ndvi_hist.sum())
         ndvi_mean = self.ndvi_sum / n_ndvi if n_ndvi else float("nan")
         return PixelStatistics.model_validate(
-            finite(
+            nan_to_none(
                 {
                     "per_band": per_band,
                     "ndvi": {
@@ -345,14 +345,14 @@ def write_baseline(
     return baseline
 
 
-def finite(value: Any) -> Any:
+def nan_to_none(value: Any) -> Any:
     """``value`` with NaN (statistics of an empty set) replaced by None, which JSON can carry."""
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
+        return {k: nan_to_none(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [finite(v) for v in value]
+        return [nan_to_none(v) for v in value]
     return value
 
 

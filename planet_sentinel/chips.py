@@ -35,6 +35,7 @@ from planet_sentinel.bands import MASK_UNKNOWN, NODATA, BandOrder
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import (
     Grid,
+    GridDict,
     atomic_directory,
     check_mask,
     check_scene_pair,
@@ -286,10 +287,7 @@ def chip_scene(
             before=str(before),
             after=str(after),
             mask=str(mask) if mask is not None else None,
-            crs=grid.crs.to_string(),
-            transform=list(grid.transform)[:6],
-            width=grid.width,
-            height=grid.height,
+            **grid.to_dict(),
             bands=list(bands),
             nodata=NODATA,
         )
@@ -539,11 +537,10 @@ class ChipStore:
         return np.array([c.index for c in self.chips if c.split == split], dtype=np.int64)
 
     def grid(self) -> Grid:
-        from affine import Affine
-        from rasterio.crs import CRS
-
         scene = self.manifest.scene
-        return Grid(CRS.from_user_input(scene.crs), Affine(*scene.transform), scene.width, scene.height)
+        return Grid.from_dict(
+            GridDict(crs=scene.crs, transform=scene.transform, width=scene.width, height=scene.height)
+        )
 
     def batches(self, indices: np.ndarray, batch_size: int = 64) -> Iterator[dict[str, np.ndarray]]:
         """Yield dicts of in-memory arrays for consecutive slices of ``indices``."""

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planet_sentinel.bands import NODATA, canonical
+from planet_sentinel.bands import NODATA, band_positions, canonical
 from planet_sentinel.errors import SentinelError
 
 #: The bands the screen reads.
@@ -80,13 +80,15 @@ class CloudScreen:
         names = [canonical(b) for b in bands]
         if len(names) != image.shape[0]:
             raise SentinelError(f"{len(names)} band names for an image of {image.shape[0]} bands")
-        missing = [b for b in SCREEN_BANDS if b not in names]
-        if missing:
-            raise SentinelError(
+        positions = band_positions(
+            SCREEN_BANDS,
+            names,
+            lambda missing: (
                 f"the cloud screen needs bands {list(SCREEN_BANDS)}; {missing} missing from {names}. "
                 "Include them in the scene, or turn the screen off for cloud-masked inputs"
-            )
-        b02, b03, b04, b08, b11 = (image[names.index(b)].astype(np.float32) for b in SCREEN_BANDS)
+            ),
+        )
+        b02, b03, b04, b08, b11 = (image[i].astype(np.float32) for i in positions)
         valid = (image != NODATA).all(axis=0)
         cloud = valid & (b02 > self.blue_min) & (b02 - 0.5 * b04 > self.hot_min) & (b02 > self.blue_red_min * b04)
         shadow = valid & (b08 + b11 < self.dark_max) & (b08 > b11) & (b08 > b03) & (b11 > b03)

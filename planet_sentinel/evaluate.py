@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from planet_sentinel.bands import MASK_UNKNOWN, BandOrder
+from planet_sentinel.bands import MASK_UNKNOWN, BandOrder, band_positions, missing_bands, require_bands
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.evaluation_report import (
     METHOD_LABELS,
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     import torch
 
     from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.chips import ChipStore
     from planet_sentinel.clouds import CloudScreen
 
 __all__ = [
@@ -103,10 +104,9 @@ def ndvi_difference(before: np.ndarray, after: np.ndarray, bands: Sequence[str])
     from planet_sentinel.baseline import ndvi
 
     names = list(bands)
-    missing = [b for b in NDVI_BANDS if b not in names]
-    if missing:
-        raise SentinelError(f"NDVI needs bands {list(NDVI_BANDS)}; {missing} missing from {names}")
-    r, n = names.index("B04"), names.index("B08")
+    r, n = band_positions(
+        NDVI_BANDS, names, lambda missing: f"NDVI needs bands {list(NDVI_BANDS)}; {missing} missing from {names}"
+    )
     before_ndvi = ndvi(before[..., r, :, :], before[..., n, :, :])
     difference: np.ndarray = before_ndvi - ndvi(after[..., r, :, :], after[..., n, :, :])
     return difference
@@ -117,12 +117,13 @@ def change_vector_magnitude(
 ) -> np.ndarray:
     """Magnitude of the after - before vector over the bundle's bands, each divided by its std."""
     names = list(bands)
-    missing = [b for b in bundle.bands if b not in names]
-    if missing:
-        raise SentinelError(f"change vector analysis needs the model's bands; {missing} missing from {names}")
+    positions = band_positions(
+        bundle.bands,
+        names,
+        lambda missing: f"change vector analysis needs the model's bands; {missing} missing from {names}",
+    )
     total = np.zeros(before.shape[:-3] + before.shape[-2:], np.float32)
-    for band, std in zip(bundle.bands, bundle.std, strict=True):
-        i = names.index(band)
+    for i, std in zip(positions, bundle.std, strict=True):
         d = (after[..., i, :, :].astype(np.float32) - before[..., i, :, :].astype(np.float32)) / np.float32(std)
         total += d * d
     return np.sqrt(total)
@@ -220,6 +221,18 @@ def tune_ndvi_threshold(
     return threshold, f"tuned on the {split!r} split ({n_chips} chips, F1 {f1:.3f} there)"
 
 
+def _labelled_with_model_bands(store: ChipStore, bundle: ModelBundle) -> ChipStore:
+    """``store``, refused unless its chips are labelled and hold the model's bands."""
+    if not store.labelled:
+        raise SentinelError(f"{store.directory}: chips have no mask; evaluation needs labelled chips")
+    require_bands(
+        bundle.bands,
+        store.bands,
+        lambda missing: f"{store.directory}: chips lack the model's bands {missing} (they have {list(store.bands)})",
+    )
+    return store
+
+
 def evaluate_chips(
     bundle: ModelBundle,
     chips_dir: str | Path,
@@ -240,21 +253,12 @@ def evaluate_chips(
     from planet_sentinel.chips import ChipStore, find_chip_dirs
     from planet_sentinel.predict import model_info, predict_batch, resolve_device
 
-    dirs = find_chip_dirs(chips_dir)
-    stores = [ChipStore(d) for d in dirs]
-    for store in stores:
-        if not store.labelled:
-            raise SentinelError(f"{store.directory}: chips have no mask; evaluation needs labelled chips")
-        missing = [b for b in bundle.bands if b not in store.bands]
-        if missing:
-            raise SentinelError(
-                f"{store.directory}: chips lack the model's bands {missing} (they have {list(store.bands)})"
-            )
+    stores = [_labelled_with_model_bands(ChipStore(d), bundle) for d in find_chip_dirs(chips_dir)]
     selected = [(s, s.indices(split)) for s in stores]
     if not any(len(idx) for _, idx in selected):
         raise SentinelError(f"{chips_dir}: no chips in the {split!r} split in {len(stores)} chips director(ies)")
     threshold = bundle.threshold if threshold is None else float(threshold)
-    with_ndvi = all(all(b in s.bands for b in NDVI_BANDS) for s in stores)
+    with_ndvi = all(not missing_bands(NDVI_BANDS, s.bands) for s in stores)
     notes: list[str] = []
     ndvi_threshold: float | None = None
     method_notes: dict[str, str] = {}
@@ -322,10 +326,9 @@ def evaluate_scene(
     grid, scene_bands = check_scene_pair(before, after, (order or BandOrder()).with_example(bundle.bands))
     check_mask(mask, grid)
     threshold = bundle.threshold if threshold is None else float(threshold)
-    with_ndvi = all(b in scene_bands for b in NDVI_BANDS)
-    wanted = input_bands(bundle, screen) + (
-        [b for b in NDVI_BANDS if b not in input_bands(bundle, screen)] if with_ndvi else []
-    )
+    with_ndvi = not missing_bands(NDVI_BANDS, scene_bands)
+    model_bands = input_bands(bundle, screen)
+    wanted = model_bands + (missing_bands(NDVI_BANDS, model_bands) if with_ndvi else [])
     win = resolve_window(bundle, window, grid.height, grid.width, overlap)
     tiles = plan_tiles(grid.height, grid.width, win, overlap)
     scorer = _SceneScorer(name or scene_name(before), bundle, threshold, ndvi_threshold, with_ndvi)

@@ -99,21 +99,22 @@ class MethodResult:
     def to_scores(self) -> MethodScores:
         c = self.counts
         return MethodScores(
-            precision=_finite(c.precision),
-            recall=_finite(c.recall),
-            f1=_finite(c.f1),
-            iou=_finite(c.iou),
-            ap=_finite(self.average_precision),
+            precision=_rounded_or_none(c.precision),
+            recall=_rounded_or_none(c.recall),
+            f1=_rounded_or_none(c.f1),
+            iou=_rounded_or_none(c.iou),
+            ap=_rounded_or_none(self.average_precision),
             tp=c.tp,
             fp=c.fp,
             fn=c.fn,
             tn=c.tn,
-            threshold=_finite(self.threshold),
+            threshold=_rounded_or_none(self.threshold),
             note=self.note or None,
         )
 
 
-def _finite(value: float | None) -> float | None:
+def _rounded_or_none(value: float | None) -> float | None:
+    """A metric as the report writes it: rounded to 6 decimals, None (JSON null) when undefined."""
     if value is None or not math.isfinite(value):
         return None
     return round(float(value), 6)

@@ -13,14 +13,14 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
-from planet_sentinel.bands import MASK_UNKNOWN, NODATA, BandOrder, canonical, contradictions
+from planet_sentinel.bands import MASK_UNKNOWN, NODATA, BandOrder, band_positions, canonical, contradictions
 from planet_sentinel.errors import SentinelError, require_file
 
 if TYPE_CHECKING:
@@ -29,6 +29,15 @@ if TYPE_CHECKING:
     from rasterio.io import DatasetReader
 
 COG_BLOCKSIZE = 512
+
+
+class GridDict(TypedDict):
+    """A grid as every artefact writes it (chip manifest, prediction summary, import summary)."""
+
+    crs: str
+    transform: list[float]  # the affine transform's first six coefficients (a, b, c, d, e, f)
+    width: int
+    height: int
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,20 @@ class Grid:
     @classmethod
     def of(cls, dataset: DatasetReader) -> Grid:
         return cls(dataset.crs, dataset.transform, dataset.width, dataset.height)
+
+    @classmethod
+    def from_dict(cls, data: GridDict) -> Grid:
+        """The inverse of :meth:`to_dict`."""
+        from affine import Affine
+        from rasterio.crs import CRS
+
+        return cls(CRS.from_user_input(data["crs"]), Affine(*data["transform"]), data["width"], data["height"])
+
+    def to_dict(self) -> GridDict:
+        """The one JSON form of a grid: CRS string, six transform coefficients, size."""
+        return GridDict(
+            crs=self.crs.to_string(), transform=list(self.transform)[:6], width=self.width, height=self.height
+        )
 
     @classmethod
     def read(cls, path: str | Path) -> Grid:
@@ -222,11 +245,11 @@ def band_indexes(dataset: DatasetReader, wanted: Sequence[str], names: Sequence[
     ``names`` are the scene's band names when the caller has them already (from
     :func:`check_scene` with a stated order); otherwise they come from the band descriptions.
     """
-    names = tuple(names) if names is not None else band_names(dataset)
-    missing = [b for b in wanted if b not in names]
-    if missing:
-        raise SentinelError(f"{dataset.name}: bands {missing} missing; the scene has {list(names)}")
-    return [names.index(b) + 1 for b in wanted]
+    have = tuple(names) if names is not None else band_names(dataset)
+    positions = band_positions(
+        wanted, have, lambda missing: f"{dataset.name}: bands {missing} missing; the scene has {list(have)}"
+    )
+    return [i + 1 for i in positions]
 
 
 @contextlib.contextmanager
@@ -283,6 +306,30 @@ def atomic_directory(target: str | Path, overwrite: bool = False) -> Iterator[Pa
     os.replace(staging, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_outputs(targets: Mapping[str, Path], stage_in: Path, prefix: str) -> Iterator[dict[str, Path]]:
+    """Yield a staging path per output (its file name, in a fresh hidden directory under ``stage_in``).
+
+    When the block succeeds, every staged file is renamed onto its target (each must have been
+    written: name only the outputs this run makes); the staging directory goes either way. For a
+    stage whose outputs share a directory with files it must not touch (so :func:`atomic_directory`
+    does not fit): a failure leaves no partial output and the previous ones intact. ``stage_in``
+    must be on the targets' file system (rename).
+    """
+    names = [p.name for p in targets.values()]
+    if len(set(names)) != len(names):
+        raise ValueError(f"outputs must have distinct file names to be staged together: {names}")
+    stage_in.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=prefix, dir=stage_in))
+    try:
+        staged = {key: stage / path.name for key, path in targets.items()}
+        yield staged
+        for key, path in targets.items():
+            os.replace(staged[key], path)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def refuse_existing(paths: Sequence[Path], overwrite: bool) -> None:

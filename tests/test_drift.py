@@ -22,6 +22,7 @@ from planet_sentinel.drift.statistics import (
     Thresholds,
     adjust_pvalues,
     decide,
+    finite_values,
     guard,
     ks_test,
     mmd_permutation_test,
@@ -68,6 +69,13 @@ def test_ks_separates_a_shift_from_a_resample() -> None:
     stat, p = ks_test(ref, rng.normal(0.5, 1, 300))
     assert p < 1e-4 and stat > 0.15
     assert np.isnan(ks_test([], ref)[1])
+
+
+def test_finite_values_drop_none_nan_and_infinity_from_lists_and_arrays() -> None:
+    for values in ([1.0, None, float("nan"), 2.5, float("inf")], np.array([1.0, np.nan, 2.5, -np.inf])):
+        out = finite_values(values)
+        assert out.dtype == np.float64 and out.tolist() == [1.0, 2.5]
+    assert finite_values(np.array([1, 2], np.float32)).dtype == np.float64
 
 
 def test_holm_and_benjamini_hochberg_adjustments() -> None:

@@ -7,13 +7,59 @@ import pytest
 import rasterio
 
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.raster import Grid, atomic_directory, atomic_path, check_scene, scene_writer, utm_crs_for
+from planet_sentinel.raster import (
+    Grid,
+    atomic_directory,
+    atomic_path,
+    check_scene,
+    scene_writer,
+    staged_outputs,
+    utm_crs_for,
+)
 from tests.conftest import utm_grid
 
 
 def test_grid_bounds_are_left_bottom_right_top() -> None:
     grid = utm_grid(100, width=50, x0=500_000, y0=8_900_000)
     assert grid.bounds == (500_000, 8_899_000, 500_500, 8_900_000)
+
+
+def test_grid_dict_round_trips_and_is_the_json_of_every_artefact() -> None:
+    grid = utm_grid(100, width=50, x0=500_000, y0=8_900_000)
+    as_dict = grid.to_dict()
+    assert list(as_dict) == ["crs", "transform", "width", "height"]
+    assert as_dict == {
+        "crs": "EPSG:32720",
+        "transform": [10.0, 0.0, 500_000.0, 0.0, -10.0, 8_900_000.0],
+        "width": 50,
+        "height": 100,
+    }
+    back = Grid.from_dict(as_dict)
+    assert back == grid and not back.differences(grid)
+
+
+def test_staged_outputs_move_all_or_nothing(tmp_path: Path) -> None:
+    keep = tmp_path / "other.txt"
+    keep.write_text("not ours")
+    targets = {"a": tmp_path / "a.txt", "b": tmp_path / "b.txt"}
+    targets["a"].write_text("old a")
+    with pytest.raises(RuntimeError), staged_outputs(targets, tmp_path, ".job.") as staged:
+        staged["a"].write_text("new a")
+        raise RuntimeError("boom")
+    assert targets["a"].read_text() == "old a" and not targets["b"].exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "other.txt"]
+    with staged_outputs(targets, tmp_path, ".job.") as staged:
+        assert staged["a"].parent != tmp_path and staged["a"].name == "a.txt"
+        staged["a"].write_text("new a")
+        staged["b"].write_text("new b")
+        assert not targets["b"].exists()  # nothing moves before the block ends
+    assert (targets["a"].read_text(), targets["b"].read_text(), keep.read_text()) == ("new a", "new b", "not ours")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "other.txt"]
+    with (
+        pytest.raises(ValueError, match="distinct file names"),
+        staged_outputs({"x": tmp_path / "x" / "s.tif", "y": tmp_path / "y" / "s.tif"}, tmp_path, ".job."),
+    ):
+        pass
 
 
 def test_scene_writer_makes_a_cog_with_the_contract(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
 from planet_sentinel.deploy.engine import Engine
@@ -27,6 +28,43 @@ CONTAINER_PORT = 8000
 CONTAINER_MODEL = "/models/model.pth"
 
 
+@dataclass(frozen=True)
+class Launch:
+    """What one start is asked: serve ``spec`` (a pinned model URI or a bundle file) of model
+    ``version`` on ``host:port`` in ``role`` (live, candidate, rollback).
+
+    With ``share_port`` the instance can listen beside another on the same port (and lets a
+    successor do so); ``probe_port`` is a private second port to check this very instance.
+    """
+
+    spec: str
+    version: str
+    host: str
+    port: int
+    role: str
+    probe_port: int | None = None
+    share_port: bool = False
+
+    def instance(
+        self, runtime: str, ref: str, log: str | None = None, proc_start: str | None = None, cwd: str | None = None
+    ) -> Instance:
+        """The started instance, known to ``runtime`` as ``ref`` (pid or container name); ``log``,
+        ``proc_start`` and ``cwd`` as :class:`Instance` says (the process runtime's)."""
+        return Instance(
+            runtime=runtime,
+            ref=ref,
+            host=self.host,
+            port=self.port,
+            version=self.version,
+            spec=self.spec,
+            reuse_port=self.share_port,
+            probe_port=self.probe_port,
+            log=log,
+            proc_start=proc_start,
+            cwd=cwd,
+        )
+
+
 class Runtime(ABC):
     """Start, inspect and stop service instances."""
 
@@ -36,7 +74,6 @@ class Runtime(ABC):
     #: without downtime; the others swap ports (stop the old, start the new).
     shares_port: bool = False
 
-    @abstractmethod
     def start(
         self,
         spec: str,
@@ -47,11 +84,12 @@ class Runtime(ABC):
         probe_port: int | None = None,
         share_port: bool = False,
     ) -> Instance:
-        """Start serving ``spec`` (a pinned model URI or a bundle file) on ``host:port``.
+        """Start serving ``spec`` (a pinned model URI or a bundle file) on ``host:port`` (see :class:`Launch`)."""
+        return self.launch(Launch(spec, version, host, port, role, probe_port, share_port))
 
-        Runtimes that share ports: with ``share_port`` the instance can listen beside another on
-        the same port (and lets a successor do so); ``probe_port`` is a private second port.
-        """
+    @abstractmethod
+    def launch(self, launch: Launch) -> Instance:
+        """Start the instance :meth:`start` describes."""
 
     @abstractmethod
     def failure(self, instance: Instance) -> str | None:
@@ -117,43 +155,24 @@ class ProcessRuntime(Runtime):
             extra += ["--probe-port", str(probe_port)]
         return [*base, "serve", "--model", spec, "--host", host, "--port", str(port), *extra]
 
-    def start(
-        self,
-        spec: str,
-        version: str,
-        host: str,
-        port: int,
-        role: str,
-        probe_port: int | None = None,
-        share_port: bool = False,
-    ) -> Instance:
+    def launch(self, launch: Launch) -> Instance:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_dir / f"serve-{port}-{time.strftime('%Y%m%d-%H%M%S')}-{role}.log"
+        log = self.log_dir / f"serve-{launch.port}-{time.strftime('%Y%m%d-%H%M%S')}-{launch.role}.log"
         env = {**os.environ, "SENTINEL_QUIET": "1", "PYTHONUNBUFFERED": "1"}
         # A GitHub runner kills the processes a job leaves behind by this variable; the service
         # must outlive the deploy job.
         env.pop("RUNNER_TRACKING_ID", None)
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                self.command(spec, host, port, probe_port, share_port),
+                self.command(launch.spec, launch.host, launch.port, launch.probe_port, launch.share_port),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 env=env,
             )
-        return Instance(
-            runtime=self.name,
-            ref=str(proc.pid),
-            host=host,
-            port=port,
-            version=version,
-            spec=spec,
-            log=str(log),
-            proc_start=_proc_start(proc.pid),
-            cwd=os.getcwd(),
-            reuse_port=share_port,
-            probe_port=probe_port,
+        return launch.instance(
+            self.name, str(proc.pid), log=str(log), proc_start=_proc_start(proc.pid), cwd=os.getcwd()
         )
 
     def failure(self, instance: Instance) -> str | None:
@@ -293,37 +312,21 @@ class ContainerRuntime(Runtime):
         self.engine.run("pull", self.image, timeout=1800)
         return f"pulled {self.image}"
 
-    def start(
-        self,
-        spec: str,
-        version: str,
-        host: str,
-        port: int,
-        role: str,
-        probe_port: int | None = None,
-        share_port: bool = False,
-    ) -> Instance:
-        if (share_port or probe_port is not None) and not self.shares_port:
+    def launch(self, launch: Launch) -> Instance:
+        if (launch.share_port or launch.probe_port is not None) and not self.shares_port:
             raise SentinelError(
                 f"{self.name} containers that publish a port cannot share it (use the host network to share)"
             )
-        name = container_name(self.prefix, version, role)
-        command = self.run_command(spec, version, host, port, name, probe_port, share_port)
+        name = container_name(self.prefix, launch.version, launch.role)
+        command = self.run_command(
+            launch.spec, launch.version, launch.host, launch.port, name, launch.probe_port, launch.share_port
+        )
         try:
             self.engine.run(*command, timeout=300)
         except SentinelError:  # `run` can fail after creating the container (port taken): leave nothing behind
             self.engine.run("rm", "--force", name, check=False, timeout=60)
             raise
-        return Instance(
-            runtime=self.name,
-            ref=name,
-            host=host,
-            port=port,
-            version=version,
-            spec=spec,
-            reuse_port=share_port,
-            probe_port=probe_port,
-        )
+        return launch.instance(self.name, name)
 
     def _inspect(self, instance: Instance, fmt: str) -> str | None:
         proc = self.engine.run("inspect", "--format", fmt, instance.ref, check=False, timeout=60)

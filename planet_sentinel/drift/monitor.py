@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from planet_sentinel import __version__
-from planet_sentinel.bands import MASK_UNKNOWN, canonical
+from planet_sentinel.bands import MASK_UNKNOWN, canonical, require_bands
 from planet_sentinel.baseline import (
     Accumulator,
     Baseline,
@@ -215,12 +215,14 @@ def summarise_chips(
 def check_bands(baseline: Baseline, wanted: Sequence[str] | None) -> list[str]:
     """The compared bands: ``wanted`` (canonicalised) or all of the baseline's, all in the baseline."""
     bands = [canonical(b) for b in wanted] if wanted else list(baseline.bands)
-    missing = [b for b in bands if b not in baseline.bands]
-    if missing:
-        raise SentinelError(
+    require_bands(
+        bands,
+        baseline.bands,
+        lambda missing: (
             f"bands {missing} are not in the baseline, which describes {baseline.bands}: a baseline "
             "of another band set; recompute it or compare fewer bands"
-        )
+        ),
+    )
     return bands
 
 
@@ -270,12 +272,14 @@ def monitor_stores(
     config = config or MonitorConfig()
     bands = check_bands(baseline, config.bands)
     if bundle is not None:
-        lacking = [b for b in bundle.bands if b not in baseline.bands]
-        if lacking:
-            raise SentinelError(
+        require_bands(
+            bundle.bands,
+            baseline.bands,
+            lambda lacking: (
                 f"the model reads bands {list(bundle.bands)} but the baseline describes "
                 f"{baseline.bands}: a baseline of another band set ({lacking} missing)"
-            )
+            ),
+        )
     check_new_stores(baseline, stores, bands, bundle)
     new = summarise_chips(
         stores,

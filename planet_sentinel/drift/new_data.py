@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from planet_sentinel.bands import canonical
+from planet_sentinel.bands import band_positions, canonical
 from planet_sentinel.chips import MANIFEST, ChipStore
 from planet_sentinel.drift.types import MonitorConfig
 from planet_sentinel.errors import SentinelError
@@ -79,10 +79,11 @@ def open_new_data(path: str | Path, chip_size: int, config: MonitorConfig) -> It
 
 def band_index(store_bands: Sequence[str], wanted: Sequence[str], where: str) -> list[int]:
     names = [canonical(b) for b in store_bands]
-    missing = [b for b in wanted if b not in names]
-    if missing:
-        raise SentinelError(
-            f"{where}: bands {missing} of the comparison are missing (it has {names}); compare on the shared "
-            f"bands with --bands {','.join(b for b in wanted if b in names) or '...'}"
-        )
-    return [names.index(b) for b in wanted]
+    return band_positions(
+        wanted,
+        names,
+        lambda missing: (
+            f"{where}: bands {missing} of the comparison are missing (it has {names}); compare on the "
+            f"shared bands with --bands {','.join(b for b in wanted if b in names) or '...'}"
+        ),
+    )

@@ -11,6 +11,7 @@ from planet_sentinel.baseline import Baseline
 from planet_sentinel.drift.statistics import (
     Signal,
     Thresholds,
+    finite_values,
     guard,
     ks_test,
     mmd_permutation_test,
@@ -57,10 +58,10 @@ def _dated_signal(
         d, p = ks_test(ref[date], cur[date])
         stats_.append(d)
         pvalues.append(p)
-        w = wasserstein_normalised(_finite(ref[date]), _finite(cur[date]), scale)
+        w = wasserstein_normalised(finite_values(ref[date]), finite_values(cur[date]), scale)
         if math.isfinite(w):
             worst = w if not math.isfinite(worst) else max(worst, w)
-        rf, cf = _finite(ref[date]), _finite(cur[date])
+        rf, cf = finite_values(ref[date]), finite_values(cur[date])
         diff = float(cf.mean() - rf.mean()) if len(rf) and len(cf) else float("nan")
         if relative:
             effects[f"change_{date}"] = diff / float(rf.mean()) if len(rf) and rf.mean() else float("nan")
@@ -89,10 +90,6 @@ def _dated_signal(
         ),
         thresholds.min_chips,
     )
-
-
-def _finite(values: np.ndarray) -> np.ndarray:
-    return np.asarray(values[np.isfinite(values)])
 
 
 def band_signals(baseline: Baseline, new: DataSummary, thresholds: Thresholds) -> list[Signal]:

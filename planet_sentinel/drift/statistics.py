@@ -67,7 +67,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 #: Status of a signal after :func:`decide`.
 PASS, WARN, DRIFT, INSUFFICIENT, UNAVAILABLE = "pass", "warn", "drift", "insufficient", "unavailable"
@@ -99,8 +99,8 @@ def ks_test(reference: Sequence[float] | np.ndarray, new: Sequence[float] | np.n
     """Two-sample two-sided Kolmogorov-Smirnov test: (statistic D, p-value)."""
     from scipy import stats
 
-    ref = _finite(reference)
-    cur = _finite(new)
+    ref = finite_values(reference)
+    cur = finite_values(new)
     if len(ref) == 0 or len(cur) == 0:
         return float("nan"), float("nan")
     result = stats.ks_2samp(ref, cur, alternative="two-sided", method="auto")
@@ -211,8 +211,13 @@ def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> list[float
     return out.tolist()
 
 
-def _finite(values: Sequence[float] | np.ndarray) -> np.ndarray:
-    arr = np.asarray([v for v in values if v is not None], np.float64)
+def finite_values(values: Sequence[float | None] | np.ndarray) -> np.ndarray:
+    """The finite entries of ``values`` as float64 (None, NaN and infinities dropped): what a test
+    of two samples compares."""
+    if isinstance(values, np.ndarray):
+        arr = values.astype(np.float64, copy=False)
+    else:
+        arr = np.asarray([v for v in values if v is not None], np.float64)
     return arr[np.isfinite(arr)]
 
 
@@ -287,12 +292,18 @@ def guard(signal: Signal, min_samples: int) -> Signal:
     return signal
 
 
-@dataclass
-class Decision:
-    """The monitor's verdict over all signals."""
+#: What a monitor run concludes.
+Verdict = Literal["drift", "no_drift", "inconclusive"]
+
+
+class Decision(BaseModel):
+    """The monitor's verdict over all signals (drift.json's ``decision`` adds the exit code:
+    :class:`~planet_sentinel.drift.types.DecisionRecord`)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     drift: bool
-    status: str  # "drift", "no_drift" or "inconclusive"
+    status: Verdict
     drifted: list[str]
     warnings: list[str]
     insufficient: list[str]
@@ -303,7 +314,7 @@ class Decision:
     summary: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
 
 def decide(signals: list[Signal], thresholds: Thresholds) -> Decision:
@@ -346,6 +357,7 @@ def decide(signals: list[Signal], thresholds: Thresholds) -> Decision:
     warnings = [s.name for s in signals if s.status == WARN]
     insufficient = [s.name for s in signals if s.status == INSUFFICIENT]
     missing = [s.name for s in signals if s.status == UNAVAILABLE]
+    status: Verdict
     if drifted:
         status = "drift"
         summary = f"drift detected in {len(drifted)} of {len(testable)} tested signals: {', '.join(drifted)}"
@@ -356,14 +368,14 @@ def decide(signals: list[Signal], thresholds: Thresholds) -> Decision:
     if insufficient and status != "inconclusive":
         summary += f"; too few chips to test {', '.join(insufficient)}"
     return Decision(
-        bool(drifted),
-        status,
-        drifted,
-        warnings,
-        insufficient,
-        missing,
-        len(testable),
-        thresholds.correction,
-        thresholds.alpha,
-        summary,
+        drift=bool(drifted),
+        status=status,
+        drifted=drifted,
+        warnings=warnings,
+        insufficient=insufficient,
+        unavailable=missing,
+        tested=len(testable),
+        correction=thresholds.correction,
+        alpha=thresholds.alpha,
+        summary=summary,
     )

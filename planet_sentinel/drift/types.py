@@ -89,19 +89,9 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DecisionRecord(_Record):
+class DecisionRecord(Decision):
     """The verdict (:class:`~planet_sentinel.drift.statistics.Decision`) and the exit code it gives."""
 
-    drift: bool
-    status: Literal["drift", "no_drift", "inconclusive"]
-    drifted: list[str]
-    warnings: list[str]
-    insufficient: list[str]
-    unavailable: list[str]
-    tested: int
-    correction: str
-    alpha: float
-    summary: str
     exit_code: int
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from planet_sentinel.bands import canonical
+from planet_sentinel.bands import band_positions, canonical, missing_bands
 from planet_sentinel.clouds import SCREEN_BANDS, CloudScreen, cloud_mask
 from planet_sentinel.device import resolve_device
 from planet_sentinel.errors import SentinelError
@@ -27,17 +27,14 @@ if TYPE_CHECKING:
 def select_bands(bands: Sequence[str], wanted: Sequence[str], what: str) -> list[int]:
     """Indexes of ``wanted`` in ``bands`` (names canonicalised); missing ones are a clear error."""
     names = [canonical(b) for b in bands]
-    missing = [b for b in wanted if b not in names]
-    if missing:
-        raise SentinelError(f"{what}: bands {missing} missing; the input has {names}")
-    return [names.index(b) for b in wanted]
+    return band_positions(wanted, names, lambda missing: f"{what}: bands {missing} missing; the input has {names}")
 
 
 def input_bands(bundle: ModelBundle, screen: CloudScreen | bool) -> list[str]:
     """The model's bands, then the extra bands the cloud screen reads."""
     bands = list(bundle.bands)
     if screen is not False:
-        bands += [b for b in SCREEN_BANDS if b not in bands]
+        bands += missing_bands(SCREEN_BANDS, bands)
     return bands
 
 

@@ -15,9 +15,6 @@ are complete, so a failure never leaves half a prediction or loses the previous 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +41,7 @@ from planet_sentinel.raster import (
     mask_writer,
     open_raster,
     refuse_existing,
+    staged_outputs,
     write_text_atomic,
 )
 
@@ -197,16 +195,10 @@ def predict_scene(
 
 def _run(job: _Job, paths: dict[str, Path], out_dir: Path) -> PredictionResult:
     """Write every output into a staging directory, then rename them all into place."""
-    stage = Path(tempfile.mkdtemp(prefix=f".{job.name}.predict-", dir=out_dir))
-    staged = {k: stage / p.name for k, p in paths.items()}
     timings: dict[str, float] = {"read": 0.0, "forward": 0.0, "write": 0.0}
-    try:
+    with staged_outputs(paths, out_dir, f".{job.name}.predict-") as staged:
         counts = _write_rasters(job, staged, timings)
         summary = _write_products(job, staged, counts, timings)
-        for key, path in paths.items():
-            os.replace(staged[key], path)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     return PredictionResult(
         probability=paths["probability"],
         loss=paths["loss"],

@@ -27,7 +27,7 @@ class GridInfo(BaseModel):
 
     @classmethod
     def of(cls, grid: Grid) -> GridInfo:
-        return cls(crs=grid.crs.to_string(), width=grid.width, height=grid.height, transform=list(grid.transform)[:6])
+        return cls(**grid.to_dict())
 
 
 def _from_unversioned(raw: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from planet_sentinel.bands import BandOrder
+from planet_sentinel.bands import BandOrder, missing_bands
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.serving.holder import LoadedModel
 from planet_sentinel.serving.settings import ServeSettings
@@ -64,7 +64,7 @@ def check_pair(
     except SentinelError as exc:
         raise InputError(422, "grid_mismatch", _sanitise(str(exc), names)) from exc
     wanted = input_bands(loaded.bundle, True)
-    missing = [b for b in wanted if b not in bands]
+    missing = missing_bands(wanted, bands)
     if missing:
         raise InputError(
             422,

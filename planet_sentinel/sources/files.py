@@ -15,9 +15,7 @@ Source rasters without a declared nodata value use 0, the Sentinel-2 convention 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -33,6 +31,7 @@ from planet_sentinel.bands import (
     DEFAULT_BANDS,
     MASK_UNKNOWN,
     band_from_filename,
+    require_bands,
     validate_bands,
 )
 from planet_sentinel.errors import SentinelError
@@ -43,6 +42,7 @@ from planet_sentinel.raster import (
     mask_writer,
     open_raster,
     refuse_existing,
+    staged_outputs,
 )
 from planet_sentinel.sources.warp import (
     STRIP_ROWS,
@@ -93,10 +93,7 @@ def output_paths(out_dir: Path, name: str) -> dict[str, Path]:
 
 def _grid_dict(grid: Grid) -> dict[str, Any]:
     return {
-        "crs": grid.crs.to_string(),
-        "transform": list(grid.transform)[:6],
-        "width": grid.width,
-        "height": grid.height,
+        **grid.to_dict(),
         "resolution": list(grid.resolution),
         "bounds": list(grid.bounds),
     }
@@ -142,12 +139,14 @@ def _files_by_band(files: Sequence[Path], bands: Sequence[str], date: str) -> di
                 f"band {band} given twice for the {date} date: {by_band[band]} and {f}; pass one file per band"
             )
         by_band[band] = f
-    missing = [b for b in bands if b not in by_band]
-    if missing:
-        raise SentinelError(
+    require_bands(
+        bands,
+        by_band,
+        lambda missing: (
             f"the {date} date lacks bands {missing}: got {sorted(by_band)} from "
             f"{len(files)} file(s); add the files or choose other bands"
-        )
+        ),
+    )
     return {b: by_band[b] for b in bands}
 
 
@@ -242,11 +241,9 @@ def _import(
     _say(progress, f"target grid: {grid.describe()} ({grid_how})")
     date_of = dict(zip(("before", "after"), dates or (None, None), strict=True))
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{name}.import.", dir=out_dir))
-    try:
-        staged = output_paths(stage, name)
-        both = _write_dates(files, grid, stage, staged, name, add_offset, date_of, sources, progress)
+    made = {key: path for key, path in paths.items() if key != "mask" or mask is not None}
+    with staged_outputs(made, out_dir, f".{name}.import.") as staged:
+        both = _write_dates(files, grid, staged, name, add_offset, date_of, sources, progress)
         mask_info, mask_stats = None, None
         if mask is not None:
             _say(progress, f"mask from {Path(mask).name}")
@@ -257,7 +254,7 @@ def _import(
             "name": name,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "bands": list(bands),
-            "outputs": {k: str(v) for k, v in paths.items() if k != "mask" or mask is not None},
+            "outputs": {k: str(v) for k, v in made.items()},
             "grid": _grid_dict(grid),
             "grid_from": grid_how,
             "reference": str(reference),
@@ -271,13 +268,8 @@ def _import(
             **extra,
         }
         staged["summary_json"].write_text(json.dumps(summary, indent=2) + "\n")
-        for key in ("before", "after", "mask", "quicklook", "summary_json"):
-            if staged[key].exists():
-                os.replace(staged[key], paths[key])
-        if stale_mask is not None:
-            stale_mask.unlink(missing_ok=True)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    if stale_mask is not None:
+        stale_mask.unlink(missing_ok=True)
     _say(progress, f"wrote {paths['before']} and {paths['after']}")
     return ImportedScene(
         before=paths["before"],
@@ -292,7 +284,6 @@ def _import(
 def _write_dates(
     files: dict[str, dict[str, Path]],
     grid: Grid,
-    stage: Path,
     staged: dict[str, Path],
     name: str,
     add_offset: int,
@@ -301,14 +292,17 @@ def _write_dates(
     progress: Progress | None,
 ) -> np.ndarray:
     """Write both dates' scenes into ``staged`` (noting each band's resampling in ``sources``);
-    the pixels valid on both dates, refusing scenes that do not overlap."""
+    the pixels valid on both dates, refusing scenes that do not overlap. The staging directory is
+    also the warp's scratch space."""
     valid: dict[str, np.ndarray] = {}
     for date in ("before", "after"):
         tags = {"source": "files", "scene_name": name, "date_role": date}
         acquired = date_of[date]
         if acquired:
             tags["acquisition_date"] = acquired
-        valid[date], how = write_date(date, files[date], grid, staged[date], stage, add_offset, tags, progress)
+        valid[date], how = write_date(
+            date, files[date], grid, staged[date], staged[date].parent, add_offset, tags, progress
+        )
         for band, method in how.items():
             sources[date][band]["resampling"] = method
     both: np.ndarray = valid["before"] & valid["after"]

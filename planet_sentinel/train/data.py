@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from planet_sentinel.bands import require_bands
 from planet_sentinel.chips import ChipStore, empty_split_advice, find_chip_dirs
 from planet_sentinel.errors import SentinelError
 
@@ -101,9 +102,9 @@ def training_stores(chips_dir: str | Path) -> list[ChipStore]:
 
 def load_normalisation(baseline: Baseline, bands: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per-band mean and std (at least 1) from the drift baseline, in the model's band order."""
-    missing = [b for b in bands if b not in baseline.per_band]
-    if missing:
-        raise SentinelError(f"baseline lacks bands {missing}; recompute it on these chips")
+    require_bands(
+        bands, baseline.per_band, lambda missing: f"baseline lacks bands {missing}; recompute it on these chips"
+    )
     stats = [baseline.per_band[b] for b in bands]
     empty = [b for b, s in zip(bands, stats, strict=True) if s.mean is None or s.std is None]
     if empty:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.raster import Grid, atomic_path, mask_writer, scene_writer
+from planet_sentinel.raster import Grid, atomic_path, mask_writer, scene_writer, staged_outputs
 from planet_sentinel.sources.gee.catalog import ee_band
 from planet_sentinel.sources.gee.config import IngestConfig
 from planet_sentinel.sources.gee.plan import Plan, Tile
@@ -289,12 +289,12 @@ def fetch_and_mosaic(
     so a failed run leaves no partial outputs. Returns the fetch statistics and the seconds spent
     after the last tile arrived (mosaicking that did not overlap the download).
     """
-    import os
-
     say = progress or (lambda _m: None)
-    staged = {role: cache / f"{role}.cog.tif" for role in plan.roles}
     futures: dict[str, Future[Path]] = {}
-    with ThreadPoolExecutor(len(plan.roles), thread_name_prefix="ee-mosaic") as pool:
+    with (
+        staged_outputs({role: targets[role] for role in plan.roles}, cache, ".mosaic-") as staged,
+        ThreadPoolExecutor(len(plan.roles), thread_name_prefix="ee-mosaic") as pool,
+    ):
 
         def output_done(role: str) -> None:
             say(f"{role}: all {len(plan.tiles)} tile(s) in, writing the COG")
@@ -305,6 +305,4 @@ def fetch_and_mosaic(
         tail_start = time.perf_counter()
         for future in futures.values():
             future.result()
-    for role in plan.roles:
-        os.replace(staged[role], targets[role])
     return stats, time.perf_counter() - tail_start
