@@ -33,6 +33,12 @@ A = TypeVar("A", bound="Artefact")
 Upgrader = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+def same_layout(raw: dict[str, Any]) -> dict[str, Any]:
+    """The upgrader 0 -> 1 of an artefact whose files from before ``schema_version`` have today's
+    layout: nothing to change (``UPGRADERS = {0: same_layout}``)."""
+    return raw
+
+
 class ArtefactError(SentinelError):
     """An artefact file that cannot be read as its model: missing, not JSON, wrong version or shape."""
 

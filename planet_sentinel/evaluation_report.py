@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from planet_sentinel.artefacts import Artefact
+from planet_sentinel.artefacts import Artefact, Upgrader, same_layout
 from planet_sentinel.scores import Counts, ScoreAccumulator, pr_curve
 
 METHODS = ("model", "ndvi_otsu", "ndvi_tuned", "cva_otsu")
@@ -56,18 +56,13 @@ class SceneScores(_Part):
     methods: dict[str, MethodScores]
 
 
-def _accept_unversioned(raw: dict[str, Any]) -> dict[str, Any]:
-    """Version 0 (evaluation.json written before schema_version existed) has the same layout."""
-    return raw
-
-
 class EvaluationRecord(Artefact):
     """evaluation.json: the model and the spectral baselines scored per scene and overall."""
 
     KIND: ClassVar[str] = "evaluation-report"
     SCHEMA_VERSION: ClassVar[int] = 1
     PRODUCED_BY: ClassVar[str] = "sentinel evaluate"
-    UPGRADERS: ClassVar[dict[int, Any]] = {0: _accept_unversioned}
+    UPGRADERS: ClassVar[dict[int, Upgrader]] = {0: same_layout}
 
     model: dict[str, Any] = Field(description="the evaluated model bundle (name, bands, threshold, ...)")
     settings: dict[str, Any] = Field(description="source, split, thresholds and tiling used")

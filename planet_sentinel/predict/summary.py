@@ -6,11 +6,11 @@ what each field is, and ``docs/schemas/prediction-summary.schema.json`` publishe
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from planet_sentinel.artefacts import Artefact, Upgrader
+from planet_sentinel.artefacts import Artefact, Upgrader, same_layout
 from planet_sentinel.predict.model_info import ModelInfo
 from planet_sentinel.raster import Grid
 
@@ -30,18 +30,13 @@ class GridInfo(BaseModel):
         return cls(**grid.to_dict())
 
 
-def _from_unversioned(raw: dict[str, Any]) -> dict[str, Any]:
-    """Version 0 (files written before schema_version) has today's fields: nothing to change."""
-    return raw
-
-
 class PredictionSummary(Artefact):
     """What `sentinel predict` (and POST /predict) found over a scene pair, and how."""
 
     KIND: ClassVar[str] = "prediction-summary"
     SCHEMA_VERSION: ClassVar[int] = 1
     PRODUCED_BY: ClassVar[str] = "sentinel predict"
-    UPGRADERS: ClassVar[dict[int, Upgrader]] = {0: _from_unversioned}
+    UPGRADERS: ClassVar[dict[int, Upgrader]] = {0: same_layout}
 
     name: str = Field(description="Output prefix of the prediction's files.")
     before: str

@@ -273,34 +273,41 @@ def mosaic(role: str, plan: Plan, cache: Path, target: Path, tags: dict[str, Any
     return target
 
 
-def fetch_and_mosaic(
-    images: dict[str, Any],
-    plan: Plan,
-    cache: Path,
-    cfg: IngestConfig,
-    targets: dict[str, Path],
-    tags: dict[str, dict[str, Any]],
-    progress: Callable[[str], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> tuple[FetchStats, float]:
+@dataclass(frozen=True)
+class FetchJob:
+    """What one ingest fetches and where, whichever route: the Earth Engine image of each output
+    role, the plan, the tile cache, the output files and their GeoTIFF tags, and how to report
+    progress and wait (tests pass a clock that does not sleep)."""
+
+    images: dict[str, Any]
+    plan: Plan
+    cfg: IngestConfig
+    cache: Path
+    targets: dict[str, Path]
+    tags: dict[str, dict[str, Any]]
+    say: Callable[[str], None]
+    sleep: Callable[[float], None] = time.sleep
+
+
+def fetch_and_mosaic(job: FetchJob) -> tuple[FetchStats, float]:
     """Fetch all tiles; mosaic each output as soon as its tiles are in, while the others download.
 
     Mosaics are staged in the cache and moved onto ``targets`` only when every output is complete,
     so a failed run leaves no partial outputs. Returns the fetch statistics and the seconds spent
     after the last tile arrived (mosaicking that did not overlap the download).
     """
-    say = progress or (lambda _m: None)
+    plan, cache = job.plan, job.cache
     futures: dict[str, Future[Path]] = {}
     with (
-        staged_outputs({role: targets[role] for role in plan.roles}, cache, ".mosaic-") as staged,
+        staged_outputs({role: job.targets[role] for role in plan.roles}, cache, ".mosaic-") as staged,
         ThreadPoolExecutor(len(plan.roles), thread_name_prefix="ee-mosaic") as pool,
     ):
 
         def output_done(role: str) -> None:
-            say(f"{role}: all {len(plan.tiles)} tile(s) in, writing the COG")
-            futures[role] = pool.submit(mosaic, role, plan, cache, staged[role], tags.get(role))
+            job.say(f"{role}: all {len(plan.tiles)} tile(s) in, writing the COG")
+            futures[role] = pool.submit(mosaic, role, plan, cache, staged[role], job.tags.get(role))
 
-        fetcher = TileFetcher(images, plan, cache, cfg, say, sleep, on_output_done=output_done)
+        fetcher = TileFetcher(job.images, plan, cache, job.cfg, job.say, job.sleep, on_output_done=output_done)
         stats = fetcher.run()
         tail_start = time.perf_counter()
         for future in futures.values():

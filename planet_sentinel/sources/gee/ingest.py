@@ -19,10 +19,10 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from planet_sentinel.aoi import load_aoi
-from planet_sentinel.artefacts import Artefact
+from planet_sentinel.artefacts import Artefact, Upgrader, same_layout
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import refuse_existing
-from planet_sentinel.sources.gee import graph
+from planet_sentinel.sources.gee import download, graph
 from planet_sentinel.sources.gee.config import IngestConfig
 from planet_sentinel.sources.gee.plan import Plan, make_plan
 
@@ -54,18 +54,13 @@ class WindowSummary(_Part):
     clear_observations_mean: float | None
 
 
-def _accept_unversioned(raw: dict[str, Any]) -> dict[str, Any]:
-    """Version 0 (records written before schema_version existed) has the same layout."""
-    return raw
-
-
 class IngestRecord(Artefact):
     """``<name>_ingest.json``: what `sentinel ingest gee` was asked, found, fetched and wrote."""
 
     KIND: ClassVar[str] = "ingest-record"
     SCHEMA_VERSION: ClassVar[int] = 1
     PRODUCED_BY: ClassVar[str] = "sentinel ingest gee"
-    UPGRADERS: ClassVar[dict[int, Any]] = {0: _accept_unversioned}
+    UPGRADERS: ClassVar[dict[int, Upgrader]] = {0: same_layout}
 
     name: str
     requested: dict[str, Any] = Field(description="the ingest config as given (IngestConfig)")
@@ -239,7 +234,8 @@ def ingest(
     planned = plan.to_dict()
     cache = Path(cfg.out_dir) / CACHE_DIR / f"{cfg.name}-{ghash[:12]}"
     tags = {role: _tags(role, windows, ghash) for role in plan.roles}
-    fetched = _fetch(images, plan, cfg, cache, paths, tags, timings, say, sleep)
+    targets = {role: paths[role] for role in plan.roles}
+    fetched = _fetch(download.FetchJob(images, plan, cfg, cache, targets, tags, say, sleep), timings)
     record = IngestRecord(
         schema_version=IngestRecord.SCHEMA_VERSION,
         name=cfg.name,
@@ -266,7 +262,7 @@ def _checked_windows(
     cfg: IngestConfig, spec: graph.GraphSpec, say: Callable[[str], None], sleep: Callable[[float], None]
 ) -> dict[str, WindowSummary]:
     """Ask Earth Engine what each date window holds (one request) and refuse unusable windows."""
-    from planet_sentinel.sources.gee import auth, download
+    from planet_sentinel.sources.gee import auth
 
     ee = auth.require_ee()
     say("checking the windows: images, dates, clouds")
@@ -282,33 +278,26 @@ def _checked_windows(
     return windows
 
 
-def _fetch(
-    images: dict[str, Any],
-    plan: Plan,
-    cfg: IngestConfig,
-    cache: Path,
-    paths: dict[str, Path],
-    tags: dict[str, dict[str, Any]],
-    timings: dict[str, float],
-    say: Callable[[str], None],
-    sleep: Callable[[float], None],
-) -> dict[str, Any]:
+def _fetch(job: download.FetchJob, timings: dict[str, float]) -> dict[str, Any]:
     """Fetch the outputs by the plan's route; the route's part of the record (download, export,
     next_steps). ``timings`` gets the download phases."""
-    from planet_sentinel.sources.gee import auth, download, export
+    from planet_sentinel.sources.gee import auth, export
 
+    plan, cfg = job.plan, job.cfg
     if plan.route == "direct":
-        targets = {role: paths[role] for role in plan.roles}
-        stats, tail = download.fetch_and_mosaic(images, plan, cache, cfg, targets, tags, say, sleep)
+        stats, tail = download.fetch_and_mosaic(job)
         timings["download"] = stats.seconds
         timings["mosaic_after_download"] = tail
         return {"download": stats.to_dict()}
     assert plan.export is not None
     if plan.route == "gcs":
         creds, _how = auth.credentials()
-        outputs = {r: paths[r] for r in plan.roles}
-        return {"export": export.run_gcs(images, plan, plan.export, cfg, cache, creds, outputs, tags, say, sleep)}
-    tasks = export.start_exports(images, plan, plan.export, cfg.name)
+        return {
+            "export": export.run_gcs(
+                job.images, plan, plan.export, cfg, job.cache, creds, job.targets, job.tags, job.say, job.sleep
+            )
+        }
+    tasks = export.start_exports(job.images, plan, plan.export, cfg.name)
     return {
         "export": {"tasks": {r: t.id for r, t in tasks.items()}},
         "next_steps": export.drive_instructions(tasks, plan.export, cfg.name, Path(cfg.out_dir)),
