@@ -159,27 +159,30 @@ def test_shifted_after_grid_is_resampled_and_gaps_propagate(tmp_path: Path) -> N
     assert np.all(read(scene.before) > 0)  # the before date is unaffected
 
 
-def test_nodata_in_one_band_clears_all_bands(tmp_path: Path) -> None:
-    before, _ = utm_date(tmp_path / "d1", "A", seed=1)
+def dates_with_before_band(
+    tmp_path: Path, band: str, pixels: tuple[slice | int, slice], values: int | tuple[int, ...]
+) -> tuple[list[Path], list[Path], dict]:
+    """A before/after pair of single-band files with ``pixels`` of the before ``band`` set to ``values``."""
+    before, b_arrays = utm_date(tmp_path / "d1", "A", seed=1)
     after, _ = utm_date(tmp_path / "d2", "B", seed=2)
-    b11 = next(p for p in before if "B11" in p.name)
-    with rasterio.open(b11, "r+") as ds:
+    path = next(p for p in before if band in p.name)
+    with rasterio.open(path, "r+") as ds:
         arr = ds.read(1)
-        arr[:5, :5] = 0  # 100 x 100 m of no data at 20 m
+        arr[pixels] = values
         ds.write(arr, 1)
+    return before, after, b_arrays
+
+
+def test_nodata_in_one_band_clears_all_bands(tmp_path: Path) -> None:
+    # 100 x 100 m of no data at 20 m
+    before, after, _ = dates_with_before_band(tmp_path, "B11", (slice(0, 5), slice(0, 5)), 0)
     data = read(import_files(before, after, "gap", tmp_path / "out").before)
     assert np.all(data[:, :9, :9] == 0)
     assert np.all(data[:, 12:, 12:] > 0)
 
 
 def test_add_offset_clips_at_one(tmp_path: Path) -> None:
-    before, b_arrays = utm_date(tmp_path / "d1", "A", seed=1)
-    after, _ = utm_date(tmp_path / "d2", "B", seed=2)
-    b02 = next(p for p in before if "B02" in p.name)
-    with rasterio.open(b02, "r+") as ds:
-        arr = ds.read(1)
-        arr[0, :3] = (500, 1000, 1001)
-        ds.write(arr, 1)
+    before, after, b_arrays = dates_with_before_band(tmp_path, "B02", (0, slice(0, 3)), (500, 1000, 1001))
     scene = import_files(before, after, "l2a", tmp_path / "out", add_offset=-1000)
     data = read(scene.before)
     assert tuple(data[0, 0, :3]) == (1, 1, 1)  # never 0, which would read as nodata
