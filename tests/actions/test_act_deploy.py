@@ -12,8 +12,11 @@ from pathlib import Path
 from urllib.request import urlopen
 
 import pytest
+import yaml
 
 from tests.actions.conftest import ActEnv, ActResult, _free_port, skip_inside_act
+from tests.actions.declared import undeclared_outputs_in_log
+from tests.conftest import REPO_ROOT
 from tools.act import outputs_from_log
 
 pytestmark = [skip_inside_act(), pytest.mark.slow]
@@ -41,6 +44,8 @@ def test_deploy_only_when_the_champion_changed(
     first = act_env.run("deploy", inputs={"runtime": "process"}, variables=deploy_vars).check()
     outputs = outputs_from_log(first.log)
     assert outputs["action"] == "deployed" and outputs["version"] == "1"
+    workflow = yaml.safe_load((REPO_ROOT / ".github/workflows/reusable-deploy.yml").read_text())
+    assert undeclared_outputs_in_log(first.log, workflow, REPO_ROOT) == []
     with urlopen(f"http://127.0.0.1:{deploy_vars['DEPLOY_PORT']}/model", timeout=10) as response:
         assert json.load(response)["version"] in ("1", 1)
 

@@ -9,8 +9,11 @@ import copy
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.actions.conftest import ActEnv, ActResult, ApproveRuns, skip_inside_act
+from tests.actions.declared import undeclared_outputs_in_log
+from tests.conftest import REPO_ROOT
 from tools.act import outputs_from_log
 
 pytestmark = [skip_inside_act(), pytest.mark.slow]
@@ -53,6 +56,11 @@ def test_train_summaries_link_pictures_without_data_uris(train_run: ActResult) -
     assert "### Training (local)" in summary and "### Promotion" in summary
     assert "Validation predictions" in summary and "`evaluation.png`" in summary
     assert "data:" not in summary and "base64" not in summary
+
+
+def test_train_writes_only_declared_outputs(train_run: ActResult) -> None:
+    workflow = yaml.safe_load((REPO_ROOT / ".github/workflows/reusable-train.yml").read_text())
+    assert undeclared_outputs_in_log(train_run.check().log, workflow, REPO_ROOT) == []
 
 
 def test_failed_train_frees_the_drift_issue(
