@@ -127,3 +127,14 @@ def test_drift_bench_real_data_section_on_two_oscd_cities(shared_data: Path, tmp
     assert across["baseline_chips"] > halves["baseline_chips"] > 0  # all chips against the train half
     assert isinstance(halves["flagged"], bool) and halves["new_chips"] > 0
     json.dumps(real)
+
+
+def test_bench_refuses_an_option_the_benchmark_does_not_use(tmp_path: Path) -> None:
+    """Every run() took ``**_``, so the check never fired and --data was silently ignored."""
+    from click.testing import CliRunner
+
+    from tools.bench import bench
+
+    for name, flag in (("chip", "--data"), ("drift", "--test-data"), ("serve", "--data")):
+        result = CliRunner().invoke(bench, [name, flag, str(tmp_path), "--size", "1", "--workdir", str(tmp_path)])
+        assert result.exit_code == 2 and f"benchmark {name} does not use {flag}" in result.output, result.output

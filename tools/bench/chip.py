@@ -67,7 +67,7 @@ def chip_phase(before: str, after: str, mask: str, out_dir: str) -> dict[str, fl
     return {"seconds": time.perf_counter() - start, "chips": summary.counts["kept"], "peak_rss_mb": peak_rss_mb()}
 
 
-def run(size: int | None = None, workdir: str | None = None, **_: object) -> dict[str, Any]:
+def run(size: int | None = None, workdir: str | None = None) -> dict[str, Any]:
     size = size or DEFAULT_SIZE
     work = Path(workdir) if workdir else default_workdir(f"chip-{size}")
     work.mkdir(parents=True, exist_ok=True)

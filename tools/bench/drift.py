@@ -441,7 +441,7 @@ def real_data(work: Path, data: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def run(size: int | None = None, workdir: str | None = None, data: str | None = None, **_: object) -> dict[str, Any]:
+def run(size: int | None = None, workdir: str | None = None, data: str | None = None) -> dict[str, Any]:
     size = size or DEFAULT_SIZE
     work = Path(workdir) if workdir else default_workdir("drift")
     work.mkdir(parents=True, exist_ok=True)

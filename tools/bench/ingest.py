@@ -89,7 +89,7 @@ def _bare_transfer(url: str, token: str, bodies: list[str], workers: int) -> tup
     return time.perf_counter() - start, total
 
 
-def run(size: int | None = None, workdir: str | None = None, **_: Any) -> dict[str, Any]:
+def run(size: int | None = None, workdir: str | None = None) -> dict[str, Any]:
     """Ingest an emulated AOI of ``size`` x ``size`` px and compare with bare transfer."""
     import requests
 

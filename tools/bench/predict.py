@@ -79,7 +79,7 @@ def forward_phase(height: str, width: str, base: str) -> dict[str, float]:
     return {"seconds": time.perf_counter() - start, "windows": len(tiles), "peak_rss_mb": peak_rss_mb()}
 
 
-def run(size: int | None = None, workdir: str | None = None, base: int = 8, **_: Any) -> dict[str, Any]:
+def run(size: int | None = None, workdir: str | None = None, base: int = 8) -> dict[str, Any]:
     from planet_sentinel.model import ModelConfig, SiameseUNet, gflops_per_pair, parameter_count
 
     size = size or DEFAULT_SIZE

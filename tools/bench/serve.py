@@ -294,7 +294,6 @@ def run(
     workers: int = 2,
     rounds: int = 6,
     base: int = 8,
-    **_: Any,
 ) -> dict[str, Any]:
     """Warm the server up, then ``rounds`` x (bare predictor, service) on ``requests / rounds`` pairs each.
 

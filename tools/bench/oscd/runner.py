@@ -241,7 +241,7 @@ def benchmark(
 
 
 def run(
-    size: int | None = None, workdir: str | None = None, data: str | None = None, test_data: str | None = None, **_: Any
+    size: int | None = None, workdir: str | None = None, data: str | None = None, test_data: str | None = None
 ) -> dict[str, Any]:
     """`python -m tools bench oscd [--data DIR] [--test-data DIR] [--workdir DIR]`: print one JSON line."""
     if size is not None:
