@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from planet_sentinel.commands.common import RAW_DIR, SentinelGroup, emit, json_option, overwrite_option, parse_bands
+from planet_sentinel.commands.common import (
+    RAW_DIR,
+    F,
+    SentinelGroup,
+    emit,
+    json_option,
+    overwrite_option,
+    parse_bands,
+)
 
 
 @click.group(name="import", cls=SentinelGroup)
@@ -15,24 +24,17 @@ def import_() -> None:
     """Bring real rasters into the scene contract (UTM, 10 m, uint16, named bands)."""
 
 
+def _date_files(date: str, help_text: str) -> Callable[[F], F]:
+    """--before / --after: the single-band rasters of one date (repeatable)."""
+    return click.option(
+        f"--{date}", date, multiple=True, required=True, type=click.Path(dir_okay=False), help=help_text
+    )
+
+
 @import_.command(name="files")
 @click.option("--name", required=True, help="Scene name for the outputs.")
-@click.option(
-    "--before",
-    "before",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Single-band rasters of the before date (repeat; band read from the file name).",
-)
-@click.option(
-    "--after",
-    "after",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Single-band rasters of the after date (repeat).",
-)
+@_date_files("before", "Single-band rasters of the before date (repeat; band read from the file name).")
+@_date_files("after", "Single-band rasters of the after date (repeat).")
 @click.option("--mask", type=click.Path(dir_okay=False), help="Optional georeferenced loss mask.")
 @click.option("--bands", help="Comma-separated bands to stack (default B02,B03,B04,B08,B11,B12).")
 @click.option("--crs", help="Target CRS (default: the 10 m band's, or its UTM zone if geographic).")
