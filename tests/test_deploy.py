@@ -14,7 +14,14 @@ from planet_sentinel.cli import cli
 from planet_sentinel.deploy.engine import Engine, detect_engine
 from planet_sentinel.deploy.probe import ProbeError, load_failure, wait_ready
 from planet_sentinel.deploy.rollout import DeployConfig, deploy, free_port, port_in_use, resolve_target
-from planet_sentinel.deploy.runtimes import MANAGED_LABEL, VERSION_LABEL, ContainerRuntime, ProcessRuntime, _proc_start
+from planet_sentinel.deploy.runtimes import (
+    MANAGED_LABEL,
+    VERSION_LABEL,
+    ContainerRuntime,
+    Launch,
+    ProcessRuntime,
+    _proc_start,
+)
 from planet_sentinel.deploy.state import DeployState, Instance, load_state, locked, save_state
 from planet_sentinel.errors import SentinelError
 
@@ -103,7 +110,7 @@ def test_container_run_command(tmp_path: Path) -> None:
     bundle.write_bytes(b"x")
     engine = Engine("podman", "/usr/bin/podman", ("--init",))
     runtime = ContainerRuntime(engine, "localhost/planet-sentinel:latest")
-    cmd = runtime.run_command(str(bundle), "5", "127.0.0.1", 8080, "ps-v5-live")
+    cmd = runtime.run_command(Launch(str(bundle), "5", "127.0.0.1", 8080, "live"), "ps-v5-live")
     assert cmd[:4] == ["run", "--detach", "--name", "ps-v5-live"] and "--init" in cmd
     assert f"{VERSION_LABEL}=5" in cmd and f"{MANAGED_LABEL}=true" in cmd
     assert "127.0.0.1:8080:8000" in cmd and f"{bundle}:/models/model.pth:ro" in cmd
@@ -116,14 +123,16 @@ def test_container_run_command(tmp_path: Path) -> None:
         "8000",
     ]
     with pytest.raises(SentinelError, match="bundle file"):
-        runtime.run_command("models:/planet-sentinel/5", "5", "127.0.0.1", 8080, "n")
+        runtime.run_command(Launch("models:/planet-sentinel/5", "5", "127.0.0.1", 8080, "live"), "n")
     assert not runtime.shares_port
     with pytest.raises(SentinelError, match="cannot share it"):
         runtime.start(str(bundle), "5", "127.0.0.1", 8080, "live", share_port=True)
     # on the host network the service binds the host port itself, and can share it
     host = ContainerRuntime(engine, "localhost/planet-sentinel:latest", network="host")
     assert host.shares_port
-    cmd = host.run_command(str(bundle), "5", "127.0.0.1", 8080, "ps-v5-live", probe_port=8081, share_port=True)
+    cmd = host.run_command(
+        Launch(str(bundle), "5", "127.0.0.1", 8080, "live", probe_port=8081, share_port=True), "ps-v5-live"
+    )
     assert cmd[cmd.index("--network") + 1] == "host" and "--publish" not in cmd
     assert "127.0.0.1:8080/health" in cmd[cmd.index("--health-cmd") + 1]  # the image's own checks port 8000
     assert cmd[cmd.index("localhost/planet-sentinel:latest") + 1 :] == [

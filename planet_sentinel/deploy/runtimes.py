@@ -258,17 +258,10 @@ class ContainerRuntime(Runtime):
         self.network = network
         self.shares_port = network == "host"
 
-    def run_command(
-        self,
-        spec: str,
-        version: str,
-        host: str,
-        port: int,
-        name: str,
-        probe_port: int | None = None,
-        share_port: bool = False,
-    ) -> list[str]:
-        """The ``run`` arguments: detached, restarted with the engine, on host:port."""
+    def run_command(self, launch: Launch, name: str) -> list[str]:
+        """The ``run`` arguments of container ``name``: detached, restarted with the engine, on host:port."""
+        spec, version, host, port = launch.spec, launch.version, launch.host, launch.port
+        probe_port, share_port = launch.probe_port, launch.share_port
         if not Path(spec).is_file():
             raise SentinelError(f"{spec}: containers serve a bundle file (export the registry version first)")
         if self.network == "host":
@@ -318,9 +311,7 @@ class ContainerRuntime(Runtime):
                 f"{self.name} containers that publish a port cannot share it (use the host network to share)"
             )
         name = container_name(self.prefix, launch.version, launch.role)
-        command = self.run_command(
-            launch.spec, launch.version, launch.host, launch.port, name, launch.probe_port, launch.share_port
-        )
+        command = self.run_command(launch, name)
         try:
             self.engine.run(*command, timeout=300)
         except SentinelError:  # `run` can fail after creating the container (port taken): leave nothing behind
