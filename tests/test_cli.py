@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from planet_sentinel.cli import cli
 from tests.conftest import FakeScene
@@ -28,6 +28,13 @@ STAGES = [
     "monitor",
     "demo",
 ]
+
+
+def _chip(runner: CliRunner, scene: FakeScene, out_dir: Path, *extra: str) -> Result:
+    """`sentinel chip` of the fake scene pair into out_dir with extra options."""
+    return runner.invoke(
+        cli, ["chip", "--before", str(scene.before), "--after", str(scene.after), "--out-dir", str(out_dir), *extra]
+    )
 
 
 def test_help_lists_every_stage_quickly() -> None:
@@ -105,38 +112,8 @@ def test_errors_exit_non_zero_with_a_message(fake_scene: FakeScene, tmp_path: Pa
     result = runner.invoke(cli, ["chip", "--before", str(fake_scene.before)])
     assert result.exit_code == 2
     assert "missing option(s) --after, --out-dir" in result.output
-    result = runner.invoke(
-        cli,
-        [
-            "chip",
-            "--before",
-            str(fake_scene.before),
-            "--after",
-            str(fake_scene.after),
-            "--out-dir",
-            str(tmp_path / "c"),
-            "--size",
-            "4096",
-            "--split-block",
-            "4096",
-        ],
-    )
+    result = _chip(runner, fake_scene, tmp_path / "c", "--size", "4096", "--split-block", "4096")
     assert result.exit_code == 1 and "larger than the scene" in result.output
-    result = runner.invoke(
-        cli,
-        [
-            "chip",
-            "--before",
-            str(fake_scene.before),
-            "--after",
-            str(fake_scene.after),
-            "--out-dir",
-            str(tmp_path / "c"),
-            "--size",
-            "128",
-            "--overlap",
-            "200",
-        ],
-    )
+    result = _chip(runner, fake_scene, tmp_path / "c", "--size", "128", "--overlap", "200")
     assert result.exit_code == 1 and "overlap (200) must be smaller than size (128)" in result.output
     assert not (tmp_path / "c").exists()

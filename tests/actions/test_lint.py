@@ -101,17 +101,23 @@ def test_renderer_merges_splices_and_pins(tmp_path: Path) -> None:
         wf.render_all(tmp_path)
 
 
-def _remote_uses(node: Any) -> list[str]:
+def _strings_under(node: Any, key: str) -> list[str]:
+    """Every string value of ``key`` anywhere in a parsed workflow or action (steps, jobs, ...)."""
     found = []
     if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "uses" and isinstance(value, str) and not value.startswith("./"):
+        for name, value in node.items():
+            if name == key and isinstance(value, str):
                 found.append(value)
-            found += _remote_uses(value)
+            else:
+                found += _strings_under(value, key)
     elif isinstance(node, list):
         for item in node:
-            found += _remote_uses(item)
+            found += _strings_under(item, key)
     return found
+
+
+def _remote_uses(node: Any) -> list[str]:
+    return [uses for uses in _strings_under(node, "uses") if not uses.startswith("./")]
 
 
 @pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -123,23 +129,9 @@ def test_remote_actions_pinned_by_sha_with_version(path: Path) -> None:
         assert re.search(rf"uses: {re.escape(uses)} # {re.escape(pinned[uses])}$", text, re.MULTILINE)
 
 
-def _run_blocks(node: Any) -> list[str]:
-    found = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "run" and isinstance(value, str):
-                found.append(value)
-            else:
-                found += _run_blocks(value)
-    elif isinstance(node, list):
-        for item in node:
-            found += _run_blocks(item)
-    return found
-
-
 @pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_untrusted_values_reach_scripts_only_through_env(path: Path) -> None:
-    for script in _run_blocks(yaml.safe_load(path.read_text())):
+    for script in _strings_under(yaml.safe_load(path.read_text()), "run"):
         assert "${{" not in script, f"{path}: expression inside a script:\n{script}"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
@@ -29,7 +30,8 @@ pytestmark = [
 ]
 
 
-def test_container_rollout(simulated_chips: Path, mlflow_home: Path) -> None:
+def _engine_and_image() -> tuple[Any, str]:
+    """The container engine here and the built service image, or a skip that says what is missing."""
     try:
         engine = detect_engine()
     except SentinelError as exc:
@@ -37,6 +39,11 @@ def test_container_rollout(simulated_chips: Path, mlflow_home: Path) -> None:
     image = os.environ.get("SENTINEL_TEST_IMAGE", DEFAULT_IMAGE)
     if not engine.image_exists(image):
         pytest.skip(f"{image} is not built (python -m tools.container build)")
+    return engine, image
+
+
+def test_container_rollout(simulated_chips: Path, mlflow_home: Path) -> None:
+    engine, image = _engine_and_image()
     result = train(simulated_chips, mlflow_home / "run", TrainConfig(epochs=1, base=4, crop=64, batch_size=4))
     client = mlflow.MlflowClient()
     versions = []
@@ -68,13 +75,7 @@ def test_container_rollout(simulated_chips: Path, mlflow_home: Path) -> None:
 
 def test_container_rollout_on_the_host_network_without_downtime(simulated_chips: Path, mlflow_home: Path) -> None:
     """--network host: containers bind the host port themselves and share it like processes."""
-    try:
-        engine = detect_engine()
-    except SentinelError as exc:
-        pytest.skip(str(exc))
-    image = os.environ.get("SENTINEL_TEST_IMAGE", DEFAULT_IMAGE)
-    if not engine.image_exists(image):
-        pytest.skip(f"{image} is not built (python -m tools.container build)")
+    engine, image = _engine_and_image()
     result = train(simulated_chips, mlflow_home / "run", TrainConfig(epochs=1, base=4, crop=64, batch_size=4))
     versions = []
     for _ in range(2):

@@ -20,6 +20,12 @@ def _run(args: list[str]) -> tuple[int, dict]:
     return result.exit_code, {"output": result.output}
 
 
+def _simulated(baseline: Path, tmp_path: Path, preset: str) -> list[str]:
+    """Monitor arguments for 3 simulated scene pairs drifted by ``preset``, reported under tmp_path."""
+    new, report = str(tmp_path / "new"), str(tmp_path / "report")
+    return ["--baseline", str(baseline), "--new-data", new, "--simulate", preset, "--scenes", "3", "--out-dir", report]
+
+
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("monitor")
@@ -58,20 +64,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_same_distribution_exits_0(baseline: Path, tmp_path: Path) -> None:
-    code, out = _run(
-        [
-            "--baseline",
-            str(baseline),
-            "--new-data",
-            str(tmp_path / "new"),
-            "--simulate",
-            "none",
-            "--scenes",
-            "3",
-            "--out-dir",
-            str(tmp_path / "report"),
-        ]
-    )
+    code, out = _run(_simulated(baseline, tmp_path, "none"))
     assert code == 0, out
     assert out["decision"] == "no_drift" and out["exit_code"] == 0 and out["new_chips"] > 30
     report = json.loads((tmp_path / "report" / "drift.json").read_text())
@@ -80,20 +73,7 @@ def test_same_distribution_exits_0(baseline: Path, tmp_path: Path) -> None:
 
 
 def test_hazy_scenes_exit_3_with_a_report_that_shows_the_drift(baseline: Path, tmp_path: Path) -> None:
-    code, out = _run(
-        [
-            "--baseline",
-            str(baseline),
-            "--new-data",
-            str(tmp_path / "new"),
-            "--simulate",
-            "haze",
-            "--scenes",
-            "3",
-            "--out-dir",
-            str(tmp_path / "report"),
-        ]
-    )
+    code, out = _run(_simulated(baseline, tmp_path, "haze"))
     assert code == 3, out
     assert out["decision"] == "drift" and "band B02" in out["drifted"]
     report = json.loads((tmp_path / "report" / "drift.json").read_text())
