@@ -4,6 +4,7 @@ workflow without ``workflow_dispatch``) and runs (https://docs.github.com/en/res
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from tools.emulators.github.core import BOT, Answer, ApiError, Query, now, paginate
@@ -37,10 +38,13 @@ def dispatch(em: GitHubEmulator, user: str, query: Query, body: Any, owner: str,
         raise ApiError(422, "Invalid request.\n\nFor 'properties/inputs', it is not an object of scalars.")
     declared = em.repo(full)["workflows"][file].get("inputs")
     if declared is False:
+        # The messages are GitHub's own, as clients report them (e.g. issues convictional/
+        # trigger-workflow-and-wait#4, peter-evans/slash-command-dispatch#115,
+        # elastic/terraform-provider-elasticstack#1829): the unexpected names as a JSON list.
         raise ApiError(422, "Workflow does not have 'workflow_dispatch' trigger")
     unexpected = sorted(set(inputs) - set(declared)) if isinstance(declared, list) else []
     if unexpected:
-        raise ApiError(422, f"Unexpected inputs provided: {unexpected}")
+        raise ApiError(422, f"Unexpected inputs provided: {json.dumps(unexpected)}")
     r = em.repo(full)
     dispatch = {"workflow": file, "ref": body["ref"], "inputs": inputs, "actor": user, "created_at": now()}
     r["dispatches"].append(dispatch)
