@@ -20,7 +20,15 @@ calls say 401/403 "most likely" means a wrong slug, Kaggle/kaggle-cli a430f0b
 ``src/kaggle/api/kaggle_api_extended.py`` ``kernels_status``), ``processing_polls`` (a new
 dataset answers 403 to that many status polls, and refuses a new version with 403, until its
 first version is processed: Kaggle/kagglehub 8b1fae8, "you get a 403 if you try uploading a new
-version while the FIRST version is still being processed").
+version while the FIRST version is still being processed"). That commit only vouches for the
+new-version refusal; the 403 to status polls is our assumption (its wait loop polls GetDataset
+and retries on any exception, and kagglesdk's ``ApiGetDatasetStatusResponse.status`` is a
+``DatabundleVersionStatus`` with in-progress values such as ``BLOBS_RECEIVED``, which Kaggle
+might answer with 200 instead; the emulator answers only ``READY``).
+
+CancelKernelSession of an unknown session answers 404/403 here; kagglesdk's
+``ApiCancelKernelSessionResponse`` also has an ``error_message`` field (used here for a session
+already finished), and which of the two Kaggle uses for an unknown id is not documented.
 
 CancelKernelSession takes a kernel *session* id only (kagglesdk
 ``ApiCancelKernelSessionRequest.kernel_session_id``); any other number, a kernel id included, is
