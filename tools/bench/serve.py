@@ -209,8 +209,7 @@ def load_phase(url: str, pid: str, pairs_json: str, requests: str, clients: str,
 
 
 def _start_server(model: Path, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import httpx
-
+    from planet_sentinel.deploy.probe import ProbeError, wait_ready
     from planet_sentinel.deploy.rollout import free_port
 
     port = free_port("127.0.0.1")
@@ -222,16 +221,14 @@ def _start_server(model: Path, workers: int, log: Path) -> tuple[subprocess.Pope
             command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "SENTINEL_QUIET": "1"}
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"sentinel serve did not become ready:\n{log.read_text()[-4000:]}")
+    try:  # the deploy's own readiness poll: a crashed server or a model that cannot load fails at once
+        wait_ready(
+            url, 120, alive=lambda: None if proc.poll() is None else f"exit status {proc.returncode}", interval=0.1
+        )
+    except ProbeError as exc:
+        proc.kill()
+        raise SystemExit(f"sentinel serve did not become ready ({exc}):\n{log.read_text()[-4000:]}") from exc
+    return proc, url
 
 
 def _rounds(
