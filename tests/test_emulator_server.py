@@ -93,3 +93,15 @@ def test_github_start_is_idempotent_and_returns_the_emulator(start_twice: bool) 
     with started as again:
         assert again.url.startswith("http://127.0.0.1:")
         assert requests.get(f"{again.url}/user", timeout=10).status_code == 401
+
+
+def test_earth_engine_refuses_a_body_that_is_not_a_json_object_with_googles_400(tmp_path: Path) -> None:
+    from tools.emulators.earthengine import EarthEngineEmulator
+
+    with EarthEngineEmulator(tmp_path / "ee", size=256, require_auth=False) as emu:
+        for body in (b"{not json", b"[1, 2]"):
+            answer = requests.post(f"{emu.url}/v1/projects/p/value:compute", data=body, timeout=10)
+            assert answer.status_code == 400, answer.text
+            error = answer.json()["error"]
+            assert error["status"] == "INVALID_ARGUMENT" and error["message"].startswith("Invalid JSON payload")
+        assert requests.get(f"{emu.url}/$discovery/rest?version=v1", timeout=10).status_code == 200

@@ -83,7 +83,7 @@ def _api(emu: EarthEngineEmulator, request: Request, version: str, project: str,
         # uses by default (ee/_cloud_api_utils.py VERSION), so a client talking to another version
         # is noticed here instead of in production.
         raise EmulatorError(404, f"emulator: API version {version} is not served (only {API_VERSION})", "NOT_FOUND")
-    body = json.loads(request.body or b"{}") if request.method == "POST" else {}
+    body = _json_object(request.body) if request.method == "POST" else {}
     if emu.keep_bodies and request.method == "POST":
         emu.bodies.append((rest, request.body))
     match = API_ROUTES.resolve(request.method, rest)
@@ -92,6 +92,19 @@ def _api(emu: EarthEngineEmulator, request: Request, version: str, project: str,
     label, handler = match.handler
     request.label = label
     return handler(emu, project, body, **match.params)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """A request message: a JSON object, else Google's 400 INVALID_ARGUMENT "Invalid JSON payload
+    received." (as Google APIs answer it, e.g. googlecodelabs/feedback#441 for a syntax error and
+    google-wallet/rest-samples#22, "Root element must be a message.", for a non-object)."""
+    try:
+        body = json.loads(raw or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EmulatorError(400, f"Invalid JSON payload received. {exc}") from exc
+    if not isinstance(body, dict):
+        raise EmulatorError(400, 'Invalid JSON payload received. Unknown name "": Root element must be a message.')
+    return body
 
 
 def _algorithms(emu: EarthEngineEmulator, project: str, body: dict[str, Any]) -> Response:
