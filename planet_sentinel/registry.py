@@ -238,14 +238,22 @@ def describe(uri: str) -> dict[str, Any]:
 
 
 def alias_version(alias: str, name: str = MODEL_NAME) -> str | None:
-    """The version an alias points to, or None when the alias (or the model) does not exist."""
+    """The version an alias points to, or None when the alias (or the model) does not exist.
+
+    Any other registry failure (unreachable server, refused credentials) is a SentinelError: read as
+    "no champion", it would let a promotion skip the comparison."""
     mlflow = mlflow_module()
     from mlflow.exceptions import MlflowException
 
     try:
         return str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        # mlflow 3.x stores: an unknown model is RESOURCE_DOES_NOT_EXIST, an unknown alias INVALID_PARAMETER_VALUE
+        # (mlflow/store/model_registry/sqlalchemy_store.py and file_store.py, get_model_version_by_alias); a
+        # transport failure is wrapped as a plain MlflowException (mlflow/utils/rest_utils.py, http_request).
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise SentinelError(f"cannot read alias '{alias}' of {name} from {display_uri()}: {exc}") from exc
 
 
 def log_evaluation(bundle: ModelBundle, report: Any, paths: dict[str, Path]) -> str:

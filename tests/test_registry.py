@@ -90,3 +90,13 @@ def test_failures_leave_no_registry_entry(simulated_chips: Path, mlflow_home: Pa
         registry.load_model(corrupt)
     with pytest.raises(SentinelError, match="train one first"):
         promote(simulated_chips)
+
+
+def test_alias_version_none_only_when_missing(mlflow_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing model is None; an unreachable registry is an error, not "no champion" (which would
+    let a promotion skip the comparison)."""
+    assert registry.alias_version("champion", "no-such-model") is None
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # discard port: connection refused
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with pytest.raises(SentinelError, match="cannot read alias 'champion'"):
+        registry.alias_version("champion")
