@@ -22,16 +22,23 @@ class NpmMissing(RuntimeError):
     """npm is not on PATH, so the pinned descriptions cannot be installed."""
 
 
+class NpmFailed(RuntimeError):
+    """``npm ci`` failed; the message carries the end of npm's own output (offline, bad lock...)."""
+
+
 def install(timeout: float = 300) -> tuple[Path, Path]:
     """The two description files, installed from the lock file with ``npm ci`` if absent."""
     if not (REST_JSON.is_file() and WEBHOOKS_JSON.is_file()):
         npm = shutil.which("npm")
         if npm is None:
             raise NpmMissing("npm is not installed: it installs GitHub's pinned OpenAPI descriptions")
-        subprocess.run(
+        done = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(HERE)],
-            check=True,
             timeout=timeout,
             capture_output=True,
+            text=True,
         )
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip()[-2000:]
+            raise NpmFailed(f"`npm ci --prefix {HERE}` failed with status {done.returncode}:\n{tail}")
     return REST_JSON, WEBHOOKS_JSON
