@@ -35,9 +35,11 @@ STRIP_ROWS = 1024
 def _is_metric_projected(crs: Any) -> bool:
     if crs is None or not crs.is_projected:
         return False
+    from rasterio.errors import CRSError
+
     try:
         unit, factor = crs.linear_units_factor
-    except Exception:  # noqa: BLE001 - some CRSs have no linear unit
+    except CRSError:  # no linear unit: rasterio/crs.pyx (tag 1.4.4) CRS.linear_units_factor raises only CRSError
         return False
     return bool(abs(factor - 1.0) < 1e-9)
 
