@@ -332,12 +332,12 @@ def kernel_log(api: Any, kernel: str) -> str:
 
 
 def log_lines(api: Any, run: KernelRun) -> list[str]:
-    """The kernel log so far, as lines ([] when Kaggle has none yet or cannot be reached)."""
-    import requests
-
+    """The kernel log so far, as lines ([] when Kaggle has none yet or cannot be reached: the log only
+    decorates another message). :func:`kernel_log` turns every refusal and transport error into a
+    SentinelError."""
     try:
         return kernel_log(api, run.versioned).splitlines()
-    except (requests.RequestException, SentinelError):
+    except SentinelError:
         return []
 
 
