@@ -73,7 +73,12 @@ def test_published_schema_matches_the_model_and_validates_the_file(prediction: t
 
 def test_bad_settings_are_refused_before_any_output(tmp_path: Path) -> None:
     paths = write_pair(tmp_path, *land_pair(32, 32))
-    for bad in ({"threshold": 1.5}, {"min_area_ha": -1.0}, {"device": "gpu"}):
-        with pytest.raises(SentinelError):
+    bad_settings = (
+        ({"threshold": 1.5}, "threshold"),
+        ({"min_area_ha": -1.0}, "min_area_ha"),
+        ({"device": "gpu"}, "device"),
+    )
+    for bad, named in bad_settings:  # each refusal names the setting, not some other failure
+        with pytest.raises(SentinelError, match=named):
             predict_scene(make_bundle(OracleNet()), *paths, tmp_path / "out", **bad)
     assert not (tmp_path / "out").exists()  # refused before the output directory is made
