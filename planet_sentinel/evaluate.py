@@ -56,9 +56,9 @@ from planet_sentinel.scores import (
 if TYPE_CHECKING:
     import torch
 
-    from planet_sentinel.bundle import ModelBundle
     from planet_sentinel.chips import ChipStore
     from planet_sentinel.clouds import CloudScreen
+    from planet_sentinel.model_bundle import ModelBundle
 
 __all__ = [
     "CVA_EDGES",
@@ -387,7 +387,7 @@ def run_evaluation(
 ) -> EvaluationRun:
     """The evaluate stage: score ``model`` on a chip split (``chips_dir``) or a labelled scene
     (``scene`` = before, after, mask), write the report into ``out_dir`` and log it to MLflow."""
-    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.model_bundle import ModelBundle
     from planet_sentinel.registry import load_model, log_evaluation
 
     if (chips_dir is None) == (scene is None):

@@ -2,7 +2,7 @@
 
 MLflow copies this file into the model version and runs it at load time; it needs the
 planet-sentinel package installed. The model's one artifact is the bundle file
-(planet_sentinel.bundle), so weights, bands, normalisation and threshold travel together.
+(planet_sentinel.model_bundle), so weights, bands, normalisation and threshold travel together.
 Do not import this module: it registers its model with MLflow as a side effect.
 """
 
@@ -21,7 +21,7 @@ class SentinelPyfunc(PythonModel):
     Prediction goes through planet_sentinel.predict, the same function as the CLI and service."""
 
     def load_context(self, context: Any) -> None:
-        from planet_sentinel.bundle import load_bundle
+        from planet_sentinel.model_bundle import load_bundle
 
         self.bundle = load_bundle(context.artifacts["bundle"])
 

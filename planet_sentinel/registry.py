@@ -5,7 +5,7 @@ the promotion gate (planet_sentinel.promote) moves ``champion`` (what the servic
 only when it beats the current champion on the same evaluation set. Aliases only: MLflow stages
 are deprecated.
 
-The MLflow model is a pyfunc wrapping the model bundle file (planet_sentinel.bundle), so a
+The MLflow model is a pyfunc wrapping the model bundle file (planet_sentinel.model_bundle), so a
 version carries weights, bands, normalisation, chip size, threshold, data fingerprint and
 metrics; ``load_model`` returns the same ``ModelBundle`` whether given a registry URI or a file.
 Tracking defaults to ``sqlite:///mlflow.db`` with artifacts in ``mlartifacts/``; set
@@ -27,7 +27,7 @@ from planet_sentinel.errors import SentinelError
 if TYPE_CHECKING:
     import numpy as np
 
-    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.model_bundle import ModelBundle
     from planet_sentinel.train import TrainResult
 
 MODEL_NAME = "planet-sentinel"
@@ -151,7 +151,7 @@ class RegisteredVersion:
 def log_and_register(result: TrainResult, tags: dict[str, str] | None = None) -> RegisteredVersion:
     """Log a finished training run's params, artifacts and model to the active run, register
     the model as a new version of ``planet-sentinel`` and point ``challenger`` at it."""
-    from planet_sentinel.bundle import load_bundle
+    from planet_sentinel.model_bundle import load_bundle
 
     mlflow = mlflow_module()
     run = mlflow.active_run()
@@ -204,7 +204,7 @@ def is_registry_uri(spec: str) -> bool:
 
 def load_model(spec: str | Path) -> ModelBundle:
     """A ModelBundle from an MLflow URI (e.g. :data:`CHAMPION_URI`) or a local file."""
-    from planet_sentinel.bundle import load_bundle
+    from planet_sentinel.model_bundle import load_bundle
 
     text = str(spec)
     if not is_registry_uri(text):

@@ -15,7 +15,7 @@ USER, KEY = "sentinel", "emulator-key"
 @pytest.fixture(scope="session")
 def kaggle_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The planet_sentinel wheel, built once per test session (about a second)."""
-    from planet_sentinel.kaggle.bundle import build_wheel
+    from planet_sentinel.kaggle.packing import build_wheel
 
     return build_wheel(tmp_path_factory.mktemp("wheel"))
 

@@ -299,8 +299,8 @@ def test_chips_directories_are_accepted_and_split_selects(baseline_file: Path, t
 def model_file(baseline_file: Path) -> Path:
     import torch
 
-    from planet_sentinel.bundle import ModelBundle
     from planet_sentinel.model import ModelConfig, SiameseUNet
+    from planet_sentinel.model_bundle import ModelBundle
 
     base = load_baseline(baseline_file)
     torch.manual_seed(0)

@@ -19,7 +19,7 @@ from planet_sentinel.artefacts import ArtefactError
 from planet_sentinel.baseline import Baseline, compute_baseline, data_fingerprint
 from planet_sentinel.cli import cli
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.kaggle import bundle as packing
+from planet_sentinel.kaggle import packing
 from planet_sentinel.kaggle.client import find_credentials
 from planet_sentinel.kaggle.manifest import BundleManifest
 from planet_sentinel.kaggle.remote import INTERNET_WARNING, parse_log, render_metadata

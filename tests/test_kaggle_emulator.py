@@ -16,8 +16,7 @@ from click.testing import CliRunner
 
 from planet_sentinel.cli import cli
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.kaggle import bundle as packing
-from planet_sentinel.kaggle import remote
+from planet_sentinel.kaggle import packing, remote
 from planet_sentinel.kaggle.client import connect, username
 from planet_sentinel.kaggle.settings import KaggleConfig
 from tests.kaggle_fixtures import USER, kaggle_emulator, start_emulator  # noqa: F401 - fixtures

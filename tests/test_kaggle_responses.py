@@ -24,8 +24,7 @@ from typing import Any
 
 import pytest
 
-from planet_sentinel.kaggle import bundle as packing
-from planet_sentinel.kaggle import remote
+from planet_sentinel.kaggle import packing, remote
 from planet_sentinel.kaggle.client import connect
 from planet_sentinel.kaggle.settings import KaggleConfig
 from tests.kaggle_fixtures import USER, start_emulator

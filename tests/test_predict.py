@@ -20,9 +20,9 @@ from torch import nn
 
 from planet_sentinel import predict as predict_module
 from planet_sentinel.bands import DEFAULT_BANDS
-from planet_sentinel.bundle import ModelBundle
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.model import ModelConfig, SiameseUNet
+from planet_sentinel.model_bundle import ModelBundle
 from planet_sentinel.predict import (
     loss_polygons,
     plan_tiles,

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from planet_sentinel import registry
-from planet_sentinel.bundle import load_bundle
 from planet_sentinel.chips import ChipStore
 from planet_sentinel.errors import SentinelError
+from planet_sentinel.model_bundle import load_bundle
 from planet_sentinel.predict import predict_arrays
 from planet_sentinel.promote import PromoteConfig, promote
 from planet_sentinel.train import TrainConfig, train

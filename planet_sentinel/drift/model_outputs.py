@@ -15,7 +15,7 @@ from planet_sentinel.drift.new_data import band_index
 from planet_sentinel.drift.types import ModelOutputs, MonitorConfig
 
 if TYPE_CHECKING:
-    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.model_bundle import ModelBundle
 
 
 def model_sample(total: int, limit: int, seed: int) -> np.ndarray:

@@ -73,7 +73,7 @@ from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import nodata_pixels
 
 if TYPE_CHECKING:
-    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.model_bundle import ModelBundle
 
 __all__ = [
     "EXIT_DRIFT",

@@ -2,7 +2,7 @@
 
 The round trip (``planet_sentinel.kaggle.roundtrip.train_on_kaggle``):
 
-1. ``bundle``: check the chips, build the planet_sentinel wheel, pack chips + wheel + settings
+1. ``packing``: check the chips, build the planet_sentinel wheel, pack chips + wheel + settings
    into one archive with a checksummed ``sentinel-bundle.json`` beside it (``manifest``: the
    typed ``BundleManifest`` artefact);
 2. ``remote``: upload it as a Kaggle dataset version, render ``kernel-metadata.json`` from the

@@ -114,7 +114,7 @@ def run(
 
     import planet_sentinel
     from planet_sentinel.baseline import load_baseline
-    from planet_sentinel.kaggle.bundle import sha256_file
+    from planet_sentinel.kaggle.packing import sha256_file
     from planet_sentinel.train import TrainConfig, train
 
     config = TrainConfig.model_validate(manifest["train_config"])

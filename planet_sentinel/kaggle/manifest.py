@@ -1,6 +1,6 @@
 """``sentinel-bundle.json``: what the training dataset uploaded to Kaggle holds, with checksums.
 
-Written by :func:`planet_sentinel.kaggle.bundle.pack_dataset` next to the archive; the kernel
+Written by :func:`planet_sentinel.kaggle.packing.pack_dataset` next to the archive; the kernel
 script (``kernels/siamese-unet/train_kernel.py``) reads it with plain ``json`` before the wheel is
 installed, so the layout (keys and nesting) is a contract with that script: this model only
 types it for the library side.

@@ -29,10 +29,10 @@ from typing import Any
 
 from planet_sentinel.artefacts import ArtefactError
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.kaggle.bundle import DatasetBundle, sha256_file
 from planet_sentinel.kaggle.client import quiet_stdout
 from planet_sentinel.kaggle.deadline import render_script, utc
 from planet_sentinel.kaggle.entry import MODEL_FILE, RUN_RECORD, KaggleRunRecord
+from planet_sentinel.kaggle.packing import DatasetBundle, sha256_file
 from planet_sentinel.kaggle.settings import KaggleConfig
 
 Say = Callable[[str], None]

@@ -29,8 +29,8 @@ from planet_sentinel.kaggle.settings import KaggleConfig
 if TYPE_CHECKING:
     from planet_sentinel.baseline import Baseline
     from planet_sentinel.chips import ChipStore
-    from planet_sentinel.kaggle.bundle import DatasetBundle
     from planet_sentinel.kaggle.entry import KaggleRunRecord
+    from planet_sentinel.kaggle.packing import DatasetBundle
     from planet_sentinel.kaggle.remote import KernelRun
     from planet_sentinel.pipeline import Registration
     from planet_sentinel.train import TrainConfig, TrainResult
@@ -42,7 +42,7 @@ Sleep = Callable[[float], None]
 
 def default_kernel_dir() -> Path:
     """kernels/siamese-unet of the checkout (or of the working directory)."""
-    from planet_sentinel.kaggle.bundle import source_root
+    from planet_sentinel.kaggle.packing import source_root
 
     if (KERNEL_DIR / "kernel-metadata.json").is_file():
         return KERNEL_DIR
@@ -174,9 +174,9 @@ def check(
     """What can be refused before any work (no client built, nothing uploaded): the kernel
     template, the credentials, the chips and a run directory that holds no run yet."""
     from planet_sentinel.kaggle import remote
-    from planet_sentinel.kaggle.bundle import check_chips
     from planet_sentinel.kaggle.client import find_credentials
     from planet_sentinel.kaggle.entry import RUN_RECORD
+    from planet_sentinel.kaggle.packing import check_chips
 
     kernel = KernelTemplate.load(kernel_dir)
     find_credentials()
@@ -215,7 +215,7 @@ def pack(
     wheel: Path | None,
 ) -> DatasetBundle:
     """The dataset bundle in ``work/dataset``, with the given wheel or one built now."""
-    from planet_sentinel.kaggle.bundle import build_wheel, pack_dataset
+    from planet_sentinel.kaggle.packing import build_wheel, pack_dataset
 
     if wheel is None:
         session.say("building the planet_sentinel wheel")

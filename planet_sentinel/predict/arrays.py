@@ -20,7 +20,7 @@ from planet_sentinel.predict.tiling import Tile, iter_tiles, plan_tiles, resolve
 if TYPE_CHECKING:
     import torch
 
-    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.model_bundle import ModelBundle
 
 
 def predict_arrays(

@@ -21,7 +21,7 @@ from planet_sentinel.raster import nodata_pixels
 if TYPE_CHECKING:
     import torch
 
-    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.model_bundle import ModelBundle
 
 
 def select_bands(bands: Sequence[str], wanted: Sequence[str], what: str) -> list[int]:

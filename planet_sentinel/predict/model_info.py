@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.model_bundle import ModelBundle
 
 #: Architecture settings as ModelConfig.to_dict() writes them (ints, floats, the variant's name).
 Architecture = dict[str, int | float | str]

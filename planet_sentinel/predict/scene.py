@@ -48,7 +48,7 @@ from planet_sentinel.raster import (
 if TYPE_CHECKING:
     import torch
 
-    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.model_bundle import ModelBundle
 
 #: Probability raster: uint8 percent (0..100), this value where unknown.
 PROBABILITY_NODATA = 255

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import torch
     from rasterio.windows import Window
 
-    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.model_bundle import ModelBundle
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from planet_sentinel.errors import SentinelError
 from planet_sentinel.registry import redact
 
 if TYPE_CHECKING:
-    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.model_bundle import ModelBundle
 
 log = logging.getLogger("planet_sentinel.serving")
 

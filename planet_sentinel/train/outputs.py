@@ -60,7 +60,7 @@ def validation_preview(bundle_path: Path, val_set: ChipDataset, target: Path, ro
     """A PNG of the validation chips with the most loss: after true colour | truth | predicted probability."""
     import torch
 
-    from planet_sentinel.bundle import load_bundle
+    from planet_sentinel.model_bundle import load_bundle
     from planet_sentinel.quicklook import colourise_mask, save_panels
 
     bundle = load_bundle(bundle_path)

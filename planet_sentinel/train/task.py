@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     import torch
 
     from planet_sentinel.baseline import Baseline
-    from planet_sentinel.bundle import ModelBundle
     from planet_sentinel.model import SiameseUNet
+    from planet_sentinel.model_bundle import ModelBundle
 
 
 def seed_everything(seed: int) -> None:
@@ -67,8 +67,8 @@ def build_task(
     import torch
 
     from planet_sentinel.baseline import Baseline, BaselineConfig, compute_baseline, data_fingerprint
-    from planet_sentinel.bundle import ModelBundle
     from planet_sentinel.model import ModelConfig, SiameseUNet
+    from planet_sentinel.model_bundle import ModelBundle
 
     amp = config.amp and device.type == "cuda"
     if baseline is None:

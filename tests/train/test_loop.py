@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from planet_sentinel.bundle import load_bundle
 from planet_sentinel.config import resolve
 from planet_sentinel.errors import SentinelError
+from planet_sentinel.model_bundle import load_bundle
 from planet_sentinel.train import TrainConfig, train
 
 TINY = dict(epochs=1, base=4, crop=64, batch_size=4, threads=1)

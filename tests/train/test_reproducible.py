@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from planet_sentinel.bundle import load_bundle
 from planet_sentinel.chips import ChipConfig, chip_scene
+from planet_sentinel.model_bundle import load_bundle
 from planet_sentinel.train import TrainConfig, train
 
 BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")

@@ -21,7 +21,7 @@ from tools.bench.chip import ensure_scene
 from tools.bench.measure import default_workdir, emit, peak_rss_mb, phase_main, run_phase
 
 if TYPE_CHECKING:
-    from planet_sentinel.bundle import ModelBundle
+    from planet_sentinel.model_bundle import ModelBundle
 
 DEFAULT_SIZE = 8192
 WINDOW, OVERLAP, BATCH = 512, 64, 4
@@ -32,8 +32,8 @@ def demo_bundle(base: int) -> ModelBundle:
     import numpy as np
 
     from planet_sentinel.bands import DEFAULT_BANDS
-    from planet_sentinel.bundle import ModelBundle
     from planet_sentinel.model import ModelConfig, SiameseUNet
+    from planet_sentinel.model_bundle import ModelBundle
     from planet_sentinel.train import seed_everything
 
     seed_everything(0)

@@ -80,7 +80,7 @@ def bare_phase(model: str, pairs_json: str, requests: str, workers: str) -> dict
     """The predictor alone: predict_scene over the same pairs, ``workers`` threads, as the service runs it."""
     import torch
 
-    from planet_sentinel.bundle import load_bundle
+    from planet_sentinel.model_bundle import load_bundle
     from planet_sentinel.predict import predict_scene
 
     pairs = json.loads(pairs_json)

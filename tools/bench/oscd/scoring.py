@@ -44,8 +44,8 @@ def evaluate_cities(
     batch_size: int,
 ) -> list[SceneEvaluation]:
     """Each city scored whole by the tiled predictor of ``sentinel predict``, cloud screen off."""
-    from planet_sentinel.bundle import load_bundle
     from planet_sentinel.evaluate import evaluate_scene
+    from planet_sentinel.model_bundle import load_bundle
 
     bundle = load_bundle(bundle_path)
     return [

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from rasterio.io import MemoryFile
 
 from planet_sentinel.cli import cli
-from tests.service.conftest import serving
+from tests.serving.conftest import serving
 
 
 def pair(before: Path, after: Path) -> dict[str, tuple[str, bytes, str]]:
@@ -154,7 +154,7 @@ def test_formats_by_accept_and_format(client_for: Callable[..., TestClient], tmp
 
 def test_predict_scene_without_quicklook(model_file: Path, scene_pair: tuple[Path, Path], tmp_path: Path) -> None:
     """The service's call: the same outputs as the CLI's, less the PNG."""
-    from planet_sentinel.bundle import load_bundle
+    from planet_sentinel.model_bundle import load_bundle
     from planet_sentinel.predict import predict_scene
 
     result = predict_scene(load_bundle(model_file), *scene_pair, tmp_path, name="x", quicklook=False)

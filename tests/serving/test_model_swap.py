@@ -16,8 +16,8 @@ from planet_sentinel import registry
 from planet_sentinel.registry import redact
 from planet_sentinel.serving.holder import ModelHolder
 from planet_sentinel.train import TrainResult
-from tests.service.conftest import register, serving, wait_ready
-from tests.service.test_app import pair
+from tests.serving.conftest import register, serving, wait_ready
+from tests.serving.test_app import pair
 from tests.test_predict import land_pair, write_pair
 
 

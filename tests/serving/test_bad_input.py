@@ -14,7 +14,7 @@ from rasterio.crs import CRS
 
 from planet_sentinel.raster import Grid
 from tests.conftest import utm_grid
-from tests.service.test_app import pair, stack
+from tests.serving.test_app import pair, stack
 from tests.test_predict import land_pair, write_pair
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.test_app import stack
-from tests.service.test_model_swap import free_port
+from tests.serving.test_app import stack
+from tests.serving.test_model_swap import free_port
 
 SENTINEL = str(Path(sys.executable).parent / "sentinel")
 

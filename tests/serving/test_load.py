@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from planet_sentinel.serving.pool import InferencePool, Saturated, TimedOut
-from tests.service.conftest import gate_model
-from tests.service.test_app import pair
-from tests.service.test_model_swap import wait_for
+from tests.serving.conftest import gate_model
+from tests.serving.test_app import pair
+from tests.serving.test_model_swap import wait_for
 from tests.test_predict import land_pair, write_pair
 
 
