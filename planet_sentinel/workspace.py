@@ -14,6 +14,7 @@ Two forms of one layout::
     data/<dataset>/            Workspace("live")         a dataset the workflows version with DVC
       raw/ chips/<scene>/ baseline.json
       latest                   .latest                   name of the newest scene (for monitor)
+      alerts/                  .alerts                   the alert store (sentinel alerts)
 
 Only the standard library is imported, so the CLI can build its defaults from it without slowing
 ``sentinel --help``.
@@ -64,6 +65,11 @@ class Workspace:
     def latest(self) -> PurePosixPath:
         """A one-line file naming the newest scene of the dataset (written by the pipeline workflow)."""
         return self.base / "latest"
+
+    @property
+    def alerts(self) -> PurePosixPath:
+        """The alert store: every alert of the dataset, period after period (`sentinel alerts --store`)."""
+        return self.base / "alerts"
 
     def scene_file(self, scene: str, part: str) -> PurePosixPath:
         """``raw/<scene>_<part>.tif`` for part before, after or mask."""
