@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import click
 
+from planet_sentinel.commands.alerts import alerts
 from planet_sentinel.commands.aoi import aoi
 from planet_sentinel.commands.baseline import baseline
 from planet_sentinel.commands.chip import chip
@@ -58,6 +59,7 @@ COMMANDS: tuple[click.Command, ...] = (
     promote,
     predict,
     evaluate,
+    alerts,
     serve,
     deploy,
     monitor,
