@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
 #: Every id starts with this, so an id is recognisable in an issue, a spreadsheet or a log.
 PREFIX = "PS-"
@@ -41,3 +43,22 @@ def alert_id(lon: float, lat: float, observed_after: str, observed_before: str) 
         )
     )
     return PREFIX + hashlib.sha256(key.encode("ascii")).hexdigest()[:16]
+
+
+def centroid(geometry: Mapping[str, Any]) -> tuple[float, float]:
+    """(lon, lat) of a WGS 84 GeoJSON polygon's centroid, computed in degrees.
+
+    Why degrees and not the tile's UTM CRS: the region merge dissolves polygons of tiles in
+    different UTM zones, so the one CRS every caller shares is WGS 84; computing the centroid in
+    one place makes :func:`feature_id` give a tile and the merge the same id for the same polygon.
+    """
+    from shapely.geometry import shape
+
+    point = shape(geometry).centroid
+    return float(point.x), float(point.y)
+
+
+def feature_id(geometry: Mapping[str, Any], observed_after: str, observed_before: str) -> str:
+    """:func:`alert_id` of a WGS 84 polygon (its :func:`centroid`) and period."""
+    lon, lat = centroid(geometry)
+    return alert_id(lon, lat, observed_after, observed_before)
