@@ -29,6 +29,7 @@ from planet_sentinel.commands.init import init
 from planet_sentinel.commands.kaggle import kaggle
 from planet_sentinel.commands.label import label
 from planet_sentinel.commands.monitor import monitor
+from planet_sentinel.commands.plots import plots
 from planet_sentinel.commands.predict import predict
 from planet_sentinel.commands.promote import promote
 from planet_sentinel.commands.serve import serve
@@ -60,6 +61,7 @@ COMMANDS: tuple[click.Command, ...] = (
     predict,
     evaluate,
     alerts,
+    plots,
     serve,
     deploy,
     monitor,
