@@ -39,13 +39,19 @@ from planet_sentinel.commands.train import train
 
 @click.group(cls=SentinelGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="planet-sentinel")
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Also print debug lines (SENTINEL_QUIET=1 prints only warnings).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """Planet Sentinel: find deforestation in Sentinel-2 imagery.
 
     Stages, in pipeline order: ingest / import / simulate -> label -> chip -> baseline ->
     train -> promote -> predict -> evaluate -> serve -> deploy -> monitor. `sentinel demo` runs
     the local pipeline on the embedded simulated scene.
     """
+    from planet_sentinel import logs
+
+    # The library's progress lines go to stderr for as long as the command runs (stdout: results).
+    ctx.with_resource(logs.to_stderr(logs.level(verbose)))
 
 
 #: Pipeline order: the help reads as the flow of the data (SentinelGroup lists commands as added).

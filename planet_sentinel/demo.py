@@ -8,6 +8,7 @@ scenes the model never saw. Paths are relative to the working directory; MLflow 
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections.abc import Iterator
@@ -16,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planet_sentinel.progress import say
 from planet_sentinel.registry import display_uri
 from planet_sentinel.workspace import LOCAL
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from planet_sentinel.baseline import Baseline
 
 HELD_OUT_SEEDS = (101, 202, 303)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,7 +41,7 @@ class DemoConfig:
 
 @contextmanager
 def _timed(config: DemoConfig, stage: str, message: str) -> Iterator[None]:
-    say(f"[{len(config.timings) + 1}] {stage}: {message}")
+    log.info(f"[{len(config.timings) + 1}] {stage}: {message}")
     start = time.perf_counter()
     yield
     config.timings[stage] = time.perf_counter() - start
@@ -63,9 +64,7 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
     raw, chips_root, outputs = Path(LOCAL.raw), Path(LOCAL.chips_root), Path("outputs")
     baseline_path = Path(LOCAL.baseline)
     with _timed(config, "simulate", f"{config.size}x{config.size} px scene pair, seed {config.seed}"):
-        scene = simulate_scene(
-            SimulationConfig(name="demo", size=config.size, seed=config.seed), raw, overwrite=True, progress=say
-        )
+        scene = simulate_scene(SimulationConfig(name="demo", size=config.size, seed=config.seed), raw, overwrite=True)
     with _timed(config, "chip", "256 px chips, spatial splits"):
         chips = chip_scene(
             scene.before,

@@ -10,11 +10,14 @@ drifted scenes into the new data first. The CLI only parses options and prints t
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from planet_sentinel.baseline import Baseline
@@ -143,8 +146,8 @@ def monitor(
     from planet_sentinel.sources.synthetic import simulate_new_data
 
     if drill is not None:
-        from planet_sentinel.progress import say
-
-        say(f"simulating {drill.scenes} scene pairs of {drill.size} px with drift '{drill.preset}' into {new_data}")
+        log.info(
+            f"simulating {drill.scenes} scene pairs of {drill.size} px with drift '{drill.preset}' into {new_data}"
+        )
         simulate_new_data(drill.preset, new_data, scenes=drill.scenes, size=drill.size, seed=drill.seed)
     return run_monitor(baseline_path, new_data, out_dir, model=model, config=config)

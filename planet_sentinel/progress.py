@@ -1,4 +1,7 @@
-"""Progress display for long stages: a tqdm bar on a terminal, periodic lines in CI logs."""
+"""Progress bars for long stages: a tqdm bar on a terminal, periodic lines in CI logs.
+
+Progress *lines* are log records (``planet_sentinel.logs``); this module only draws bars.
+"""
 
 from __future__ import annotations
 
@@ -26,9 +29,3 @@ def bar(total: int | None, desc: str, unit: str = "it", **kwargs: Any) -> Any:
         dynamic_ncols=interactive,
         **kwargs,
     )
-
-
-def say(message: str) -> None:
-    """One progress line on stderr (stdout stays clean for machine-readable output)."""
-    if os.environ.get("SENTINEL_QUIET") != "1":
-        print(message, file=sys.stderr, flush=True)

@@ -16,6 +16,10 @@ Two forms of one layout::
       latest                   .latest                   name of the newest scene (for monitor)
       alerts/                  .alerts                   the alert store (sentinel alerts)
 
+One scene pair's files are named the same by every source (simulate, import, ingest):
+:class:`SceneFiles` ``<name>_{before,after,mask}.tif``, ``<name>_quicklook.png`` and the source's
+record ``<name>_{simulation,import,ingest}.json``.
+
 Only the standard library is imported, so the CLI can build its defaults from it without slowing
 ``sentinel --help``.
 """
@@ -23,7 +27,8 @@ Only the standard library is imported, so the CLI can build its defaults from it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+from typing import Literal
 
 #: The dataset the workflows use when the caller names none (workflow input ``dataset``).
 DEFAULT_DATASET = "live"
@@ -73,7 +78,47 @@ class Workspace:
 
     def scene_file(self, scene: str, part: str) -> PurePosixPath:
         """``raw/<scene>_<part>.tif`` for part before, after or mask."""
-        return self.raw / f"{scene}_{part}.tif"
+        return self.raw / scene_file_name(scene, part)
+
+
+def scene_file_name(scene: str, part: str) -> str:
+    """``<scene>_<part>.tif``: the file name of a scene's before, after or mask raster."""
+    return f"{scene}_{part}.tif"
+
+
+#: Which source wrote a scene pair; its record is ``<name>_<source>.json``.
+SceneSource = Literal["simulation", "import", "ingest"]
+
+
+@dataclass(frozen=True)
+class SceneFiles:
+    """The files of the scene pair ``name`` in ``out_dir``, as every source writes them.
+
+    Why one class: tests, dvc.yaml and the workflows find scenes by these names, so the three
+    sources (simulate, import, ingest) must not each spell them out.
+    """
+
+    out_dir: Path
+    name: str
+    source: SceneSource
+
+    def raster(self, part: str) -> Path:
+        """``<name>_<part>.tif``: part before, after or mask."""
+        return self.out_dir / scene_file_name(self.name, part)
+
+    @property
+    def quicklook(self) -> Path:
+        return self.out_dir / f"{self.name}_quicklook.png"
+
+    @property
+    def record(self) -> Path:
+        """The source's JSON record of the pair (simulation statistics, import or ingest record)."""
+        return self.out_dir / f"{self.name}_{self.source}.json"
+
+    def paths(self) -> dict[str, Path]:
+        """Every file by role (the keys the simulation and import records list them under)."""
+        rasters = {part: self.raster(part) for part in ("before", "after", "mask")}
+        return {**rasters, "quicklook": self.quicklook, "summary_json": self.record}
 
 
 #: The layout the CLI defaults, dvc.yaml and `sentinel demo` use.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -72,12 +73,12 @@ def test_dataset_create_then_version_and_client_resumes_after_503(
     try:
         api = connect()
         bundle = _bundle(tmp_path, simulated_chips)
-        ref = remote.push_dataset(api, bundle, USER, CONFIG, lambda _: None, lambda _: None)
+        ref = remote.push_dataset(api, bundle, USER, CONFIG, lambda _: None)
         puts = [(path, code) for method, path, code in emulator.calls if method == "PUT"]
         first = [code for path, code in puts if path == puts[0][0]]
         assert first == [503, 308, 200], "the client probed the failed upload and resent it"
         assert len(puts) == 4, "archive and manifest uploaded"
-        remote.push_dataset(api, bundle, USER, CONFIG, lambda _: None, lambda _: None)
+        remote.push_dataset(api, bundle, USER, CONFIG, lambda _: None)
         versions = emulator.datasets[ref]
         assert [v.name for v in versions] == ["v1", "v2"]
         unpacked = versions[-1] / "sentinel-bundle"
@@ -92,10 +93,10 @@ def test_kernel_runs_against_the_mounted_dataset(
     kaggle_emulator: KaggleEmulator,
 ) -> None:
     api = connect()
-    remote.push_dataset(api, _bundle(tmp_path, simulated_chips), USER, CONFIG, lambda _: None, lambda _: None)
+    remote.push_dataset(api, _bundle(tmp_path, simulated_chips), USER, CONFIG, lambda _: None)
     run = _push_script(api, tmp_path)
     assert run.ref == f"{USER}/planet-sentinel-train" and run.version == 1
-    status, failure = remote.wait_for_kernel(api, run, CONFIG, lambda _: None, time.sleep)
+    status, failure = remote.wait_for_kernel(api, run, CONFIG, time.sleep)
     assert (status, failure) == ("complete", "")
     out = tmp_path / "out"
     with pytest.raises(SentinelError, match="no run.json"):
@@ -126,10 +127,6 @@ def test_an_emulator_stopped_before_it_started_closes_at_once(tmp_path: Path) ->
         assert probe.connect_ex(("127.0.0.1", port)) != 0, "the listening socket was not closed"
 
 
-def _quiet(_: str) -> None:
-    return None
-
-
 def _settled(api: object, run: remote.KernelRun) -> str:
     """The status once it is terminal (the emulator's watcher thread records it a moment after the process ends)."""
     for _ in range(100):
@@ -150,7 +147,7 @@ def test_cancel_needs_a_session_id_not_the_kernel_id(
     emulator = start_emulator(tmp_path / "emu", monkeypatch, hang_kernels=True)
     try:
         api = connect()
-        remote.push_dataset(api, _bundle(tmp_path, simulated_chips), USER, CONFIG, _quiet, lambda _: None)
+        remote.push_dataset(api, _bundle(tmp_path, simulated_chips), USER, CONFIG, lambda _: None)
         run = _push_script(api, tmp_path)
         session = emulator.kernels[run.ref].sessions[-1]
         assert run.kernel_id != session.id, "ids come from one counter: a kernel id is never a session id"
@@ -175,7 +172,7 @@ def test_cancel_needs_a_session_id_not_the_kernel_id(
 
 
 def test_forbidden_answers_do_not_break_dataset_upload(
-    simulated_chips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    simulated_chips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Kaggle answers 403 for a dataset we cannot see yet, and a new dataset answers 403 to its
     first status polls while its first version is processed."""
@@ -184,9 +181,10 @@ def test_forbidden_answers_do_not_break_dataset_upload(
         api = connect()
         ref = f"{USER}/planet-sentinel-chips"
         assert remote.dataset_exists(api, ref) is False and remote.dataset_lookup(api, ref) == 403
-        said: list[str] = []
         bundle = _bundle(tmp_path, simulated_chips)
-        assert remote.push_dataset(api, bundle, USER, CONFIG, said.append, lambda _: None) == ref
+        with caplog.at_level(logging.INFO, logger="planet_sentinel.kaggle"):
+            assert remote.push_dataset(api, bundle, USER, CONFIG, lambda _: None) == ref
+        said = [r.getMessage() for r in caplog.records if r.name == "planet_sentinel.kaggle.remote"]
         polls = [code for path, code, _ in emulator.replies if path.endswith("/GetDatasetStatus")]
         # absent (ours, ours again, push_dataset's, the client's own in dataset_create_new), processing x2, ready
         assert polls == [403] * 6 + [200]
@@ -205,9 +203,9 @@ def test_a_rerun_while_the_first_version_is_processed_says_why(
         bundle = _bundle(tmp_path, simulated_chips)
         fast = CONFIG.model_copy(update={"dataset_ready_minutes": 0.002})
         with pytest.raises(SentinelError, match="still 'not visible yet \\(HTTP 403\\)'"):
-            remote.push_dataset(api, bundle, USER, fast, _quiet, lambda _: None)
+            remote.push_dataset(api, bundle, USER, fast, lambda _: None)
         with pytest.raises(SentinelError, match="first version it is still processing"):
-            remote.push_dataset(api, bundle, USER, CONFIG, _quiet, lambda _: None)
+            remote.push_dataset(api, bundle, USER, CONFIG, lambda _: None)
     finally:
         emulator.stop()
 

@@ -125,10 +125,10 @@ def exercise_every_route(
     (kernel_dir / "train_kernel.py").write_text("print('hello')\n")
     with pytest.raises(remote.SentinelError, match="invalid dataset sources"):
         remote.push_kernel(api, kernel_dir, meta, tmp_path / "w0", 60)  # SaveKernel answering an error
-    remote.push_dataset(api, bundle, USER, CONFIG, lambda _: None, lambda _: None)  # create (after a 404)
-    remote.push_dataset(api, bundle, USER, CONFIG, lambda _: None, lambda _: None)  # version
+    remote.push_dataset(api, bundle, USER, CONFIG, lambda _: None)  # create (after a 404)
+    remote.push_dataset(api, bundle, USER, CONFIG, lambda _: None)  # version
     run = remote.push_kernel(api, kernel_dir, meta, tmp_path / "w1", 60)
-    assert remote.wait_for_kernel(api, run, CONFIG, lambda _: None, time.sleep)[0] == "complete"
+    assert remote.wait_for_kernel(api, run, CONFIG, time.sleep)[0] == "complete"
     remote.log_tail(api, run, 5)
     with pytest.raises(remote.SentinelError, match="no run.json"):
         remote.fetch_outputs(api, run, tmp_path / "out", "fingerprint")

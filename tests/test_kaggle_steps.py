@@ -33,7 +33,7 @@ class OutputsApi:
 
 
 def _session(files: dict[str, bytes]) -> KaggleSession:
-    return KaggleSession(OutputsApi(files), "alice", KaggleConfig(), say=lambda _m: None, sleep=lambda _s: None)
+    return KaggleSession(OutputsApi(files), "alice", KaggleConfig(), sleep=lambda _s: None)
 
 
 def _outputs(fingerprint: str = "f" * 16) -> dict[str, bytes]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from planet_sentinel.workspace import DEFAULT_DATASET, LOCAL, Workspace
+from planet_sentinel.workspace import DEFAULT_DATASET, LOCAL, SceneFiles, SceneSource, Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,3 +93,17 @@ def test_workflow_paths_follow_the_workspace() -> None:
                 defaults += 1
                 assert inputs["dataset"]["default"] == DEFAULT_DATASET, f"{path.name} {trigger}"
     assert found >= 10 and defaults >= 6  # pipeline, train and monitor (reusable and not) address a dataset
+
+
+@pytest.mark.parametrize("source", ["simulation", "import", "ingest"])
+def test_every_source_names_a_scene_pair_alike(source: SceneSource) -> None:
+    """simulate, import and ingest write the names dvc.yaml, the workflows and chip look for."""
+    files = SceneFiles(Path("out"), "s1", source)
+    assert {role: path.as_posix() for role, path in files.paths().items()} == {
+        "before": "out/s1_before.tif",
+        "after": "out/s1_after.tif",
+        "mask": "out/s1_mask.tif",
+        "quicklook": "out/s1_quicklook.png",
+        "summary_json": f"out/s1_{source}.json",
+    }
+    assert Workspace("live").scene_file("s1", "after").as_posix() == "data/live/raw/s1_after.tif"

@@ -14,8 +14,13 @@ from tools.workflows import workflows
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Planet Sentinel developer tools: run workflows and actions locally, emulators, benchmarks."""
+    from planet_sentinel import logs
+
+    # The library's and the tools' progress lines go to stderr while the command runs.
+    ctx.with_resource(logs.to_stderr(logs.level(), names=(logs.LIBRARY, "tools")))
 
 
 for command in (act, run_action, workflows, artefacts, ee, kaggle, github, bench):

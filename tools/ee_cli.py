@@ -129,7 +129,6 @@ def ingest_emulated(
     overwrite: bool,
 ) -> None:
     """`sentinel ingest gee` against an in-process emulator, with an AOI inside its scene."""
-    from planet_sentinel.progress import say
     from planet_sentinel.sources.gee import IngestConfig, ingest
     from tools.emulators.earthengine import EarthEngineEmulator, Faults
 
@@ -154,7 +153,7 @@ def ingest_emulated(
                 "poll_s": 0.2,
             }
         )
-        summary = ingest(cfg, overwrite=overwrite, progress=say)
+        summary = ingest(cfg, overwrite=overwrite)
         counts: dict[str, int] = {}
         for entry in emu.log:
             key = f"{entry['method']} {entry['status']}"

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from planet_sentinel.commands.common import emit, json_option, overwrite_option
+from planet_sentinel.commands.common import emit, output_options
 
 
 @click.command()
@@ -16,8 +16,7 @@ from planet_sentinel.commands.common import emit, json_option, overwrite_option
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Baseline JSON to write.")
 @click.option("--split", help="Split the baseline describes: train (default), val, test or all.")
 @click.option("--pixel-sample", type=int, help="Pixels kept per band for two-sample tests.")
-@overwrite_option
-@json_option
+@output_options
 def baseline(chips_dir: str, out: str, overwrite: bool, as_json: bool, **options: Any) -> None:
     """Per-band, NDVI and cloud statistics of the training chips, for drift monitoring."""
     from planet_sentinel.baseline import BaselineConfig, write_baseline

@@ -7,14 +7,7 @@ from typing import Any
 
 import click
 
-from planet_sentinel.commands.common import (
-    SentinelGroup,
-    band_order,
-    emit,
-    json_option,
-    overwrite_option,
-    scene_bands_option,
-)
+from planet_sentinel.commands.common import SentinelGroup, band_order, emit, output_options, scene_output_options
 
 
 @click.group(cls=SentinelGroup, invoke_without_command=True)
@@ -32,9 +25,7 @@ from planet_sentinel.commands.common import (
     "scene too small to give every split chips; given here, used as is).",
 )
 @click.option("--seed", type=int, help="Seed for the split assignment.")
-@scene_bands_option
-@overwrite_option
-@json_option
+@scene_output_options
 @click.pass_context
 def chip(
     ctx: click.Context,
@@ -75,8 +66,7 @@ def chip(
 @click.option("--chips-dir", required=True, type=click.Path(file_okay=False))
 @click.option("--index", required=True, type=int, help="Chip index from the manifest.")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False))
-@overwrite_option
-@json_option
+@output_options
 def chip_export(chips_dir: str, index: int, out_dir: str, overwrite: bool, as_json: bool) -> None:
     """Write one chip back as georeferenced GeoTIFFs."""
     from planet_sentinel.chips import export_chip

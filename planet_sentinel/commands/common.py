@@ -46,8 +46,22 @@ def emit(result: dict[str, Any], as_json: bool) -> None:
             click.echo(f"{key}: {value}")
 
 
+def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Several click options as one decorator (listed in --help in the order given), so commands
+    that take the same group of options spell it once."""
+
+    def decorate(function: F) -> F:
+        for option in reversed(decorators):
+            function = option(function)
+        return function
+
+    return decorate
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+#: --overwrite and --json: the tail of every command that writes outputs and reports them.
+output_options = options(overwrite_option, json_option)
 
 
 def model_option(help_text: str = "MLflow model URI or a local bundle file.") -> Callable[[F], F]:
@@ -58,7 +72,7 @@ def model_option(help_text: str = "MLflow model URI or a local bundle file.") ->
 def training_options(baseline_help: str) -> Callable[[F], F]:
     """The options of planet_sentinel.train.TrainConfig (and the data they train on), shared by
     `sentinel train` and `sentinel kaggle train` so both accept the same settings."""
-    options = [
+    return options(
         click.option(
             "--data-dir", required=True, type=click.Path(file_okay=False), help="Chips root (searched recursively)."
         ),
@@ -78,14 +92,7 @@ def training_options(baseline_help: str) -> Callable[[F], F]:
         click.option("--variant", type=click.Choice(["diff", "conc"]), help="FC-Siam-diff or FC-Siam-conc."),
         click.option("--max-minutes", type=float, help="Stop training after this wall time."),
         click.option("--seed", type=int),
-    ]
-
-    def decorate(function: F) -> F:
-        for option in reversed(options):
-            function = option(function)
-        return function
-
-    return decorate
+    )
 
 
 def parse_bands(text: str) -> tuple[str, ...]:
@@ -116,3 +123,5 @@ scene_bands_option = click.option(
     help="Band order of scenes without band descriptions, e.g. B02,B03,B04,B08,B11,B12 (one Sentinel-2 name per "
     "band, in file order; band descriptions, where present, must agree).",
 )
+#: --bands, --overwrite and --json: the tail of the commands that read a user's scene pair and write outputs.
+scene_output_options = options(scene_bands_option, output_options)

@@ -59,12 +59,11 @@ def deploy(ctx: click.Context, /, stop: bool, as_json: bool, **options: Any) -> 
     from planet_sentinel.config import resolve
     from planet_sentinel.deploy.rollout import DeployConfig, stop_all
     from planet_sentinel.deploy.rollout import deploy as run_deploy
-    from planet_sentinel.progress import say
 
     config = resolve(DeployConfig, "deploy", options)
     if stop:
-        stopped = stop_all(config, progress=say)
+        stopped = stop_all(config)
         emit({"action": "stopped" if stopped else "none", "instance": stopped.ref if stopped else None}, as_json)
         return
-    result = run_deploy(config, progress=say)
+    result = run_deploy(config)
     emit(result.to_dict(), as_json)

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import click
 
-from planet_sentinel.commands.common import (
-    band_order,
-    emit,
-    json_option,
-    model_option,
-    overwrite_option,
-    scene_bands_option,
-)
+from planet_sentinel.commands.common import band_order, emit, model_option, scene_output_options
 
 
 @click.command()
@@ -25,9 +18,7 @@ from planet_sentinel.commands.common import (
 @click.option(
     "--log/--no-log", "log_mlflow", default=None, help="Log the scores to the model's MLflow run [default: log]."
 )
-@scene_bands_option
-@overwrite_option
-@json_option
+@scene_output_options
 def evaluate(
     model_spec: str,
     chips_dir: str | None,

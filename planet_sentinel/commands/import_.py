@@ -8,15 +8,7 @@ from typing import Any
 
 import click
 
-from planet_sentinel.commands.common import (
-    RAW_DIR,
-    F,
-    SentinelGroup,
-    emit,
-    json_option,
-    overwrite_option,
-    parse_bands,
-)
+from planet_sentinel.commands.common import RAW_DIR, F, SentinelGroup, emit, output_options, parse_bands
 
 
 @click.group(name="import", cls=SentinelGroup)
@@ -46,8 +38,7 @@ def _date_files(date: str, help_text: str) -> Callable[[F], F]:
     help="Added to every valid value, e.g. -1000 for L2A processing baseline >= 04.00.",
 )
 @click.option("--out-dir", type=click.Path(file_okay=False), default=str(RAW_DIR), show_default=True)
-@overwrite_option
-@json_option
+@output_options
 def import_files_cmd(
     name: str,
     before: tuple[str, ...],
@@ -62,7 +53,6 @@ def import_files_cmd(
 ) -> None:
     """Stack single-band rasters (any mix of 10/20/60 m) onto one 10 m grid."""
     from planet_sentinel.bands import DEFAULT_BANDS, validate_bands
-    from planet_sentinel.progress import say
     from planet_sentinel.sources.files import import_files
 
     band_list = parse_bands(bands) if bands else DEFAULT_BANDS
@@ -76,7 +66,6 @@ def import_files_cmd(
         crs=crs,
         add_offset=add_offset,
         overwrite=overwrite,
-        progress=say,
     )
     emit(scene_result(scene), as_json)
 
@@ -85,14 +74,12 @@ def import_files_cmd(
 @click.argument("city_dir", type=click.Path(file_okay=False))
 @click.option("--name", help="Scene name (default: the city folder's name).")
 @click.option("--out-dir", type=click.Path(file_okay=False), default=str(RAW_DIR), show_default=True)
-@overwrite_option
-@json_option
+@output_options
 def import_oscd_cmd(city_dir: str, name: str | None, out_dir: str, overwrite: bool, as_json: bool) -> None:
     """Turn an OSCD city folder (imgs_1, imgs_2, cm) into a scene pair and mask."""
-    from planet_sentinel.progress import say
     from planet_sentinel.sources.files import import_oscd
 
-    scene = import_oscd(Path(city_dir), Path(out_dir), name=name, overwrite=overwrite, progress=say)
+    scene = import_oscd(Path(city_dir), Path(out_dir), name=name, overwrite=overwrite)
     emit(scene_result(scene), as_json)
 
 

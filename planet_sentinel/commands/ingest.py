@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from planet_sentinel.commands.common import SentinelGroup, emit, json_option, overwrite_option
+from planet_sentinel.commands.common import SentinelGroup, emit, output_options
 
 
 @click.group(name="ingest", cls=SentinelGroup)
@@ -43,8 +43,7 @@ def ingest() -> None:
 @click.option("--workers", type=int, help="computePixels requests in flight [4].")
 @click.option("--retries", type=int, help="Retries per tile on HTTP 429/5xx [5].")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the serialised ee graph; no network, no credentials.")
-@overwrite_option
-@json_option
+@output_options
 def gee(dry_run: bool, overwrite: bool, as_json: bool, bands: tuple[str, ...], **options: Any) -> None:
     """Sentinel-2 composites (Cloud Score+ masked medians) and a Hansen loss mask for an AOI.
 
@@ -54,7 +53,6 @@ def gee(dry_run: bool, overwrite: bool, as_json: bool, bands: tuple[str, ...], *
     points the client at another endpoint (the local emulator).
     """
     from planet_sentinel.config import resolve
-    from planet_sentinel.progress import say
     from planet_sentinel.sources.gee import IngestConfig
     from planet_sentinel.sources.gee import dry_run as plan_only
     from planet_sentinel.sources.gee import ingest as run_ingest
@@ -83,7 +81,7 @@ def gee(dry_run: bool, overwrite: bool, as_json: bool, bands: tuple[str, ...], *
         click.echo("graph (Earth Engine Cloud API expressions, as sent in each request):")
         click.echo(json.dumps(planned["graph"], indent=1))
         return
-    summary = run_ingest(cfg, overwrite=overwrite, progress=say)
+    summary = run_ingest(cfg, overwrite=overwrite)
     result: dict[str, Any] = {
         "name": cfg.name,
         "route": summary.plan["route"],

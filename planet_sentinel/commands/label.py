@@ -16,8 +16,9 @@ from planet_sentinel.commands.common import (
     band_order,
     emit,
     json_option,
-    overwrite_option,
+    output_options,
     scene_bands_option,
+    scene_output_options,
 )
 
 if TYPE_CHECKING:
@@ -79,8 +80,7 @@ def label() -> None:
 @click.option("--layer", help="Layer name for multi-layer vector files (GeoPackage).")
 @click.option("--class-field", cls=LabelSetting)
 @click.option("--all-touched", cls=LabelSetting, is_flag=True, default=None)
-@overwrite_option
-@json_option
+@output_options
 def label_from_vector(
     vector: str, scene: str, out: str, layer: str | None, overwrite: bool, as_json: bool, **options: Any
 ) -> None:
@@ -99,9 +99,7 @@ def label_from_vector(
 @click.option("--nbr-drop", cls=LabelSetting, type=float)
 @click.option("--forest-ndvi", cls=LabelSetting, type=float)
 @click.option("--mmu-ha", cls=LabelSetting, type=float)
-@scene_bands_option
-@overwrite_option
-@json_option
+@scene_output_options
 def label_from_spectral(
     before: str, after: str, out: str, scene_bands: str | None, overwrite: bool, as_json: bool, **options: Any
 ) -> None:

@@ -6,14 +6,7 @@ from typing import Any
 
 import click
 
-from planet_sentinel.commands.common import (
-    band_order,
-    emit,
-    json_option,
-    model_option,
-    overwrite_option,
-    scene_bands_option,
-)
+from planet_sentinel.commands.common import band_order, emit, model_option, scene_output_options
 
 
 @click.command()
@@ -28,9 +21,7 @@ from planet_sentinel.commands.common import (
 @click.option("--overlap", type=int, help="Pixels shared by neighbouring windows [default: 64].")
 @click.option("--batch-size", type=int, help="Windows per forward pass [default: 8].")
 @click.option("--device", help="cpu, cuda or cuda:N (default: cuda if available).")
-@scene_bands_option
-@overwrite_option
-@json_option
+@scene_output_options
 def predict(
     model_spec: str,
     before: str,

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from planet_sentinel.commands.common import RAW_DIR, emit, json_option, overwrite_option
+from planet_sentinel.commands.common import RAW_DIR, emit, output_options
 
 
 @click.command()
@@ -24,12 +24,10 @@ from planet_sentinel.commands.common import RAW_DIR, emit, json_option, overwrit
 @click.option("--forest-fraction", type=float, help="Drift knob: forest share of the land cover.")
 @click.option("--aoi", type=click.Path(dir_okay=False), help="Place the scene at this AOI's centre.")
 @click.option("--out-dir", type=click.Path(file_okay=False), default=str(RAW_DIR), show_default=True)
-@overwrite_option
-@json_option
+@output_options
 def simulate(out_dir: str, overwrite: bool, as_json: bool, aoi: str | None, **options: Any) -> None:
     """Write a realistic simulated Sentinel-2 L2A scene pair with its loss mask."""
     from planet_sentinel.config import resolve
-    from planet_sentinel.progress import say
     from planet_sentinel.sources.synthetic import SimulationConfig, simulate_scene
 
     if aoi is not None:
@@ -38,7 +36,7 @@ def simulate(out_dir: str, overwrite: bool, as_json: bool, aoi: str | None, **op
         centre = load_aoi(aoi).geometry.centroid
         options.update(centre_lon=centre.x, centre_lat=centre.y)
     config = resolve(SimulationConfig, "simulate", options)
-    scene = simulate_scene(config, Path(out_dir), overwrite=overwrite, progress=say)
+    scene = simulate_scene(config, Path(out_dir), overwrite=overwrite)
     emit(
         {
             "before": scene.before,

@@ -30,6 +30,7 @@ public port.
 from __future__ import annotations
 
 import hashlib
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -55,6 +56,8 @@ from planet_sentinel.registry import CHAMPION_URI
 
 DEFAULT_MODEL = CHAMPION_URI
 DEFAULT_IMAGE = "localhost/planet-sentinel:latest"
+
+log = logging.getLogger(__name__)
 
 
 class DeployError(SentinelError):
@@ -183,8 +186,14 @@ class Rollout:
     def __init__(self, config: DeployConfig, progress: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.state_dir = Path(config.state_dir).expanduser() if config.state_dir else default_state_dir()
-        self.say = progress or (lambda message: None)
+        self.hook = progress
         self.runtime: Runtime = make_runtime(config.runtime, self.state_dir, config.image, config.network)
+
+    def say(self, message: str) -> None:
+        """Log a step of the roll-out; also hand it to the ``progress`` hook (tests inject failures there)."""
+        log.info(message)
+        if self.hook is not None:
+            self.hook(message)
 
     # ------------------------------------------------------------------ checks
 
@@ -351,7 +360,7 @@ class Rollout:
         try:
             self.runtime.stop(live, config.stop_grace)
         except SentinelError as exc:  # the new one serves and is recorded; the old one needs a hand
-            self.say(f"warning: {exc}")
+            log.warning(f"warning: {exc}")
             reason += f"; but stopping the old instance failed ({exc}): stop {live.describe()} by hand"
         return new, reason
 

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from planet_sentinel.artefacts import Artefact
+from planet_sentinel.onnx_export import PARITY_FILE
 from planet_sentinel.train.config import Scalar
 
 RUN_RECORD = "run.json"
@@ -113,6 +114,7 @@ def run(
     import torch
 
     import planet_sentinel
+    from planet_sentinel import logs
     from planet_sentinel.baseline import load_baseline
     from planet_sentinel.kaggle.packing import sha256_file
     from planet_sentinel.train import TrainConfig, train
@@ -128,13 +130,17 @@ def run(
         flush=True,
     )
     callbacks = [watchdog.epoch_done] if watchdog else []
-    result = train(root / "chips", run_dir, config, baseline, callbacks=callbacks)
+    with logs.to_stderr(logs.level()):  # the kernel's log shows the epochs, as `sentinel train` does
+        result = train(root / "chips", run_dir, config, baseline, callbacks=callbacks)
     if watchdog is not None and not watchdog.disarm():
         time.sleep(3600)  # the watchdog fired while training returned: it is ending the process
     working.mkdir(parents=True, exist_ok=True)
     produced = {MODEL_FILE: result.bundle_path, "history.json": result.run_dir / "history.json"}
     if result.preview_png is not None:
         produced["val_predictions.png"] = result.preview_png
+    parity = result.run_dir / PARITY_FILE  # the ONNX export's check windows, for registration at home
+    if parity.is_file():
+        produced[PARITY_FILE] = parity
     outputs = {}
     for name, source in produced.items():
         shutil.copyfile(source, working / name)

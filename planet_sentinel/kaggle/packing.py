@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from planet_sentinel.baseline import Baseline
     from planet_sentinel.chips import ChipStore
     from planet_sentinel.train.config import Scalar
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ARCHIVE_NAME",
@@ -162,7 +165,7 @@ def _check_size(members: Sequence[Member], max_bytes: int) -> None:
         )
 
 
-def _write_archive(archive: Path, members: Sequence[Member], progress: Callable[[str], None] | None) -> dict[str, str]:
+def _write_archive(archive: Path, members: Sequence[Member]) -> dict[str, str]:
     """Write the archive; returns every member's sha256 by name."""
     checksums: dict[str, str] = {}
     # Stored, not deflated: reflectance arrays barely compress and two CPU cores would spend
@@ -175,8 +178,7 @@ def _write_archive(archive: Path, members: Sequence[Member], progress: Callable[
             else:
                 zf.write(member, name)
                 checksums[name] = sha256_file(member)
-            if progress is not None:
-                progress(f"packed {name}")
+            log.debug(f"packed {name}")
     return checksums
 
 
@@ -187,7 +189,6 @@ def pack_dataset(
     wheel: Path,
     baseline: Baseline | None = None,
     max_bytes: int | None = None,
-    progress: Callable[[str], None] | None = None,
 ) -> DatasetBundle:
     """Write ``out_dir/sentinel-bundle.zip`` (wheel, chips, settings) and ``sentinel-bundle.json``.
 
@@ -203,7 +204,7 @@ def pack_dataset(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     archive = out_dir / ARCHIVE_NAME
-    checksums = _write_archive(archive, members, progress)
+    checksums = _write_archive(archive, members)
     manifest = BundleManifest(
         schema_version=BundleManifest.SCHEMA_VERSION,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

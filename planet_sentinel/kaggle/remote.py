@@ -20,6 +20,7 @@ likely cause is a wrong kernel slug", ``kernels_status``/``kernels_logs``/``kern
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from planet_sentinel.kaggle.entry import MODEL_FILE, RUN_RECORD, KaggleRunRecord
 from planet_sentinel.kaggle.packing import DatasetBundle, sha256_file
 from planet_sentinel.kaggle.settings import KaggleConfig
 
-Say = Callable[[str], None]
+log = logging.getLogger(__name__)
 MAX_SESSION_SECONDS = 12 * 3600  # Kaggle's longest session
 TERMINAL = {"complete", "error", "cancel_acknowledged"}
 INTERNET_WARNING = (
@@ -125,7 +126,7 @@ def dataset_exists(api: Any, ref: str) -> bool:
 
 
 def push_dataset(
-    api: Any, bundle: DatasetBundle, owner: str, config: KaggleConfig, say: Say, sleep: Callable[[float], None]
+    api: Any, bundle: DatasetBundle, owner: str, config: KaggleConfig, sleep: Callable[[float], None]
 ) -> str:
     """Create the dataset or add a version, retrying transient failures, then wait until Kaggle
     has processed it. Returns ``owner/slug``."""
@@ -141,7 +142,7 @@ def push_dataset(
     (bundle.folder / "dataset-metadata.json").write_text(json.dumps(metadata, indent=1))
     hidden = dataset_lookup(api, ref)
     exists = hidden is None
-    say(f"{'adding a version to' if exists else 'creating'} Kaggle dataset {ref} ({bundle.size / 1024**2:.1f} MB)")
+    log.info(f"{'adding a version to' if exists else 'creating'} Kaggle dataset {ref} ({bundle.size / 1024**2:.1f} MB)")
     for attempt in range(1, config.upload_attempts + 1):
         try:
             with quiet_stdout():
@@ -158,7 +159,7 @@ def push_dataset(
             if attempt == config.upload_attempts:
                 raise SentinelError(f"uploading dataset {ref} failed after {attempt} attempts: {exc}") from exc
             wait = 2.0**attempt
-            say(f"upload attempt {attempt} failed ({exc}); retrying in {wait:.0f} s")
+            log.info(f"upload attempt {attempt} failed ({exc}); retrying in {wait:.0f} s")
             sleep(wait)
             continue
         error = getattr(response, "error", None)
@@ -172,11 +173,11 @@ def push_dataset(
             )
             raise SentinelError(f"Kaggle refused dataset {ref}: {error}{hint}")
         break
-    wait_dataset_ready(api, ref, config, say, sleep)
+    wait_dataset_ready(api, ref, config, sleep)
     return ref
 
 
-def wait_dataset_ready(api: Any, ref: str, config: KaggleConfig, say: Say, sleep: Callable[[float], None]) -> None:
+def wait_dataset_ready(api: Any, ref: str, config: KaggleConfig, sleep: Callable[[float], None]) -> None:
     """Poll until Kaggle has processed the upload. A dataset just created can answer 403 (or
     404) until its first version is processed, and a poll can fail in transit: both mean "not
     ready yet"; 401 (credentials) stops at once."""
@@ -196,7 +197,7 @@ def wait_dataset_ready(api: Any, ref: str, config: KaggleConfig, say: Say, sleep
         except requests.RequestException as exc:
             status = f"not reachable ({exc.__class__.__name__})"
         if status == "ready":
-            say(f"dataset {ref} is ready")
+            log.info(f"dataset {ref} is ready")
             return
         if status in ("failed", "deleted"):
             raise SentinelError(f"Kaggle could not process dataset {ref} (status {status})")
@@ -390,9 +391,7 @@ def cancel(api: Any, run: KernelRun) -> str:
     return f"cancel of session {run.session_id} sent"
 
 
-def wait_for_kernel(
-    api: Any, run: KernelRun, config: KaggleConfig, say: Say, sleep: Callable[[float], None]
-) -> tuple[str, str]:
+def wait_for_kernel(api: Any, run: KernelRun, config: KaggleConfig, sleep: Callable[[float], None]) -> tuple[str, str]:
     """Poll the status with backoff until it is terminal, or until ``stop_grace_minutes`` after
     the kernel's deadline (then cancel if we can, and raise). Returns (status, failure message).
 
@@ -412,13 +411,13 @@ def wait_for_kernel(
                 raise SentinelError(f"lost contact with Kaggle while polling {run.ref}: {exc}") from exc
             status, message = last or "unknown", ""
         if status != last:
-            say(f"kernel {run.versioned}: {status}")
+            log.info(f"kernel {run.versioned}: {status}")
             last = status
         if config.follow_log and status in ("running", "complete"):
             lines = log_lines(api, run)
             for line in lines[shown:]:
                 if line.strip():
-                    say(f"  | {line.rstrip()}")
+                    log.info(f"  | {line.rstrip()}")
             shown = max(shown, len(lines))
         if status in TERMINAL:
             return status, message

@@ -15,6 +15,7 @@ function a reader can follow on its own (the cut of raster-vision's ``rv_pipelin
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from planet_sentinel.train import TrainConfig, TrainResult
 
 KERNEL_DIR = Path("kernels/siamese-unet")
-Say = Callable[[str], None]
+log = logging.getLogger(__name__)
 Sleep = Callable[[float], None]
 
 
@@ -75,12 +76,11 @@ class KernelTemplate:
 @dataclass(frozen=True)
 class KaggleSession:
     """Our side of one round trip: the client (``kaggle.api.KaggleApi``), the owner, the settings,
-    and how to report progress and wait (replaceable in tests)."""
+    and how to wait (replaceable in tests)."""
 
     api: Any
     owner: str
     config: KaggleConfig
-    say: Say
     sleep: Sleep
 
 
@@ -135,7 +135,6 @@ def train_on_kaggle(
     wheel: Path | None = None,
     kernel_dir: Path | None = None,
     endpoint: str | None = None,
-    say: Say | None = None,
     sleep: Sleep = time.sleep,
 ) -> KaggleOutcome:
     """Pack, upload, push, poll, fetch, verify, and (``register``) log + register as challenger.
@@ -143,11 +142,9 @@ def train_on_kaggle(
     Fails with a SentinelError (KaggleRunError with the log tail for a failed run) before
     anything is registered; a failed MLflow step deletes its run (registry.training_run).
     """
-    from planet_sentinel.progress import say as default_say
-
     config = config or KaggleConfig()
     kernel, stores, run_dir = check(data_dir, run_dir, config, kernel_dir)
-    session = open_session(config, endpoint, say or default_say, sleep)
+    session = open_session(config, endpoint, sleep)
     meta = render(session, kernel)
     with tempfile.TemporaryDirectory(prefix="sentinel-kaggle-") as tmp:
         work = Path(tmp)
@@ -188,12 +185,12 @@ def check(
     return kernel, stores, run_dir
 
 
-def open_session(config: KaggleConfig, endpoint: str | None, say: Say, sleep: Sleep) -> KaggleSession:
+def open_session(config: KaggleConfig, endpoint: str | None, sleep: Sleep) -> KaggleSession:
     """An authenticated client; the owner is the credentials' user unless the settings name one."""
     from planet_sentinel.kaggle.client import connect, username
 
     api = connect(endpoint)
-    return KaggleSession(api, config.owner or username(api), config, say, sleep)
+    return KaggleSession(api, config.owner or username(api), config, sleep)
 
 
 def render(session: KaggleSession, kernel: KernelTemplate) -> dict[str, Any]:
@@ -202,7 +199,7 @@ def render(session: KaggleSession, kernel: KernelTemplate) -> dict[str, Any]:
 
     meta, warnings = remote.render_metadata(kernel.metadata, session.config, session.owner)
     for warning in warnings:
-        session.say(f"warning: {warning}")
+        log.warning(f"warning: {warning}")
     return meta
 
 
@@ -218,7 +215,7 @@ def pack(
     from planet_sentinel.kaggle.packing import build_wheel, pack_dataset
 
     if wheel is None:
-        session.say("building the planet_sentinel wheel")
+        log.info("building the planet_sentinel wheel")
         wheel = build_wheel(work / "wheel")
     elif not Path(wheel).is_file():
         raise SentinelError(f"{wheel}: no such wheel")
@@ -230,7 +227,7 @@ def pack(
         baseline=baseline,
         max_bytes=session.config.max_dataset_bytes,
     )
-    session.say(f"bundle {bundle.archive.name}: {bundle.size / 1024**2:.1f} MB, sha256 {bundle.sha256}")
+    log.info(f"bundle {bundle.archive.name}: {bundle.size / 1024**2:.1f} MB, sha256 {bundle.sha256}")
     return bundle
 
 
@@ -242,15 +239,15 @@ def push(
     from planet_sentinel.kaggle import remote
     from planet_sentinel.kaggle.deadline import MARKER, utc
 
-    config, say = session.config, session.say
-    dataset = remote.push_dataset(session.api, bundle, session.owner, config, say, session.sleep)
+    config = session.config
+    dataset = remote.push_dataset(session.api, bundle, session.owner, config, session.sleep)
     timeout_s, grace_s = 60 * config.timeout_minutes, 60 * config.stop_grace_minutes
     run = remote.push_kernel(session.api, kernel.directory, meta, work, timeout_s, grace_s)
-    say(f"pushed kernel {run.ref} version {run.version}: {run.url}")
+    log.info(f"pushed kernel {run.ref} version {run.version}: {run.url}")
     if run.self_stopping:
-        say(f"the kernel stops itself at {utc(run.deadline)} (timeout_minutes {config.timeout_minutes})")
+        log.info(f"the kernel stops itself at {utc(run.deadline)} (timeout_minutes {config.timeout_minutes})")
     else:
-        say(
+        log.info(
             f"warning: {kernel.directory / meta['code_file']} has no `{MARKER}` line, so it does not stop "
             f"itself at the timeout; Kaggle ends it at its session timeout ({run.session_timeout_s} s)"
         )
@@ -263,9 +260,9 @@ def wait(session: KaggleSession, run: KernelRun) -> None:
     from planet_sentinel.kaggle.deadline import SAYING, utc
 
     try:
-        status, failure = remote.wait_for_kernel(session.api, run, session.config, session.say, session.sleep)
+        status, failure = remote.wait_for_kernel(session.api, run, session.config, session.sleep)
     except KeyboardInterrupt:  # Ctrl-C or a cancelled CI job: say what stops the GPU session
-        session.say(f"interrupted ({run.versioned}); {remote.cancel(session.api, run)}")
+        log.info(f"interrupted ({run.versioned}); {remote.cancel(session.api, run)}")
         raise
     if status == "complete":
         return

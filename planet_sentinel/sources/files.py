@@ -15,10 +15,11 @@ Source rasters without a declared nodata value use 0, the Sentinel-2 convention 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,10 +53,11 @@ from planet_sentinel.sources.warp import (
     warp_mask,
     write_date,
 )
+from planet_sentinel.workspace import SceneFiles
 
 _RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,28 +82,12 @@ class ImportedScene:
         }
 
 
-def output_paths(out_dir: Path, name: str) -> dict[str, Path]:
-    """Where an import called ``name`` writes its files."""
-    return {
-        "before": out_dir / f"{name}_before.tif",
-        "after": out_dir / f"{name}_after.tif",
-        "mask": out_dir / f"{name}_mask.tif",
-        "summary_json": out_dir / f"{name}_import.json",
-        "quicklook": out_dir / f"{name}_quicklook.png",
-    }
-
-
 def _grid_dict(grid: Grid) -> dict[str, Any]:
     return {
         **grid.to_dict(),
         "resolution": list(grid.resolution),
         "bounds": list(grid.bounds),
     }
-
-
-def _say(progress: Progress | None, message: str) -> None:
-    if progress is not None:
-        progress(message)
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,7 +164,6 @@ def import_files(
     crs: str | None = None,
     add_offset: int = 0,
     overwrite: bool = False,
-    progress: Progress | None = None,
     dates: tuple[str | None, str | None] | None = None,
 ) -> ImportedScene:
     """Stack single-band Sentinel-2 rasters of two dates onto one 10 m grid as a scene pair.
@@ -199,13 +184,12 @@ def import_files(
             of processing baseline 04.00; results are clipped at 1 so they never read as nodata.
         overwrite: replace existing outputs (and remove ``<name>_mask.tif`` left by an earlier
             import when no mask is given now, since it would not match the new scenes).
-        progress: called with a short message as each band is processed.
         dates: optional (before, after) acquisition dates recorded in the summary and as tags.
 
     Raises:
         SentinelError: for any input that cannot produce a valid scene pair.
     """
-    return _import(before, after, name, out_dir, bands, mask, crs, add_offset, overwrite, progress, dates, {})
+    return _import(before, after, name, out_dir, bands, mask, crs, add_offset, overwrite, dates, {})
 
 
 def _import(
@@ -218,14 +202,13 @@ def _import(
     crs: str | None,
     add_offset: int,
     overwrite: bool,
-    progress: Progress | None,
     dates: tuple[str | None, str | None] | None,
     extra: dict[str, Any],
     mask_label: str | None = None,
 ) -> ImportedScene:
     bands = _checked_request(name, bands, add_offset)
     out_dir = Path(out_dir)
-    paths = output_paths(out_dir, name)
+    paths = SceneFiles(out_dir, name, "import").paths()
     stale_mask = _stale_mask(paths, mask is not None, overwrite)
     files = {
         "before": _files_by_band([Path(p) for p in before], bands, "before"),
@@ -238,17 +221,17 @@ def _import(
         raise SentinelError(f"{mask}: no such file (mask)")
     reference = files["before"][_reference_band(bands)]
     grid, grid_how = target_grid(reference, crs)
-    _say(progress, f"target grid: {grid.describe()} ({grid_how})")
+    log.info(f"target grid: {grid.describe()} ({grid_how})")
     date_of = dict(zip(("before", "after"), dates or (None, None), strict=True))
 
     made = {key: path for key, path in paths.items() if key != "mask" or mask is not None}
     with staged_outputs(made, out_dir, f".{name}.import.") as staged:
-        both = _write_dates(files, grid, staged, name, add_offset, date_of, sources, progress)
+        both = _write_dates(files, grid, staged, name, add_offset, date_of, sources)
         mask_info, mask_stats = None, None
         if mask is not None:
-            _say(progress, f"mask from {Path(mask).name}")
+            log.info(f"mask from {Path(mask).name}")
             mask_info, mask_stats = _write_mask(Path(mask), grid, both, staged["mask"], name, mask_label)
-        _say(progress, "quicklook")
+        log.info("quicklook")
         _quicklook(staged["quicklook"], staged["before"], staged["after"], staged["mask"] if mask else None, bands)
         summary = {
             "name": name,
@@ -270,7 +253,7 @@ def _import(
         staged["summary_json"].write_text(json.dumps(summary, indent=2) + "\n")
     if stale_mask is not None:
         stale_mask.unlink(missing_ok=True)
-    _say(progress, f"wrote {paths['before']} and {paths['after']}")
+    log.info(f"wrote {paths['before']} and {paths['after']}")
     return ImportedScene(
         before=paths["before"],
         after=paths["after"],
@@ -289,7 +272,6 @@ def _write_dates(
     add_offset: int,
     date_of: dict[str, str | None],
     sources: dict[str, dict[str, dict[str, Any]]],
-    progress: Progress | None,
 ) -> np.ndarray:
     """Write both dates' scenes into ``staged`` (noting each band's resampling in ``sources``);
     the pixels valid on both dates, refusing scenes that do not overlap. The staging directory is
@@ -300,9 +282,7 @@ def _write_dates(
         acquired = date_of[date]
         if acquired:
             tags["acquisition_date"] = acquired
-        valid[date], how = write_date(
-            date, files[date], grid, staged[date], staged[date].parent, add_offset, tags, progress
-        )
+        valid[date], how = write_date(date, files[date], grid, staged[date], staged[date].parent, add_offset, tags)
         for band, method in how.items():
             sources[date][band]["resampling"] = method
     both: np.ndarray = valid["before"] & valid["after"]
@@ -459,7 +439,6 @@ def import_oscd(
     name: str | None = None,
     bands: Sequence[str] = DEFAULT_BANDS,
     overwrite: bool = False,
-    progress: Progress | None = None,
 ) -> ImportedScene:
     """Import an OSCD city folder (``imgs_1/``, ``imgs_2/``, ``cm/<city>-cm.tif``, ``dates.txt``).
 
@@ -493,12 +472,12 @@ def import_oscd(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Refuse early, before any work, with the same rule the import applies.
-    paths = output_paths(out_dir, name)
+    paths = SceneFiles(out_dir, name, "import").paths()
     refuse_existing([paths[k] for k in paths], overwrite)
     with tempfile.TemporaryDirectory(prefix=f".{name}.oscd.", dir=out_dir) as tmp:
         mask_path = Path(tmp) / "cm_georeferenced.tif"
         cm_info = _georeference_oscd_mask(cm, reference, mask_path)
-        _say(progress, f"OSCD {city_dir.name}: dates {dates[0]} / {dates[1]}")
+        log.info(f"OSCD {city_dir.name}: dates {dates[0]} / {dates[1]}")
         oscd = {"city": city_dir.name, "folder": str(city_dir), "change_mask": cm_info}
         return _import(
             files_1,
@@ -510,7 +489,6 @@ def import_oscd(
             None,
             0,
             overwrite,
-            progress,
             dates,
             {"oscd": oscd},
             mask_label=f"{cm} (OSCD mask, georeferenced on {reference.name})",

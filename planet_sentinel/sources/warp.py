@@ -10,8 +10,8 @@ can be cleared from all bands of that date before the scene is written. Used by
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from planet_sentinel.aoi import aligned_grid
 from planet_sentinel.bands import CATALOGUE, MASK_UNKNOWN, NODATA
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import Grid, block_windows, open_raster, scene_writer, utm_crs_for
+
+log = logging.getLogger(__name__)
 
 #: Resolution of every imported scene, metres.
 TARGET_RESOLUTION = 10
@@ -154,7 +156,6 @@ def write_date(
     stage: Path,
     add_offset: int,
     tags: dict[str, Any],
-    progress: Callable[[str], None] | None,
 ) -> tuple[np.ndarray, dict[str, str]]:
     """Warp the bands of one date and write its scene; return its validity and resamplings."""
     from rasterio.enums import Resampling
@@ -164,8 +165,7 @@ def write_date(
     staged: list[np.ndarray] = []
     how: dict[str, str] = {}
     for i, band in enumerate(bands, start=1):
-        if progress is not None:
-            progress(f"{date}: band {band} ({i}/{len(bands)}) from {files[band].name}")
+        log.info(f"{date}: band {band} ({i}/{len(bands)}) from {files[band].name}")
         arr = np.memmap(
             stage / f"{date}_{band}.u16",
             dtype=np.uint16,

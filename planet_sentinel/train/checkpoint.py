@@ -7,16 +7,18 @@ after every epoch, so an interrupted run (a Kaggle session ending) loses at most
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.progress import say
 from planet_sentinel.raster import atomic_path
 from planet_sentinel.train.config import TrainConfig
 from planet_sentinel.train.data import ChipDataset
 from planet_sentinel.train.task import Task
+
+log = logging.getLogger(__name__)
 
 #: An improvement in validation F1 smaller than this does not count (noise, not learning).
 MIN_IMPROVEMENT = 1e-4
@@ -87,5 +89,5 @@ def restore_checkpoint(path: Path, task: Task, config: TrainConfig, train_set: C
     progress = Progress(state["history"], state["best"], state["stale"], state["epoch"] + 1)
     train_set.rng.bit_generator.state = state["data_rng"]
     torch.set_rng_state(state["torch_rng"])
-    say(f"resumed from {path} at epoch {progress.first_epoch + 1}")
+    log.info(f"resumed from {path} at epoch {progress.first_epoch + 1}")
     return progress

@@ -11,18 +11,21 @@ record), writes the checkpoint and checks the stopping rules, in that order.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from planet_sentinel.progress import bar, say
+from planet_sentinel.progress import bar
 from planet_sentinel.train.checkpoint import Progress, save_checkpoint
 from planet_sentinel.train.config import EpochCallback, TrainConfig
 from planet_sentinel.train.data import ChipDataset, TrainingData, batches
 from planet_sentinel.train.losses import masked_loss
 from planet_sentinel.train.outputs import RunFiles
 from planet_sentinel.train.task import Task
+
+log = logging.getLogger(__name__)
 
 
 def training_step(task: Task, before: np.ndarray, after: np.ndarray, mask: np.ndarray, dice_weight: float) -> float:
@@ -122,7 +125,7 @@ def fit(
             task.bundle.threshold = metrics["val_threshold"]
             task.bundle.metrics = {"val_f1": metrics["val_f1"]}
             task.bundle.save(files.bundle)
-        say(
+        log.info(
             f"epoch {epoch + 1}: loss {metrics['train_loss']:.4f}, val F1 {metrics['val_f1']:.3f} "
             f"@ {metrics['val_threshold']:.2f}{' (best)' if improved else ''}, {metrics['epoch_seconds']:.1f} s"
         )

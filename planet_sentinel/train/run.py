@@ -4,6 +4,7 @@ directory; each step is a function of its own module in this package."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,16 +12,17 @@ from typing import TYPE_CHECKING
 
 from planet_sentinel.device import resolve_device
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.progress import say
 from planet_sentinel.train.checkpoint import Progress, restore_checkpoint
 from planet_sentinel.train.config import EpochCallback, Scalar, TrainConfig, TrainResult
 from planet_sentinel.train.data import TrainingData
 from planet_sentinel.train.loop import fit
-from planet_sentinel.train.outputs import RunFiles, validation_preview, write_history
+from planet_sentinel.train.outputs import RunFiles, keep_parity_windows, validation_preview, write_history
 from planet_sentinel.train.task import Task, build_task, seed_everything
 
 if TYPE_CHECKING:
     from planet_sentinel.baseline import Baseline
+
+log = logging.getLogger(__name__)
 
 
 def run_params(config: TrainConfig, task: Task, data: TrainingData) -> dict[str, Scalar]:
@@ -49,11 +51,13 @@ def train(
     callbacks: Sequence[EpochCallback] = (),
 ) -> TrainResult:
     """Train on the ``train`` split of every chip directory under ``chips_dir``, validate on
-    ``val`` each epoch, keep the best bundle (by validation F1 at its best threshold).
+        ``val`` each epoch, keep the best bundle (by validation F1 at its best threshold).
 
-    ``baseline`` gives the normalisation (computed on the train split when None; a dict is read as
-    baseline.json's content); ``resume``
-    continues from the run directory's checkpoint; ``callbacks`` see every epoch's metrics.
+    log = logging.getLogger(__name__)
+
+        ``baseline`` gives the normalisation (computed on the train split when None; a dict is read as
+        baseline.json's content); ``resume``
+        continues from the run directory's checkpoint; ``callbacks`` see every epoch's metrics.
     """
     import torch
 
@@ -68,15 +72,16 @@ def train(
     files.run_dir.mkdir(parents=True, exist_ok=True)
     progress = restore_checkpoint(files.checkpoint, task, config, data.train_set) if resume else Progress()
     params = run_params(config, task, data)
-    say(
+    log.info(
         f"training {params['parameters']:,}-parameter FC-Siam-{config.variant} on {task.device}: "
         f"{len(data.train_set)} train / {len(data.val_set)} val chips, {task.steps_per_epoch} steps per epoch"
     )
     stop_reason = fit(task, data, config, progress, files, callbacks, start_time)
     if not files.bundle.exists():
         raise SentinelError("training produced no model (no epoch completed)")
-    say(f"stopped: {stop_reason}; best val F1 {progress.best['val_f1']:.3f} at epoch {progress.best.get('epoch')}")
+    log.info(f"stopped: {stop_reason}; best val F1 {progress.best['val_f1']:.3f} at epoch {progress.best.get('epoch')}")
     write_history(files, progress.history, progress.best, params, stop_reason)
+    keep_parity_windows(data.val_set, files.run_dir)
     return TrainResult(
         run_dir=files.run_dir,
         bundle_path=files.bundle,

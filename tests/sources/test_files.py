@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 
@@ -103,10 +104,11 @@ def utm_pair(tmp_path: Path):
 # ------------------------------------------------------------------------------- UTM sources
 
 
-def test_utm_bands_stack_on_the_10m_grid(tmp_path: Path, utm_pair) -> None:
+def test_utm_bands_stack_on_the_10m_grid(tmp_path: Path, utm_pair, caplog: pytest.LogCaptureFixture) -> None:
     before, after, b_arrays, a_arrays = utm_pair
-    messages: list[str] = []
-    scene = import_files(before, after, "tile", tmp_path / "out", progress=messages.append)
+    with caplog.at_level(logging.INFO, logger="planet_sentinel"):
+        scene = import_files(before, after, "tile", tmp_path / "out")
+    messages = [r.getMessage() for r in caplog.records]
 
     grid, names = check_scene(scene.before, expect_bands=DEFAULT_BANDS)
     assert names == DEFAULT_BANDS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,6 @@ from planet_sentinel.sources.synthetic import (
     SimulatedScene,
     SimulationConfig,
     land_cover,
-    output_paths,
     scene_grid,
     simulate_scene,
 )
@@ -298,7 +298,8 @@ def test_drift_knobs_change_the_data(tmp_path: Path) -> None:
 def test_refuses_existing_outputs_unless_overwrite(tmp_path: Path) -> None:
     cfg = SimulationConfig(name="pair", size=256)
     first = simulate_scene(cfg, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in output_paths("pair", tmp_path).values())
+    names = ["pair_after.tif", "pair_before.tif", "pair_mask.tif", "pair_quicklook.png", "pair_simulation.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
     stamp = first.before.stat().st_mtime_ns
     with pytest.raises(SentinelError, match="already exist"):
         simulate_scene(cfg, tmp_path)
@@ -322,10 +323,10 @@ def test_quicklook_is_a_png_with_three_panels(default_scene: SimulatedScene) -> 
     assert np.any(np.all(mask_panel == (230, 30, 30), axis=-1))  # loss drawn in red
 
 
-def test_progress_reports_each_phase(tmp_path: Path) -> None:
-    lines: list[str] = []
-    simulate_scene(SimulationConfig(size=256), tmp_path, progress=lines.append)
-    text = "\n".join(lines)
+def test_progress_reports_each_phase(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="planet_sentinel"):
+        simulate_scene(SimulationConfig(size=256), tmp_path)
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("planet_sentinel.sources.synthetic"))
     for phase in ("land cover", "before", "after", "mask", "writing"):
         assert phase in text
 

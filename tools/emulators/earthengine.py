@@ -103,9 +103,9 @@ def aoi_over(grid: Any, col0: int, row0: int, col1: int, row1: int) -> dict[str,
 
 def source_paths(scene_dir: str | Path, size: int, seed: int) -> dict[str, Path]:
     """Where the emulator keeps (and reuses) its simulated source scene."""
-    from planet_sentinel.sources.synthetic import output_paths
+    from planet_sentinel.workspace import SceneFiles
 
-    return output_paths(f"ee-source-{size}-{seed}", scene_dir)
+    return SceneFiles(Path(scene_dir), f"ee-source-{size}-{seed}", "simulation").paths()
 
 
 @dataclass

@@ -8,6 +8,7 @@ written as a COG only once every tile is on disk.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -22,6 +23,8 @@ from planet_sentinel.raster import Grid, atomic_path, mask_writer, scene_writer,
 from planet_sentinel.sources.gee.catalog import ee_band
 from planet_sentinel.sources.gee.config import IngestConfig
 from planet_sentinel.sources.gee.plan import Plan, Tile
+
+log = logging.getLogger(__name__)
 
 #: HTTP statuses worth retrying: quota / rate limit and server-side failures.
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
@@ -73,7 +76,6 @@ def with_retries(
     call: Callable[[], Any],
     what: str,
     cfg: IngestConfig,
-    say: Callable[[str], None],
     sleep: Callable[[float], None] = time.sleep,
 ) -> Any:
     """Run one Earth Engine call, backing off on quota (429) and server (5xx) errors."""
@@ -89,7 +91,7 @@ def with_retries(
                 ) from exc
             delay = min(MAX_BACKOFF_S, cfg.backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
             reason = "quota exceeded, backing off" if status == 429 else f"HTTP {status or type(exc).__name__}"
-            say(f"{what}: {reason}; retry {attempt + 1} in {delay:.1f} s")
+            log.info(f"{what}: {reason}; retry {attempt + 1} in {delay:.1f} s")
             sleep(delay)
     raise AssertionError("unreachable")
 
@@ -140,12 +142,10 @@ class TileFetcher:
         plan: Plan,
         cache: Path,
         cfg: IngestConfig,
-        progress: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_output_done: Callable[[str], None] | None = None,
     ) -> None:
         self.images, self.plan, self.cache, self.cfg = images, plan, cache, cfg
-        self.say = progress or (lambda _m: None)
         self.sleep = sleep
         self.on_output_done = on_output_done or (lambda _role: None)
         self._remaining: dict[str, int] = {}
@@ -170,7 +170,7 @@ class TileFetcher:
             if left == 0:
                 self.on_output_done(role)
         if self.stats.tiles_reused:
-            self.say(f"resuming: {self.stats.tiles_reused} of {total} tile(s) already in {self.cache}")
+            log.info(f"resuming: {self.stats.tiles_reused} of {total} tile(s) already in {self.cache}")
         with bar(total, "computePixels", unit="tile", initial=self.stats.tiles_reused) as progress:
             with ThreadPoolExecutor(self.cfg.workers, thread_name_prefix="ee-tile") as pool:
                 futures = [pool.submit(self._fetch, role, tile, progress) for role, tile in todo]
@@ -217,7 +217,7 @@ class TileFetcher:
                 delay = min(MAX_BACKOFF_S, self.cfg.backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
                 with self.stats.lock:
                     self.stats.retries += 1
-                self.say(f"{what}: HTTP {status or type(exc).__name__}, retry {attempt + 1} in {delay:.1f} s")
+                log.info(f"{what}: HTTP {status or type(exc).__name__}, retry {attempt + 1} in {delay:.1f} s")
                 self.sleep(delay)
                 continue
             _check_tile(data, grid, nbands, dtype, what)
@@ -237,7 +237,7 @@ class TileFetcher:
     def _tell_quota(self) -> None:
         if not self._quota_told:
             self._quota_told = True
-            self.say(
+            log.info(
                 "Earth Engine quota hit (HTTP 429: too many requests in flight or per minute for this project); "
                 "backing off. If it persists lower --workers or wait a few minutes."
             )
@@ -276,8 +276,8 @@ def mosaic(role: str, plan: Plan, cache: Path, target: Path, tags: dict[str, Any
 @dataclass(frozen=True)
 class FetchJob:
     """What one ingest fetches and where, whichever route: the Earth Engine image of each output
-    role, the plan, the tile cache, the output files and their GeoTIFF tags, and how to report
-    progress and wait (tests pass a clock that does not sleep)."""
+    role, the plan, the tile cache, the output files and their GeoTIFF tags, and how to wait
+    (tests pass a clock that does not sleep)."""
 
     images: dict[str, Any]
     plan: Plan
@@ -285,7 +285,6 @@ class FetchJob:
     cache: Path
     targets: dict[str, Path]
     tags: dict[str, dict[str, Any]]
-    say: Callable[[str], None]
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -304,10 +303,10 @@ def fetch_and_mosaic(job: FetchJob) -> tuple[FetchStats, float]:
     ):
 
         def output_done(role: str) -> None:
-            job.say(f"{role}: all {len(plan.tiles)} tile(s) in, writing the COG")
+            log.info(f"{role}: all {len(plan.tiles)} tile(s) in, writing the COG")
             futures[role] = pool.submit(mosaic, role, plan, cache, staged[role], job.tags.get(role))
 
-        fetcher = TileFetcher(job.images, plan, cache, job.cfg, job.say, job.sleep, on_output_done=output_done)
+        fetcher = TileFetcher(job.images, plan, cache, job.cfg, job.sleep, on_output_done=output_done)
         stats = fetcher.run()
         tail_start = time.perf_counter()
         for future in futures.values():

@@ -12,6 +12,7 @@ a local emulator.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import urllib.parse
@@ -23,6 +24,8 @@ from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import Grid, atomic_path, mask_writer, scene_writer
 from planet_sentinel.sources.gee.config import ExportTarget, IngestConfig
 from planet_sentinel.sources.gee.plan import Plan
+
+log = logging.getLogger(__name__)
 
 STORAGE_ENV = "STORAGE_EMULATOR_HOST"
 STORAGE_URL = "https://storage.googleapis.com"
@@ -70,9 +73,7 @@ def start_exports(images: dict[str, Any], plan: Plan, target: ExportTarget, name
     return tasks
 
 
-def wait_for(
-    tasks: dict[str, Any], cfg: IngestConfig, say: Callable[[str], None], sleep: Callable[[float], None]
-) -> None:
+def wait_for(tasks: dict[str, Any], cfg: IngestConfig, sleep: Callable[[float], None]) -> None:
     """Poll the export operations until all succeed; fail with Earth Engine's message otherwise."""
     import ee
 
@@ -103,7 +104,7 @@ def wait_for(
             shown = max(shown, current)
             if pending:
                 sleep(cfg.poll_s)
-    say(f"exports done: {', '.join(tasks)}")
+    log.info(f"exports done: {', '.join(tasks)}")
 
 
 def _session(credentials: Any) -> Any:
@@ -119,7 +120,6 @@ def download_exports(
     name: str,
     cache: Path,
     credentials: Any,
-    say: Callable[[str], None],
 ) -> dict[str, list[Path]]:
     """Download every file the exports wrote, by role, into ``cache`` (files already there are kept)."""
     base = os.environ.get(STORAGE_ENV, STORAGE_URL).rstrip("/")
@@ -139,7 +139,7 @@ def download_exports(
             if not dest.exists():
                 _download(session, base, target.bucket, obj, dest)
             files[role].append(dest)
-        say(f"downloaded {role}: {len(tifs)} file(s) from gs://{target.bucket}/{prefix}")
+        log.info(f"downloaded {role}: {len(tifs)} file(s) from gs://{target.bucket}/{prefix}")
     return files
 
 
@@ -221,14 +221,13 @@ def run_gcs(
     credentials: Any,
     outputs: dict[str, Path],
     tags: dict[str, dict[str, Any]],
-    say: Callable[[str], None],
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """Export to Cloud Storage, wait, download and mosaic; return the task ids and file counts."""
     tasks = start_exports(images, plan, target, cfg.name)
-    say(f"started {len(tasks)} export(s) to {target.describe()}: " + ", ".join(t.id for t in tasks.values()))
-    wait_for(tasks, cfg, say, sleep)
-    files = download_exports(tasks, plan, target, cfg.name, cache, credentials, say)
+    log.info(f"started {len(tasks)} export(s) to {target.describe()}: " + ", ".join(t.id for t in tasks.values()))
+    wait_for(tasks, cfg, sleep)
+    files = download_exports(tasks, plan, target, cfg.name, cache, credentials)
     for role, paths in files.items():
         mosaic_files(role, plan, paths, outputs[role], tags.get(role))
     return {"tasks": {r: t.id for r, t in tasks.items()}, "files": {r: len(p) for r, p in files.items()}}

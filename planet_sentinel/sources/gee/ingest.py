@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -25,6 +26,9 @@ from planet_sentinel.raster import refuse_existing
 from planet_sentinel.sources.gee import download, graph
 from planet_sentinel.sources.gee.config import IngestConfig
 from planet_sentinel.sources.gee.plan import Plan, make_plan
+from planet_sentinel.workspace import SceneFiles
+
+log = logging.getLogger(__name__)
 
 CACHE_DIR = ".ingest-cache"
 
@@ -84,13 +88,6 @@ class IngestRecord(Artefact):
             if data[key] is None:
                 del data[key]
         return data
-
-
-def output_paths(cfg: IngestConfig, roles: tuple[str, ...]) -> dict[str, Path]:
-    out = Path(cfg.out_dir)
-    paths = {role: out / f"{cfg.name}_{role}.tif" for role in roles}
-    paths["summary"] = out / f"{cfg.name}_ingest.json"
-    return paths
 
 
 def graph_spec(cfg: IngestConfig, plan: Plan, aoi_geojson: dict[str, Any]) -> graph.GraphSpec:
@@ -205,37 +202,35 @@ def ingest(
     cfg: IngestConfig,
     overwrite: bool = False,
     api_url: str | None = None,
-    progress: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> IngestRecord:
     """Run the ingest; return the record that is also written to ``<name>_ingest.json``."""
     from planet_sentinel.sources.gee import auth
 
     auth.require_ee()
-    say = progress or (lambda _m: None)
     started = time.perf_counter()
     if not cfg.project:
         raise SentinelError(auth.NO_PROJECT)
     plan, spec = prepare(cfg)
-    paths = output_paths(cfg, plan.roles)
+    files = SceneFiles(Path(cfg.out_dir), cfg.name, "ingest")
+    targets = {role: files.raster(role) for role in plan.roles}
     if plan.route != "drive":
-        refuse_existing([paths[r] for r in plan.roles], overwrite)
+        refuse_existing(list(targets.values()), overwrite)
     for line in plan.describe():
-        say(line)
+        log.info(line)
     timings: dict[str, float] = {}
     tick = time.perf_counter()
     session = auth.connect(cfg.project, api_url, cfg.timeout_s)
-    say(f"connected: {session}")
+    log.info(f"connected: {session}")
     timings["connect"] = time.perf_counter() - tick
     images = graph.outputs(spec)
     ghash = graph.graph_hash({role: graph.serialise(image) for role, image in images.items()})
-    windows = _checked_windows(cfg, spec, say, sleep)
+    windows = _checked_windows(cfg, spec, sleep)
     timings["metadata"] = time.perf_counter() - tick - timings["connect"]
     planned = plan.to_dict()
     cache = Path(cfg.out_dir) / CACHE_DIR / f"{cfg.name}-{ghash[:12]}"
     tags = {role: _tags(role, windows, ghash) for role in plan.roles}
-    targets = {role: paths[role] for role in plan.roles}
-    fetched = _fetch(download.FetchJob(images, plan, cfg, cache, targets, tags, say, sleep), timings)
+    fetched = _fetch(download.FetchJob(images, plan, cfg, cache, targets, tags, sleep), timings)
     record = IngestRecord(
         schema_version=IngestRecord.SCHEMA_VERSION,
         name=cfg.name,
@@ -247,11 +242,11 @@ def ingest(
         datasets=graph_datasets(cfg),
         warnings=plan.warnings,
         **fetched,
-        outputs={r: str(paths[r]) for r in plan.roles} if plan.route != "drive" else {},
+        outputs={r: str(p) for r, p in targets.items()} if plan.route != "drive" else {},
         seconds=round(time.perf_counter() - started, 3),
         timings={k: round(v, 3) for k, v in timings.items()},
     )
-    record.save(paths["summary"], indent=2)
+    record.save(files.record, indent=2)
     if cache.exists():
         shutil.rmtree(cache, ignore_errors=True)
         _remove_if_empty(cache.parent)
@@ -259,21 +254,21 @@ def ingest(
 
 
 def _checked_windows(
-    cfg: IngestConfig, spec: graph.GraphSpec, say: Callable[[str], None], sleep: Callable[[float], None]
+    cfg: IngestConfig, spec: graph.GraphSpec, sleep: Callable[[float], None]
 ) -> dict[str, WindowSummary]:
     """Ask Earth Engine what each date window holds (one request) and refuse unusable windows."""
     from planet_sentinel.sources.gee import auth
 
     ee = auth.require_ee()
-    say("checking the windows: images, dates, clouds")
+    log.info("checking the windows: images, dates, clouds")
     metadata = graph.window_metadata(spec)
-    info = download.with_retries(lambda: ee.data.computeValue(metadata), "the window metadata", cfg, say, sleep)
+    info = download.with_retries(lambda: ee.data.computeValue(metadata), "the window metadata", cfg, sleep)
     windows = {
         role: _window_summary(cfg.before if role == "before" else cfg.after, info[role]) for role in ("before", "after")
     }
     for role, w in windows.items():
         clear = w.clear_share if w.clear_share is not None else "?"
-        say(f"{role}: {w.images} image(s) {w.window[0]}..{w.window[1]}, clear share {clear}")
+        log.info(f"{role}: {w.images} image(s) {w.window[0]}..{w.window[1]}, clear share {clear}")
     check_windows(cfg, windows)
     return windows
 
@@ -294,7 +289,7 @@ def _fetch(job: download.FetchJob, timings: dict[str, float]) -> dict[str, Any]:
         creds, _how = auth.credentials()
         return {
             "export": export.run_gcs(
-                job.images, plan, plan.export, cfg, job.cache, creds, job.targets, job.tags, job.say, job.sleep
+                job.images, plan, plan.export, cfg, job.cache, creds, job.targets, job.tags, job.sleep
             )
         }
     tasks = export.start_exports(job.images, plan, plan.export, cfg.name)

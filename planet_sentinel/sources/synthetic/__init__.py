@@ -38,7 +38,6 @@ from planet_sentinel.sources.synthetic.config import (
     PIXEL_SIZE,
     SimulatedScene,
     SimulationConfig,
-    output_paths,
     scene_grid,
 )
 from planet_sentinel.sources.synthetic.landcover import LandCover, land_cover
@@ -62,7 +61,6 @@ __all__ = [
     "SimulationConfig",
     "class_spectra",
     "land_cover",
-    "output_paths",
     "scene_grid",
     "simulate_new_data",
     "simulate_scene",

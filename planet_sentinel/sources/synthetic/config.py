@@ -1,4 +1,4 @@
-"""The simulator's knobs (:class:`SimulationConfig`), output files and the scene grid."""
+"""The simulator's knobs (:class:`SimulationConfig`), the files it wrote and the scene grid."""
 
 from __future__ import annotations
 
@@ -91,18 +91,6 @@ class SimulatedScene:
     quicklook: Path
     summary_json: Path
     stats: dict[str, Any] = field(default_factory=dict)
-
-
-def output_paths(name: str, out_dir: str | Path) -> dict[str, Path]:
-    """The five output paths of a simulated scene called ``name`` in ``out_dir``."""
-    out = Path(out_dir)
-    return {
-        "before": out / f"{name}_before.tif",
-        "after": out / f"{name}_after.tif",
-        "mask": out / f"{name}_mask.tif",
-        "quicklook": out / f"{name}_quicklook.png",
-        "summary_json": out / f"{name}_simulation.json",
-    }
 
 
 def scene_grid(config: SimulationConfig) -> Grid:

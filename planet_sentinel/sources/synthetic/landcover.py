@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,8 @@ from planet_sentinel.sources.synthetic.geometry import (
     polygon,
 )
 from planet_sentinel.sources.synthetic.spectra import CLASS_NAMES, N_CLASSES, LandClass
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,16 +93,15 @@ def fit_clearing(lots: Lots, n: int, target: float, river_bed: list[Any], buffer
     return depths(0.5 * (lo + hi))
 
 
-def land_cover(config: SimulationConfig, progress: Callable[[str], None] | None = None) -> LandCover:
+def land_cover(config: SimulationConfig) -> LandCover:
     """The before and after land cover of a configuration (deterministic for its seed)."""
     cfg = config.resolved()
-    say = progress or (lambda _msg: None)
     n, seed = cfg.size, cfg.seed
     river = draw_rivers(seed, n)
     roads = draw_roads(seed, n, river.theta)
     lots = draw_lots(seed, n, roads)
     lots.depth = fit_clearing(lots, n, 1.0 - cfg.forest_fraction, river.bed, river.buffer)
-    say(f"land cover: {len(roads.sides)} side roads, {int((lots.depth >= 6).sum())} cleared parcels")
+    log.info(f"land cover: {len(roads.sides)} side roads, {int((lots.depth >= 6).sum())} cleared parcels")
 
     work = np.empty((n, n), np.float32)
     tmp = np.empty((n, n), np.float32)
@@ -117,7 +118,7 @@ def land_cover(config: SimulationConfig, progress: Callable[[str], None] | None 
     n_forest = int(forest.sum())
     budget = float(cfg.deforestation_rate or 0.0) * n_forest  # resolved() always sets the rate
     events = loss_events(stream_rng(seed, "events"), n, lots, roads, budget)
-    say(f"land cover: {len(events)} candidate clearings for {budget / n / n:.1%} loss")
+    log.info(f"land cover: {len(events)} candidate clearings for {budget / n / n:.1%} loss")
     chosen = _choose_events(n, events, forest, budget)
     lcls, outline = _loss_classes(n, events, chosen)
     rough = ragged(outline, np.roll(medium, (97, 131), axis=(0, 1)), work, tmp, 1.2, 0.25)

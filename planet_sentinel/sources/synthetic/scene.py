@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from planet_sentinel.sources.synthetic.config import (
     PIXEL_SIZE,
     SimulatedScene,
     SimulationConfig,
-    output_paths,
     scene_grid,
 )
 from planet_sentinel.sources.synthetic.landcover import LandCover, land_cover
@@ -30,6 +29,9 @@ from planet_sentinel.sources.synthetic.reflectance import (
     terrain,
     variation_field,
 )
+from planet_sentinel.workspace import SceneFiles
+
+log = logging.getLogger(__name__)
 
 
 def _write_date(
@@ -42,14 +44,13 @@ def _write_date(
     tags: dict[str, Any],
     hidden: np.ndarray,
     cloudy: np.ndarray,
-    say: Callable[[str], None],
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Render and write one date; accumulate the pixels it hides into ``hidden``/``cloudy``.
 
     The work arrays are released before the COG is finished, when GDAL needs its block cache.
     """
     n = cfg.size
-    say(f"{date.role}: atmosphere and textures ({tags['ACQUISITION_DATE']})")
+    log.info(f"{date.role}: atmosphere and textures ({tags['ACQUISITION_DATE']})")
     mult = np.empty((n, n), np.float32)
     atm = draw_atmosphere(cfg, date, dem, mult)
     hidden |= atm.hidden
@@ -67,12 +68,12 @@ def _write_date(
     variation_field(cfg, lc, lc.before if date.role == "before" else lc.after, date, b, a)
     variation = b.astype(np.float16)  # +-4 in steps of 0.004: far below the sensor noise
     out = np.empty((n, n), np.uint16)
-    say(f"{date.role}: rendering {len(DEFAULT_BANDS)} bands")
+    log.info(f"{date.role}: rendering {len(DEFAULT_BANDS)} bands")
     writer = scene_writer(path, grid, DEFAULT_BANDS, tags=tags)
     try:
         means = render_bands(cfg, lc, date, atm, variation, (a, b), out, lambda arr, i: writer.write(arr, indexes=i))
         del atm, mult, a, b, variation, out
-        say(f"writing: {path.name}")
+        log.info(f"writing: {path.name}")
         writer.close()
     except BaseException:
         writer.abort()
@@ -97,7 +98,6 @@ def simulate_scene(
     config: SimulationConfig,
     out_dir: str | Path,
     overwrite: bool = False,
-    progress: Callable[[str], None] | None = None,
 ) -> SimulatedScene:
     """Simulate a before/after scene pair with its loss mask, quicklook and summary JSON.
 
@@ -110,13 +110,12 @@ def simulate_scene(
     from planet_sentinel.quicklook import scene_quicklook
 
     cfg = config.resolved()
-    say = progress or (lambda _msg: None)
-    paths = output_paths(cfg.name, out_dir)
+    paths = SceneFiles(Path(out_dir), cfg.name, "simulation").paths()
     refuse_existing(list(paths.values()), overwrite)
     grid = scene_grid(cfg)
     n = cfg.size
-    say(f"land cover: {n}x{n} px at {PIXEL_SIZE} m, {grid.crs}, seed {cfg.seed}")
-    lc = land_cover(cfg, progress=say)
+    log.info(f"land cover: {n}x{n} px at {PIXEL_SIZE} m, {grid.crs}, seed {cfg.seed}")
+    lc = land_cover(cfg)
     dem = terrain(cfg.seed, n)
     dates = acquisitions(cfg)
     hidden = np.zeros((n, n), bool)
@@ -133,9 +132,9 @@ def simulate_scene(
     for date, when in zip(dates, (BEFORE_DATE, AFTER_DATE), strict=True):
         tags = {**common_tags, "ACQUISITION_DATE": when, "DATE_ROLE": date.role}
         atm_stats[date.role], means[date.role] = _write_date(
-            cfg, lc, date, dem, paths[date.role], grid, tags, hidden, cloudy, say
+            cfg, lc, date, dem, paths[date.role], grid, tags, hidden, cloudy
         )
-    say("mask: forest loss, unknown under clouds, shadows and nodata")
+    log.info("mask: forest loss, unknown under clouds, shadows and nodata")
     mask = lc.loss.astype(np.uint8)
     mask[hidden] = MASK_UNKNOWN
     mask_tags = {
@@ -146,7 +145,7 @@ def simulate_scene(
     }
     with mask_writer(paths["mask"], grid, tags=mask_tags) as w:
         w.write(mask)
-    say(f"writing: {paths['quicklook'].name}")
+    log.info(f"writing: {paths['quicklook'].name}")
     scene_quicklook(paths["quicklook"], paths["before"], paths["after"], paths["mask"])
     stats = _scene_stats(grid, lc, mask, hidden, cloudy, atm_stats, means, dates[1])
     summary = {
@@ -156,7 +155,7 @@ def simulate_scene(
         "files": {k: p.name for k, p in paths.items()},
     }
     write_text_atomic(paths["summary_json"], json.dumps(summary, indent=2) + "\n")
-    say(f"done: loss {stats['mask']['loss_share']:.1%}, unknown {stats['unknown_share']:.1%}")
+    log.info(f"done: loss {stats['mask']['loss_share']:.1%}, unknown {stats['unknown_share']:.1%}")
     return SimulatedScene(
         paths["before"], paths["after"], paths["mask"], paths["quicklook"], paths["summary_json"], stats
     )

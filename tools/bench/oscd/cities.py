@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tools.bench.oscd.settings import OscdSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,6 @@ def screen_shares(before: Path, after: Path, mask: Path) -> dict[str, float]:
 def import_cities(city_dirs: Sequence[Path], out_dir: Path, label: str) -> dict[str, CityScene]:
     """Import every city (six default bands, UTM 10 m); return paths and label statistics per city."""
     from planet_sentinel.errors import SentinelError
-    from planet_sentinel.progress import say
     from planet_sentinel.sources.files import import_oscd
 
     scenes: dict[str, CityScene] = {}
@@ -80,7 +82,7 @@ def import_cities(city_dirs: Sequence[Path], out_dir: Path, label: str) -> dict[
             change_share=pixels["loss"] / labelled if labelled else 0.0,
             screen_would_flag=screen_shares(scene.before, scene.after, scene.mask),
         )
-        say(
+        log.info(
             f"{label}: imported {city_dir.name} ({scene.grid.width}x{scene.grid.height} px, "
             f"{city.change_share:.1%} changed)"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -40,6 +41,8 @@ LIBRARY_MODULES = (
     "sources.files",
     "train",
 )
+
+log = logging.getLogger(__name__)
 
 
 def prepare_workdir(work: Path) -> Path:
@@ -95,10 +98,9 @@ class Run:
 
 
 def _announce(ctx: Run, k: int, fold: Fold, counts: tuple[int, int], plan: TrainingPlan) -> None:
-    from planet_sentinel.progress import say
 
     held = ", ".join(fold.held_out) or f"none (scored on {len(ctx.test_scenes)} --test-data cities)"
-    say(
+    log.info(
         f"{ctx.clock()} {fold.name} ({k + 1}/{ctx.budget.trainings}): held out {held}; validation "
         f"{', '.join(fold.val)}; training on {', '.join(fold.train)} ({counts[0]} train / {counts[1]} val chips); "
         f"{plan.epochs} epochs, at most {plan.minutes:.1f} min; {plan.threads} torch thread(s) (bare step "
@@ -141,7 +143,6 @@ class Trained:
 
 def run_training(ctx: Run, k: int, fold: Fold) -> Trained:
     """Train fold ``k`` and score its held-out (or the --test-data) cities."""
-    from planet_sentinel.progress import say
 
     fold_start = time.perf_counter()
     root = ctx.run / "folds" / fold.name / "chips"
@@ -166,7 +167,7 @@ def run_training(ctx: Run, k: int, fold: Fold) -> Trained:
         "evaluation": [scene_record(s) for s in evaluated],
     }
     figures = {s.name: scene_figures(s, fold.name, threshold) for s in evaluated}
-    say(
+    log.info(
         f"{ctx.clock()} {fold.name}: threshold {threshold:.3f} (val F1 {result.best['val_f1']:.3f}, "
         f"epoch {result.best.get('epoch')}); "
         + "; ".join(f"{c} F1 {f['f1']:.3f} AP {f['ap']:.3f}" for c, f in figures.items())
@@ -180,14 +181,13 @@ def _start(
     data: Path, workdir: Path, test_data: Path | None, settings: OscdSettings, cities: Sequence[str] | None
 ) -> tuple[Run, list[Fold]]:
     """Check the inputs, import and chip the cities, plan the folds and the budget."""
-    from planet_sentinel.progress import say
 
     start = time.perf_counter()
     preload()
     city_dirs, test_dirs = select_inputs(data, test_data, cities)
     run = prepare_workdir(workdir)
     also = f" and {len(test_dirs)} from {test_data}" if test_dirs else ""
-    say(f"oscd: importing {len(city_dirs)} cities from {data}{also}")
+    log.info(f"oscd: importing {len(city_dirs)} cities from {data}{also}")
     scenes = import_cities(city_dirs, run / "scenes" / "data", "data")
     test_scenes = import_cities(test_dirs, run / "scenes" / "test", "test") if test_dirs else {}
     chips = chip_cities(scenes, run / "chips", settings)
@@ -205,7 +205,7 @@ def _start(
         chip_size=settings.chip_size,
         n_bands=len(bands()),
     )
-    say(f"oscd: {len(trainings)} trainings in {settings.budget_minutes:.0f} min")
+    log.info(f"oscd: {len(trainings)} trainings in {settings.budget_minutes:.0f} min")
     return Run(run, settings, scenes, test_scenes, chips, budget, start), trainings
 
 
