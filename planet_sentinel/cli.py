@@ -32,6 +32,7 @@ from planet_sentinel.commands.monitor import monitor
 from planet_sentinel.commands.plots import plots
 from planet_sentinel.commands.predict import predict
 from planet_sentinel.commands.promote import promote
+from planet_sentinel.commands.region import region
 from planet_sentinel.commands.serve import serve
 from planet_sentinel.commands.simulate import simulate
 from planet_sentinel.commands.train import train
@@ -71,6 +72,7 @@ COMMANDS: tuple[click.Command, ...] = (
     serve,
     deploy,
     monitor,
+    region,
     aoi,
     init,
     demo,
