@@ -160,6 +160,8 @@ ARTEFACTS: tuple[str, ...] = (
     "planet_sentinel.predict.summary:PredictionSummary",
     "planet_sentinel.baseline:Baseline",
     "planet_sentinel.drift.types:DriftReport",
+    "planet_sentinel.alerts.model:AlertCollection",
+    "planet_sentinel.alerts.store:AlertStore",
     "planet_sentinel.region.plan:RegionPlan",
     "planet_sentinel.region.merge:RegionSummary",
 )
