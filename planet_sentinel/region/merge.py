@@ -2,8 +2,8 @@
 
 Reads the plan and each tile's ``<tile>_alerts.geojson`` (:mod:`.tiles`), keeps of each tile its
 core and dissolves the alerts cut at tile borders (:mod:`.dissolve`), then writes the region's
-alerts and :class:`RegionSummary`: per tile ``ok`` / ``failed`` / ``missing`` with the reason,
-totals (alerts, hectares) and the largest alerts. A failed or missing tile is listed, and
+alerts (GeoJSON, FlatGeobuf, CSV) and :class:`RegionSummary`: per tile ``ok`` / ``failed`` /
+``missing`` with the reason, totals (alerts, hectares) and the largest alerts. A failed or missing tile is listed, and
 ``complete`` is false, so a partial region is never mistaken for a whole one.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from planet_sentinel.alerts.model import AlertCollection, AlertFeature
+from planet_sentinel.alerts.model import AlertFeature
 from planet_sentinel.artefacts import Artefact
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.region.dissolve import Piece, clip_pieces, common_crs, dissolve, group_pieces
@@ -130,13 +130,11 @@ def merge_alerts(plan: RegionPlan, alerts_by_tile: dict[str, list[AlertFeature]]
 
 
 def write_region_alerts(alerts: list[AlertFeature], out_dir: Path, name: str) -> dict[str, Path]:
-    """The region's alerts as GeoJSON (an :class:`AlertCollection`), written atomically."""
+    """The region's alerts as GeoJSON, FlatGeobuf and CSV (the alerts' own writers, each atomic)."""
+    from planet_sentinel.alerts.writers import alert_paths, write_alerts
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    geojson = out_dir / f"{name}_alerts.geojson"
-    AlertCollection(schema_version=AlertCollection.SCHEMA_VERSION, name=f"{name} alerts", features=alerts).save(
-        geojson, indent=None
-    )
-    return {"geojson": geojson}
+    return write_alerts(alert_paths(name, out_dir), alerts, name)
 
 
 def _largest(alert: AlertFeature) -> LargestAlert:

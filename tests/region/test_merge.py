@@ -33,8 +33,10 @@ def test_a_polygon_split_at_a_border_is_one_alert_with_the_whole_area(
     props = merged[0].properties
     assert props.area_ha == pytest.approx(10.0, abs=0.01)  # not 6 + 4, nor with the margins twice (12 ha)
     assert props.confidence == "high" and props.max_probability == 0.95
-    assert props.tile_id == east.id  # the tile that holds most of it (3 of 5 ha... 6 of 10)
+    assert props.tile_id == east.id  # the tile that holds most of it (6 of the 10 ha)
     assert summary.complete and [s.status for s in summary.tiles] == ["ok", "ok"]
+    rows = (tmp_path / "out" / "region_alerts.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith(props.id) and (tmp_path / "out" / "region_alerts.fgb").is_file()
 
 
 def test_polygons_touching_only_at_a_corner_across_a_border_stay_two(
