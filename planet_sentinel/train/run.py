@@ -16,7 +16,7 @@ from planet_sentinel.train.checkpoint import Progress, restore_checkpoint
 from planet_sentinel.train.config import EpochCallback, Scalar, TrainConfig, TrainResult
 from planet_sentinel.train.data import TrainingData
 from planet_sentinel.train.loop import fit
-from planet_sentinel.train.outputs import RunFiles, keep_parity_windows, validation_preview, write_history
+from planet_sentinel.train.outputs import RunFiles, validation_preview, write_history
 from planet_sentinel.train.task import Task, build_task, seed_everything
 
 if TYPE_CHECKING:
@@ -51,13 +51,11 @@ def train(
     callbacks: Sequence[EpochCallback] = (),
 ) -> TrainResult:
     """Train on the ``train`` split of every chip directory under ``chips_dir``, validate on
-        ``val`` each epoch, keep the best bundle (by validation F1 at its best threshold).
+    ``val`` each epoch, keep the best bundle (by validation F1 at its best threshold).
 
-    log = logging.getLogger(__name__)
-
-        ``baseline`` gives the normalisation (computed on the train split when None; a dict is read as
-        baseline.json's content); ``resume``
-        continues from the run directory's checkpoint; ``callbacks`` see every epoch's metrics.
+    ``baseline`` gives the normalisation (computed on the train split when None; a dict is read as
+    baseline.json's content); ``resume``
+    continues from the run directory's checkpoint; ``callbacks`` see every epoch's metrics.
     """
     import torch
 
@@ -81,7 +79,6 @@ def train(
         raise SentinelError("training produced no model (no epoch completed)")
     log.info(f"stopped: {stop_reason}; best val F1 {progress.best['val_f1']:.3f} at epoch {progress.best.get('epoch')}")
     write_history(files, progress.history, progress.best, params, stop_reason)
-    keep_parity_windows(data.val_set, files.run_dir)
     return TrainResult(
         run_dir=files.run_dir,
         bundle_path=files.bundle,
