@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,7 @@ def write_prediction(
     size: int = 64,
     unknown: tuple[int, int, int, int] | None = None,
     threshold: float = 0.5,
+    high_threshold: float | None = None,
 ) -> FakePrediction:
     """A prediction of ``size`` x ``size`` px at 10 m (EPSG:32720) whose loss is ``blocks``."""
     grid = utm_grid(size)
@@ -58,15 +60,18 @@ def write_prediction(
         with scene_writer(path, grid, ["B04"], tags={"ACQUISITION_DATE": date} if date else {}) as w:
             w.write(np.full((1, size, size), 500, np.uint16))
         scenes.append(str(path))
+    model: dict[str, Any] = dict(
+        name="planet-sentinel", version="7", run_id="run-1", bands=["B04"], chip_size=64, threshold=0.5
+    )
+    if high_threshold is not None:  # ModelInfo.high_threshold (issue #14)
+        model["high_threshold"] = high_threshold
     summary = PredictionSummary(
         schema_version=PredictionSummary.SCHEMA_VERSION,
         name=name,
         before=scenes[0],
         after=scenes[1],
         grid=GridInfo.of(grid),
-        model=ModelInfo(
-            name="planet-sentinel", version="7", run_id="run-1", bands=["B04"], chip_size=64, threshold=0.5
-        ),
+        model=ModelInfo(**model),
         threshold=threshold,
         min_area_ha=0.0,
         window=64,

@@ -15,6 +15,7 @@ from planet_sentinel.alerts import AlertCollection, alert_id
 from planet_sentinel.alerts.stage import NO_HIGH_THRESHOLD, AlertsRequest, run_alerts
 from planet_sentinel.cli import cli
 from planet_sentinel.errors import SentinelError
+from planet_sentinel.predict import ModelInfo
 from tests.alerts.fakes import write_prediction
 
 #: 10 x 10 px at 95 % (1 ha, high) and 10 x 20 px at 60 % (2 ha, nominal).
@@ -71,6 +72,13 @@ def test_without_high_threshold_every_alert_is_nominal_and_a_note_says_so(tmp_pa
     done = run_alerts(AlertsRequest(summary=fake.summary, out_dir=tmp_path / "out"))
     assert {a.properties.confidence for a in done.alerts} == {"nominal"}
     assert done.notes == (NO_HIGH_THRESHOLD,)
+
+
+@pytest.mark.skipif("high_threshold" not in ModelInfo.model_fields, reason="ModelInfo.high_threshold lands with #14")
+def test_the_models_high_threshold_in_the_summary_splits_confidence(tmp_path: Path) -> None:
+    fake = write_prediction(tmp_path / "pred", BLOCKS, high_threshold=0.6)
+    done = run_alerts(AlertsRequest(summary=fake.summary, out_dir=tmp_path / "out"))
+    assert {a.properties.confidence for a in done.alerts} == {"high"} and done.notes == ()
 
 
 def test_a_scene_without_dates_is_refused_naming_file_and_tag_or_dated_by_flags(tmp_path: Path) -> None:
