@@ -3,7 +3,8 @@
 Each source writes the date its own way (one reader here for all of them):
 
 * ``sentinel simulate`` (``sources/synthetic/scene.py``): tag ``ACQUISITION_DATE`` (YYYY-MM-DD);
-* ``sentinel import files`` (``sources/files.py``): tag ``acquisition_date``, when ``import_files(dates=...)`` was given them;
+* ``sentinel import files`` (``sources/files.py``): tag ``acquisition_date``, when
+  ``import_files(dates=...)`` was given them;
 * ``sentinel ingest gee`` (``sources/gee/ingest.py``): tag ``WINDOW`` = ``start/end`` of the
   composite's inclusive date window. A composite's date is its window's **last** day (the newest
   image that could enter it), so consecutive ingests give periods that follow on without a gap.
