@@ -18,21 +18,44 @@ from planet_sentinel.errors import SentinelError
 from tools.emulators.github import DEFAULT_REPO, GitHubEmulator
 
 
+def _signal(name: str, group: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "group": group,
+        "test": "psi",
+        "n_reference": 100,
+        "n_new": 100,
+        "statistic": 0.3,
+        "p_value": None,
+        "effects": {},
+        "limits": {},
+        "warn_limits": {},
+        "description": name,
+        "p_adjusted": None,
+        "status": "ok",
+        "reason": "",
+        "min_samples": 10,
+    }
+
+
 def drift_json(tmp_path: Path, drifted: list[str], baseline: str = "aaaa", status: str = "drift") -> Path:
-    """A drift.json of the monitor's schema (planet_sentinel/drift/report.py), reduced to what is read."""
-    signals = [
-        {"name": "band B04", "group": "bands"},
-        {"name": "band B08", "group": "bands"},
-        {"name": "nodata_share", "group": "scene"},
-        {"name": "encoder_mmd", "group": "model"},
-    ]
+    """A drift.json the monitor could have written (planet_sentinel.drift.types.DriftReport)."""
+    names = {"band B04": "bands", "band B08": "bands", "nodata_share": "scene", "encoder_mmd": "model"}
+    decision = {"drift": status == "drift", "status": status, "drifted": drifted, "warnings": [], "insufficient": []}
+    decision |= {"unavailable": [], "tested": len(names), "correction": "holm", "alpha": 0.01, "summary": "s"}
+    identity = {"path": None, "schema": "planet-sentinel/baseline", "schema_version": 1, "generator": None}
+    identity |= {"created": None, "fingerprint": baseline, "split": "train", "n_chips": 10, "n_scenes": 1}
     data = {
         "schema": "planet-sentinel/drift-report",
         "schema_version": 1,
-        "decision": {"status": status, "drift": status == "drift", "drifted": drifted, "summary": "s"},
-        "signals": signals,
-        "baseline": {"fingerprint": baseline},
+        "decision": {**decision, "exit_code": 3 if status == "drift" else 0},
+        "thresholds": {},
+        "sample_sizes": {},
+        "signals": [_signal(name, group) for name, group in names.items()],
+        "baseline": {**identity, "bands": ["B04", "B08"], "chip_size": 256},
+        "new_data": {},
         "model": {"registry": {"version": "3"}},
+        "context": {},
         "files": {"json": "drift.json", "markdown": "drift.md", "bands_png": "bands.png"},
     }
     out = tmp_path / f"r{len(list(tmp_path.iterdir()))}"
@@ -59,10 +82,15 @@ def test_load_drift_report_rejects_what_is_not_a_report(tmp_path: Path) -> None:
         gh.load_drift_report(tmp_path / "absent")
     bad = tmp_path / "bad.json"
     bad.write_text("{")
-    with pytest.raises(SentinelError, match="not valid JSON"):
+    with pytest.raises(SentinelError, match="not JSON"):
         gh.load_drift_report(bad)
-    bad.write_text(json.dumps({"schema": "planet-sentinel/baseline"}))
-    with pytest.raises(SentinelError, match="not a drift report"):
+    bad.write_text(json.dumps({"schema": "planet-sentinel/baseline", "schema_version": 1}))
+    with pytest.raises(SentinelError, match="not a valid drift-report .*re-run `sentinel monitor`"):
+        gh.load_drift_report(bad)
+    report = json.loads((drift_json(tmp_path, ["band B04"]) / "drift.json").read_text())
+    del report["decision"]["status"]
+    bad.write_text(json.dumps(report))
+    with pytest.raises(SentinelError, match="decision.status: Field required"):
         gh.load_drift_report(bad)
 
 

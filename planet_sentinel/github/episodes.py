@@ -56,24 +56,24 @@ class DriftReport:
 
 
 def load_drift_report(path: str | Path) -> DriftReport:
-    """Read drift.json (and drift.md, the plots' names) from a monitor output directory or the JSON file."""
+    """Read drift.json (and drift.md, the plots' names) from a monitor output directory or the JSON file.
+
+    The JSON is checked by the drift report's artefact model (``drift.types.DriftReport.load``:
+    schema, version, every field), so a file of another kind or version is refused saying what to re-run.
+    """
+    from planet_sentinel.drift.types import DriftReport as DriftReportFile
+
     p = Path(path)
     json_path = p / "drift.json" if p.is_dir() else p
     if not json_path.is_file():
         raise SentinelError(f"{json_path}: no such file (run `sentinel monitor --out-dir {p}` first)")
-    try:
-        data = json.loads(json_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SentinelError(f"{json_path}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict) or data.get("schema") != "planet-sentinel/drift-report":
-        raise SentinelError(f"{json_path}: not a drift report (schema 'planet-sentinel/drift-report' expected)")
-    if not isinstance(data.get("decision"), dict) or "status" not in data["decision"]:
-        raise SentinelError(f"{json_path}: the report has no decision")
+    report = DriftReportFile.load(json_path)
     md_path = json_path.with_name("drift.md")
-    markdown = md_path.read_text() if md_path.is_file() else data["decision"].get("summary", "")
-    files = data.get("files") or {}
-    plots = [files[k] for k in ("bands_png", "features_png") if k in files and (json_path.parent / files[k]).exists()]
-    return DriftReport(data, markdown, plots)
+    markdown = md_path.read_text() if md_path.is_file() else report.decision.summary
+    plots = [
+        report.files[k] for k in ("bands_png", "features_png") if (json_path.parent / report.files.get(k, "")).is_file()
+    ]
+    return DriftReport(report.to_dict(), markdown, plots)
 
 
 class EpisodeInfo(TypedDict, total=False):
