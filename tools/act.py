@@ -32,6 +32,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
@@ -340,6 +341,19 @@ def _with_common(func):  # type: ignore[no-untyped-def]
     return func
 
 
+def _shared_settings(common: dict[str, Any]) -> dict[str, Any]:
+    """The ActRun fields both commands take alike from the options of ``_with_common``
+    (``--env`` and ``--mlflow-uri`` differ: run-action writes them into its one-step workflow)."""
+    return {
+        "secrets": _pairs(common["secrets"], "--secret"),
+        "variables": _pairs(common["variables"], "--var"),
+        "write_back": common["write_back"],
+        "github_url": common["github_url"],
+        "dvc_remote": common["dvc_remote"],
+        "summary_file": Path(common["summary_file"]) if common["summary_file"] else None,
+    }
+
+
 def _finish(spec: ActRun, dry_run: bool) -> None:
     if dry_run:
         click.echo(" ".join(spec.command()))
@@ -362,15 +376,8 @@ def act(
     inputs: tuple[str, ...],
     event_file: str | None,
     job: str | None,
-    secrets: tuple[str, ...],
-    variables: tuple[str, ...],
-    env: tuple[str, ...],
-    github_url: str | None,
-    mlflow_uri: str | None,
-    dvc_remote: str | None,
-    write_back: bool,
-    summary_file: str | None,
     dry_run: bool,
+    **common: Any,
 ) -> None:
     """Run a rendered workflow (e.g. `pipeline`) on this machine with act, offline."""
     spec = ActRun(
@@ -378,15 +385,10 @@ def act(
         event=event,
         inputs=_pairs(inputs, "--input"),
         event_file=Path(event_file) if event_file else None,
-        secrets=_pairs(secrets, "--secret"),
-        variables=_pairs(variables, "--var"),
-        env=_pairs(env, "--env"),
+        env=_pairs(common["env"], "--env"),
         job=job,
-        write_back=write_back,
-        github_url=github_url,
-        mlflow_uri=mlflow_uri,
-        dvc_remote=dvc_remote,
-        summary_file=Path(summary_file) if summary_file else None,
+        mlflow_uri=common["mlflow_uri"],
+        **_shared_settings(common),
     )
     _finish(spec, dry_run)
 
@@ -395,39 +397,19 @@ def act(
 @click.argument("action")
 @click.option("--with", "with_", multiple=True, help="KEY=VALUE action input (repeat).")
 @_with_common
-def run_action(
-    action: str,
-    with_: tuple[str, ...],
-    secrets: tuple[str, ...],
-    variables: tuple[str, ...],
-    env: tuple[str, ...],
-    github_url: str | None,
-    mlflow_uri: str | None,
-    dvc_remote: str | None,
-    write_back: bool,
-    summary_file: str | None,
-    dry_run: bool,
-) -> None:
+def run_action(action: str, with_: tuple[str, ...], dry_run: bool, **common: Any) -> None:
     """Run one composite action (e.g. actions/chip) alone, through a generated one-step workflow."""
     path = action if action.startswith("./") else f"./{action.rstrip('/')}"
     if not (ROOT / path / "action.yml").is_file():
         raise click.ClickException(f"no action at {path}/action.yml")
-    env_pairs = _pairs(env, "--env")
-    if mlflow_uri:
-        env_pairs["MLFLOW_TRACKING_URI"] = mlflow_uri
+    env_pairs = _pairs(common["env"], "--env")
+    if common["mlflow_uri"]:
+        env_pairs["MLFLOW_TRACKING_URI"] = common["mlflow_uri"]
     text = one_step_workflow(path, _pairs(with_, "--with"), env_pairs)
     with tempfile.TemporaryDirectory(prefix="run-action-") as tmp:
         workflow = Path(tmp) / "run-action.yml"
         workflow.write_text(text)
-        spec = ActRun(
-            workflow=workflow,
-            secrets=_pairs(secrets, "--secret"),
-            variables=_pairs(variables, "--var"),
-            write_back=write_back,
-            github_url=github_url,
-            dvc_remote=dvc_remote,
-            summary_file=Path(summary_file) if summary_file else None,
-        )
+        spec = ActRun(workflow=workflow, **_shared_settings(common))
         if dry_run:
             click.echo(text)
         _finish(spec, dry_run)
