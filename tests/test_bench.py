@@ -138,3 +138,15 @@ def test_bench_refuses_an_option_the_benchmark_does_not_use(tmp_path: Path) -> N
     for name, flag in (("chip", "--data"), ("drift", "--test-data"), ("serve", "--data")):
         result = CliRunner().invoke(bench, [name, flag, str(tmp_path), "--size", "1", "--workdir", str(tmp_path)])
         assert result.exit_code == 2 and f"benchmark {name} does not use {flag}" in result.output, result.output
+
+
+def test_region_bench_merged_tiles_equal_the_whole_region(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """2 x 2 tiles of a 256 px scene, a 32 px margin: the merged alerts are the whole prediction's."""
+    from tools.bench import region
+
+    region.run(size=256, workdir=str(tmp_path), margin_px=32, grid=2)
+    line = _last_json(capsys)
+    assert line["bench"] == "region" and line["tiles"] == 4 and line["whole_alerts"] > 0
+    assert line["union_iou"] >= 0.99 and line["duplicates"] == 0 and line["count_error"] <= 0.01
+    assert line["tile_seconds"] > 0 and line["merge_seconds"] > 0 and line["peak_rss_mb"] > 0
+    assert not (tmp_path / "tiles").exists()  # outputs cleaned up, the cached scene stays

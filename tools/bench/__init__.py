@@ -14,6 +14,7 @@ BENCHMARKS = {
     "ingest": "tools.bench.ingest",
     "oscd": "tools.bench.oscd",
     "predict": "tools.bench.predict",
+    "region": "tools.bench.region",
     "serve": "tools.bench.serve",
 }
 
