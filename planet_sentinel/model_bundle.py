@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -37,10 +37,59 @@ class ModelBundle:
     chip_size: int
     threshold: float
     fingerprint: str = ""
+    #: The stricter threshold of ``high`` confidence alerts (validation precision >= 0.9); None for
+    #: bundles saved before it existed or when no threshold reached that precision.
+    high_threshold: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     #: Set by the registry when the bundle came from MLflow.
     source: dict[str, Any] = field(default_factory=dict)
+
+    #: The engine that runs it (an :class:`~planet_sentinel.predict.engines.OnnxModel` says "onnx").
+    engine: ClassVar[str] = "torch"
+
+    @property
+    def multiple(self) -> int:
+        """Window sides must be multiples of this (the U-Net's down-sampling)."""
+        return self.model.multiple
+
+    @property
+    def architecture(self) -> dict[str, int | float | str] | None:
+        """The network's ModelConfig as a dict (None for a stand-in network without one, as in tests)."""
+        from planet_sentinel.model import ModelConfig
+
+        config = getattr(self.model, "config", None)
+        return config.to_dict() if isinstance(config, ModelConfig) else None
+
+    def device_name(self, device: str | torch.device | None = None) -> str:
+        from planet_sentinel.device import resolve_device
+
+        return str(resolve_device(device))
+
+    def probabilities(
+        self, before: np.ndarray, after: np.ndarray, device: str | torch.device | None = None
+    ) -> np.ndarray:
+        """(N, bands, H, W) float32 reflectance x10000 on both dates -> (N, H, W) float32 probability.
+
+        The model is moved to ``device`` (default: CUDA if available) and used in eval mode; its
+        training mode is restored afterwards (training calls this on its live model)."""
+        import torch
+
+        from planet_sentinel.device import resolve_device
+
+        dev = resolve_device(device)
+        model = self.model
+        was_training = model.training
+        model.to(dev).eval()
+        try:
+            with torch.inference_mode():
+                xb = torch.from_numpy(np.ascontiguousarray(before, np.float32)).to(dev)
+                xa = torch.from_numpy(np.ascontiguousarray(after, np.float32)).to(dev)
+                logits = model(self.normalise(xb), self.normalise(xa))
+                prob: np.ndarray = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
+        finally:
+            model.train(was_training)
+        return prob
 
     def normalise(self, image: torch.Tensor) -> torch.Tensor:
         """(N, bands, H, W) reflectance x10000 -> standardised float32 (nodata stays finite)."""
@@ -60,6 +109,7 @@ class ModelBundle:
             "std": [float(v) for v in self.std],
             "chip_size": self.chip_size,
             "threshold": self.threshold,
+            "high_threshold": self.high_threshold,
             "fingerprint": self.fingerprint,
             "metrics": self.metrics,
             "extra": self.extra,
@@ -86,7 +136,11 @@ def load_bundle(path: str | Path, device: str | torch.device = "cpu") -> ModelBu
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise SentinelError(f"{path}: not a readable model bundle ({type(exc).__name__}: {exc})") from exc
-    return bundle_from_payload(payload, str(path), device)
+    bundle = bundle_from_payload(payload, str(path), device)
+    graph = path.with_suffix(".onnx")  # planet_sentinel.onnx_export.graph_path: the graph beside the file
+    if graph.is_file():
+        bundle.source = {"graph": str(graph)}
+    return bundle
 
 
 def bundle_from_payload(payload: Any, where: str, device: str | torch.device = "cpu") -> ModelBundle:
@@ -109,6 +163,7 @@ def bundle_from_payload(payload: Any, where: str, device: str | torch.device = "
         std=np.asarray(payload["std"], np.float32),
         chip_size=int(payload["chip_size"]),
         threshold=float(payload["threshold"]),
+        high_threshold=None if payload.get("high_threshold") is None else float(payload["high_threshold"]),
         fingerprint=payload.get("fingerprint", ""),
         metrics=dict(payload.get("metrics", {})),
         extra=dict(payload.get("extra", {})),

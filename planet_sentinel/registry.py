@@ -152,12 +152,15 @@ def log_and_register(result: TrainResult, tags: dict[str, str] | None = None) ->
     """Log a finished training run's params, artifacts and model to the active run, register
     the model as a new version of ``planet-sentinel`` and point ``challenger`` at it."""
     from planet_sentinel.model_bundle import load_bundle
+    from planet_sentinel.onnx_export import export_graph, graph_path, load_parity_windows
 
     mlflow = mlflow_module()
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("log_and_register needs an active MLflow run (use training_run())")
     bundle = load_bundle(result.bundle_path)
+    graph = graph_path(result.bundle_path)
+    parity = export_graph(bundle, graph, load_parity_windows(result.run_dir))  # refuses a graph that disagrees
     mlflow.log_params({k: v for k, v in result.params.items() if v is not None})
     mlflow.log_metrics({f"best_{k}": float(v) for k, v in result.best.items() if k != "epoch"})
     mlflow.set_tags(
@@ -174,11 +177,18 @@ def log_and_register(result: TrainResult, tags: dict[str, str] | None = None) ->
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=str(Path(__file__).with_name("pyfunc.py")),
-        artifacts={"bundle": str(result.bundle_path)},
+        artifacts={"bundle": str(result.bundle_path), "graph": str(graph)},
         signature=model_signature(len(bundle.bands)),
         input_example=input_example(bundle),
         registered_model_name=MODEL_NAME,
-        pip_requirements=["planet-sentinel", "torch", "numpy", "rasterio", f"mlflow=={mlflow.__version__}"],
+        pip_requirements=[
+            "planet-sentinel",
+            "torch",
+            "onnxruntime",
+            "numpy",
+            "rasterio",
+            f"mlflow=={mlflow.__version__}",
+        ],
         metadata={
             "bands": list(bundle.bands),
             "chip_size": bundle.chip_size,
@@ -193,6 +203,8 @@ def log_and_register(result: TrainResult, tags: dict[str, str] | None = None) ->
         "fingerprint": bundle.fingerprint,
         "threshold": f"{bundle.threshold:.4f}",
         "val_f1": f"{result.best.get('val_f1', float('nan')):.4f}",
+        "onnx_parity_max_abs_diff": f"{parity.max_abs_diff:.2e}",
+        "onnx_parity_windows": f"{parity.windows} {parity.source}",
     }.items():
         client.set_model_version_tag(MODEL_NAME, version, key, value)
     return RegisteredVersion(MODEL_NAME, version, run.info.run_id, CHALLENGER)
@@ -202,22 +214,59 @@ def is_registry_uri(spec: str) -> bool:
     return spec.startswith(("models:/", "runs:/"))
 
 
-def load_model(spec: str | Path) -> ModelBundle:
-    """A ModelBundle from an MLflow URI (e.g. :data:`CHAMPION_URI`) or a local file."""
-    from planet_sentinel.model_bundle import load_bundle
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where a model's files are on this machine: the PyTorch bundle and the ONNX graph (either may
+    be absent: an old version has no graph, a bare ``.onnx`` file no bundle) and what it is."""
 
+    bundle: Path | None
+    graph: Path | None
+    source: dict[str, Any]
+
+
+def model_files(spec: str | Path) -> ModelFiles:
+    """The files of an MLflow URI (downloaded: the registry's artifacts, no pyfunc loading and so no
+    PyTorch import) or of a local bundle or graph file (its ``.onnx`` / ``.pt`` sibling counts)."""
     text = str(spec)
     if not is_registry_uri(text):
-        return load_bundle(Path(text))
+        path = Path(text)
+        if not path.exists():
+            raise SentinelError(f"{path}: no such model file")
+        if path.suffix == ".onnx":
+            bundle = next((p for p in (path.with_suffix(".pt"), path.with_suffix(".pth")) if p.is_file()), None)
+            return ModelFiles(bundle, path, {})
+        graph = path.with_suffix(".onnx")
+        return ModelFiles(path, graph if graph.is_file() else None, {})
     mlflow = mlflow_module()
     from mlflow.exceptions import MlflowException
 
     try:
-        model = mlflow.pyfunc.load_model(text)
+        source = {"uri": text, **describe(text)}
+        # models:/name@alias resolves at download time; pin the version describe() saw.
+        pinned = f"models:/{source['name']}/{source['version']}" if text.startswith("models:/") else text
+        root = Path(mlflow.artifacts.download_artifacts(artifact_uri=pinned))
     except (MlflowException, OSError) as exc:
         raise SentinelError(redact(f"model {text} does not resolve in {tracking_uri()}: {exc}")) from exc
-    bundle: ModelBundle = model.unwrap_python_model().bundle  # planet_sentinel.pyfunc.SentinelPyfunc
-    bundle.source = {"uri": text, **describe(text)}
+    # pyfunc.log_model copies each artifact to <model>/artifacts/<file name> (mlflow 3.17
+    # mlflow/pyfunc/model.py, _save_model_with_class_artifacts_params: saved_artifacts_dir_subpath =
+    # "artifacts"); the bundle is *.pt, the graph *.onnx.
+    artifacts = root / "artifacts"
+    bundle_file = next(iter(sorted(artifacts.glob("*.pt*"))), None)
+    graph_file = next(iter(sorted(artifacts.glob("*.onnx"))), None)
+    if bundle_file is None and graph_file is None:
+        raise SentinelError(f"model {text}: its version holds no bundle or graph under {artifacts}")
+    return ModelFiles(bundle_file, graph_file, source)
+
+
+def load_model(spec: str | Path) -> ModelBundle:
+    """The PyTorch ModelBundle of an MLflow URI (e.g. :data:`CHAMPION_URI`) or a local file (training,
+    evaluation and the drift monitor need the network itself); its ``source`` names the graph when the
+    version has one. Predictors load through :func:`planet_sentinel.predict.loading.load_predictor`."""
+    from planet_sentinel.model_bundle import ModelBundle
+    from planet_sentinel.predict.loading import load_predictor
+
+    bundle = load_predictor(spec, engine="torch")
+    assert isinstance(bundle, ModelBundle)
     return bundle
 
 

@@ -183,6 +183,24 @@ def threshold_by_f1(probabilities: np.ndarray, truth: np.ndarray, bins: int = 10
     return float(acc.edges[k]), f1
 
 
+def threshold_for_precision(
+    probabilities: np.ndarray, truth: np.ndarray, precision: float = 0.9, floor: float = 0.0, bins: int = 1000
+) -> float | None:
+    """The lowest threshold (at least ``floor``) at which pixel precision reaches ``precision``.
+
+    Why: alerts carry a ``high`` confidence (GLAD-S2 and RADD publish two levels) at a stricter
+    threshold than the F1-best one; chosen on validation chips, never on the scene it is used on.
+    None when no threshold reaches the precision (then every alert stays ``nominal``).
+    """
+    acc = ScoreAccumulator("probability", np.linspace(0.0, 1.0, bins + 1))
+    acc.add(np.asarray(probabilities, np.float32), np.asarray(truth))
+    tp = np.cumsum(acc.pos[::-1])[::-1].astype(np.float64)
+    fp = np.cumsum(acc.neg[::-1])[::-1].astype(np.float64)
+    reached = (tp > 0) & (tp >= precision * (tp + fp)) & (acc.edges[:-1] >= floor - 1e-12)
+    hits = np.flatnonzero(reached)
+    return float(acc.edges[hits[0]]) if hits.size else None
+
+
 # --------------------------------------------------------------------------------------------
 # Accumulating scores
 # --------------------------------------------------------------------------------------------

@@ -241,6 +241,6 @@ def test_kernel_side_trains_without_rasterio_mlflow_or_the_kaggle_client(simulat
     assert proc.returncode == 0, proc.stderr[-2000:]
     record = json.loads(proc.stdout.strip().splitlines()[-1])
     assert record["bundle_sha256"] == "abc" and record["device"] == "cpu" and record["amp"] is False
-    assert set(record["outputs"]) == {"model.pt", "history.json", "val_predictions.png"}
+    assert set(record["outputs"]) == {"model.pt", "history.json", "val_predictions.png", "parity_windows.npz"}
     assert packing.sha256_file(out / "model.pt") == record["outputs"]["model.pt"]["sha256"]
     assert json.loads((out / "run.json").read_text())["fingerprint"] == record["fingerprint"]

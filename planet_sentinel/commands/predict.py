@@ -21,6 +21,11 @@ from planet_sentinel.commands.common import band_order, emit, model_option, scen
 @click.option("--overlap", type=int, help="Pixels shared by neighbouring windows [default: 64].")
 @click.option("--batch-size", type=int, help="Windows per forward pass [default: 8].")
 @click.option("--device", help="cpu, cuda or cuda:N (default: cuda if available).")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "onnx", "torch"]),
+    help="onnx (ONNX Runtime), torch (PyTorch) or auto: torch on CUDA, else the model's ONNX graph [default: auto].",
+)
 @scene_output_options
 def predict(
     model_spec: str,
@@ -39,10 +44,10 @@ def predict(
     """
     from planet_sentinel.config import resolve
     from planet_sentinel.predict import SECTION, PredictConfig, predict_scene
-    from planet_sentinel.registry import load_model
+    from planet_sentinel.predict.loading import load_predictor
 
     order = band_order(scene_bands)
     config = resolve(PredictConfig, SECTION, options)
-    bundle = load_model(model_spec)
+    bundle = load_predictor(model_spec, config.engine, config.device)
     result = predict_scene(bundle, before, after, out_dir, name=name, config=config, overwrite=overwrite, order=order)
     emit(result.to_dict(), as_json)

@@ -14,6 +14,11 @@ import click
     help="MLflow model URI (models:/planet-sentinel@champion, the default) or a bundle file "
     "(e.g. runs/model_inference.pth). Env SENTINEL_SERVE_MODEL.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "onnx", "torch"]),
+    help="What runs the model: onnx, torch or auto (torch on CUDA, else the model's ONNX graph) [default: auto].",
+)
 @click.option("--host", help="Interface to listen on (default 127.0.0.1; 0.0.0.0 in a container).")
 @click.option("--port", type=int, help="Port (default 8000; 0 picks a free one).")
 @click.option("--workers", type=int, help="Predictions run at once (default 2).")

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from planet_sentinel.artefacts import Artefact
+from planet_sentinel.onnx_export import PARITY_FILE
 from planet_sentinel.train.config import Scalar
 
 RUN_RECORD = "run.json"
@@ -137,6 +138,9 @@ def run(
     produced = {MODEL_FILE: result.bundle_path, "history.json": result.run_dir / "history.json"}
     if result.preview_png is not None:
         produced["val_predictions.png"] = result.preview_png
+    parity = result.run_dir / PARITY_FILE  # the ONNX export's check windows, for registration at home
+    if parity.is_file():
+        produced[PARITY_FILE] = parity
     outputs = {}
     for name, source in produced.items():
         shutil.copyfile(source, working / name)

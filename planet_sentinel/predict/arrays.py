@@ -20,11 +20,11 @@ from planet_sentinel.predict.tiling import Tile, iter_tiles, plan_tiles, resolve
 if TYPE_CHECKING:
     import torch
 
-    from planet_sentinel.model_bundle import ModelBundle
+    from planet_sentinel.predict.engines import Model
 
 
 def predict_arrays(
-    bundle: ModelBundle,
+    bundle: Model,
     before: np.ndarray,
     after: np.ndarray,
     bands: Sequence[str],

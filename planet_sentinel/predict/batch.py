@@ -14,14 +14,13 @@ import numpy as np
 
 from planet_sentinel.bands import band_positions, canonical, missing_bands
 from planet_sentinel.clouds import SCREEN_BANDS, CloudScreen, cloud_mask
-from planet_sentinel.device import resolve_device
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import nodata_pixels
 
 if TYPE_CHECKING:
     import torch
 
-    from planet_sentinel.model_bundle import ModelBundle
+    from planet_sentinel.predict.engines import Model
 
 
 def select_bands(bands: Sequence[str], wanted: Sequence[str], what: str) -> list[int]:
@@ -30,7 +29,7 @@ def select_bands(bands: Sequence[str], wanted: Sequence[str], what: str) -> list
     return band_positions(wanted, names, lambda missing: f"{what}: bands {missing} missing; the input has {names}")
 
 
-def input_bands(bundle: ModelBundle, screen: CloudScreen | bool) -> list[str]:
+def input_bands(bundle: Model, screen: CloudScreen | bool) -> list[str]:
     """The model's bands, then the extra bands the cloud screen reads."""
     bands = list(bundle.bands)
     if screen is not False:
@@ -64,7 +63,7 @@ def _pad_to(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 def predict_batch(
-    bundle: ModelBundle,
+    bundle: Model,
     before: np.ndarray,
     after: np.ndarray,
     bands: Sequence[str],
@@ -74,37 +73,26 @@ def predict_batch(
     """Change probabilities of a batch of equally sized windows, NaN where unknown.
 
     Args:
-        bundle: the model and its band list and normalisation.
+        bundle: the model (either engine) and its band list.
         before, after: (N, bands, H, W) uint16 reflectance x10000, nodata 0.
         bands: band names of the second axis; the bundle's bands are selected by name.
-        device: torch device (default: CUDA if available, else CPU).
+        device: torch device of the PyTorch engine (default: CUDA if available, else CPU).
         screen: cloud screen (True: default; False: none; or a :class:`CloudScreen`).
 
     Returns:
         (N, H, W) float32 probabilities; windows whose sides are not a multiple of the model's
         are padded by reflection and cropped back.
     """
-    import torch
-
     if before.shape != after.shape or before.ndim != 4:
         raise SentinelError(f"before {before.shape} and after {after.shape} must be equal (N, bands, H, W) arrays")
     idx = select_bands(bands, bundle.bands, "model input")
     n, _, h, w = before.shape
     unknown = np.stack([unknown_pixels(before[i], after[i], bands, screen) for i in range(n)])
-    m = bundle.model.multiple
+    m = bundle.multiple
     hp, wp = math.ceil(h / m) * m, math.ceil(w / m) * m
-    dev = resolve_device(device)
-    model = bundle.model
-    was_training = model.training
-    model.to(dev).eval()
-    try:
-        with torch.inference_mode():
-            xb = torch.from_numpy(_pad_to(before[:, idx].astype(np.float32), hp, wp)).to(dev)
-            xa = torch.from_numpy(_pad_to(after[:, idx].astype(np.float32), hp, wp)).to(dev)
-            logits = model(bundle.normalise(xb), bundle.normalise(xa))
-            prob = torch.sigmoid(logits.float())[:, 0, :h, :w].cpu().numpy()
-    finally:
-        model.train(was_training)
+    xb = _pad_to(before[:, idx].astype(np.float32), hp, wp)
+    xa = _pad_to(after[:, idx].astype(np.float32), hp, wp)
+    prob = bundle.probabilities(xb, xa, device)[:, :h, :w]
     prob = np.ascontiguousarray(prob, dtype=np.float32)
     prob[unknown] = np.nan
     return prob

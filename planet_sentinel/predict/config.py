@@ -8,7 +8,7 @@ Resolve with ``planet_sentinel.config.resolve(PredictConfig, SECTION, flags)`` (
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -40,6 +40,11 @@ class PredictConfig(BaseModel):
         default=DEFAULT_MIN_AREA_HA, ge=0, description="minimum mapping unit of the loss polygons"
     )
     device: str | None = Field(default=None, description="auto, cpu, cuda or cuda:N (default: cuda if available)")
+    engine: Literal["auto", "onnx", "torch"] = Field(
+        default="auto",
+        description="onnx (ONNX Runtime, CPU), torch (PyTorch) or auto: torch on CUDA, else onnx when the "
+        "model has a graph and onnxruntime is installed, else torch",
+    )
 
     @model_validator(mode="after")
     def _overlap_below_window(self) -> PredictConfig:
@@ -68,3 +73,4 @@ class PredictOverrides(TypedDict, total=False):
     threshold: float | None
     min_area_ha: float
     device: str | None
+    engine: Literal["auto", "onnx", "torch"]

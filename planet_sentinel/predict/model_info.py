@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from planet_sentinel.model_bundle import ModelBundle
+    from planet_sentinel.predict.engines import Model
 
 #: Architecture settings as ModelConfig.to_dict() writes them (ints, floats, the variant's name).
 Architecture = dict[str, int | float | str]
@@ -27,14 +27,14 @@ class ModelInfo(BaseModel):
     bands: list[str]
     chip_size: int
     threshold: float = Field(description="The model's own decision threshold.")
+    high_threshold: float | None = Field(
+        None, description="Threshold of high-confidence alerts (validation precision >= 0.9); None if absent."
+    )
     architecture: Architecture | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
 
     @classmethod
-    def from_bundle(cls, bundle: ModelBundle) -> ModelInfo:
-        from planet_sentinel.model import ModelConfig
-
-        config = getattr(bundle.model, "config", None)
+    def from_bundle(cls, bundle: Model) -> ModelInfo:
         source = bundle.source
 
         def text(key: str) -> str | None:
@@ -51,11 +51,12 @@ class ModelInfo(BaseModel):
             bands=list(bundle.bands),
             chip_size=bundle.chip_size,
             threshold=bundle.threshold,
-            architecture=config.to_dict() if isinstance(config, ModelConfig) else None,
+            high_threshold=bundle.high_threshold,
+            architecture=bundle.architecture,
             metrics=dict(bundle.metrics),
         )
 
 
-def model_info(bundle: ModelBundle) -> dict[str, Any]:
+def model_info(bundle: Model) -> dict[str, Any]:
     """:class:`ModelInfo` of ``bundle`` as the JSON dict other reports embed."""
     return ModelInfo.from_bundle(bundle).model_dump(mode="json")

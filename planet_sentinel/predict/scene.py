@@ -24,7 +24,6 @@ import numpy as np
 
 from planet_sentinel.bands import MASK_UNKNOWN, BandOrder
 from planet_sentinel.clouds import CloudScreen
-from planet_sentinel.device import resolve_device
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.predict.batch import input_bands
 from planet_sentinel.predict.config import PredictConfig, PredictOverrides
@@ -46,9 +45,7 @@ from planet_sentinel.raster import (
 )
 
 if TYPE_CHECKING:
-    import torch
-
-    from planet_sentinel.model_bundle import ModelBundle
+    from planet_sentinel.predict.engines import Model
 
 #: Probability raster: uint8 percent (0..100), this value where unknown.
 PROBABILITY_NODATA = 255
@@ -105,13 +102,13 @@ def scene_name(before: Path) -> str:
 class _Job:
     """Everything :func:`predict_scene` decided before the first pixel is read."""
 
-    bundle: ModelBundle
+    bundle: Model
     before: Path
     after: Path
     name: str
     config: PredictConfig
     threshold: float
-    device: torch.device
+    device: str
     screen: CloudScreen | bool
     wanted: list[str]
     scene_bands: tuple[str, ...]
@@ -122,7 +119,7 @@ class _Job:
 
 
 def predict_scene(
-    bundle: ModelBundle,
+    bundle: Model,
     before: str | Path,
     after: str | Path,
     out_dir: str | Path,
@@ -145,7 +142,8 @@ def predict_scene(
     refused unless ``overwrite``.
 
     Args:
-        bundle: the model bundle.
+        bundle: the model bundle or its ONNX graph; ``config.engine`` picks which runs it
+            (:func:`planet_sentinel.predict.engines.resolve_engine`).
         before, after: scenes on one grid holding the bundle's bands (by name, any order).
         out_dir: output directory.
         name: output prefix (default: the before file's name without ``_before``).
@@ -163,7 +161,10 @@ def predict_scene(
     threshold = bundle.threshold if cfg.threshold is None else float(cfg.threshold)
     if not 0.0 <= threshold <= 1.0:
         raise SentinelError(f"threshold {threshold} must be within 0..1")
-    device = resolve_device(cfg.device)  # an unknown device fails here, before any output
+    from planet_sentinel.predict.engines import resolve_engine
+
+    bundle = resolve_engine(bundle, cfg.engine, cfg.device)
+    device = bundle.device_name(cfg.device)  # an unknown device fails here, before any output
     before, after, out_dir = Path(before), Path(after), Path(out_dir)
     grid, scene_bands = check_scene_pair(before, after, (order or BandOrder()).with_example(bundle.bands))
     name = name or scene_name(before)
@@ -313,7 +314,8 @@ def _summary(job: _Job, features: list[Feature], counts: np.ndarray, timings: di
         overlap=cfg.overlap,
         windows=len(job.tiles),
         cloud_screen=job.screen is not False,
-        device=str(job.device),
+        device=job.device,
+        engine=job.bundle.engine,
         loss_area_ha=round(sum(f["properties"]["area_ha"] for f in features), 4),
         loss_pixels_area_ha=round(int(counts[1]) * pixel_ha, 4),
         polygons=len(features),

@@ -50,6 +50,7 @@ class PredictionSummary(Artefact):
     windows: int = Field(description="Windows predicted.")
     cloud_screen: bool
     device: str
+    engine: str = Field("torch", description="What ran the network: onnx (ONNX Runtime) or torch (PyTorch).")
     loss_area_ha: float = Field(description="Area of the polygons (minimum mapping unit applied), hectares.")
     loss_pixels_area_ha: float = Field(description="Area of every loss pixel, hectares.")
     polygons: int

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from planet_sentinel.clouds import CloudScreen
-from planet_sentinel.device import resolve_device
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.predict.batch import predict_batch
 from planet_sentinel.predict.config import DEFAULT_BATCH_SIZE, DEFAULT_MIN_WINDOW
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     import torch
     from rasterio.windows import Window
 
-    from planet_sentinel.model_bundle import ModelBundle
+    from planet_sentinel.predict.engines import Model
 
 
 @dataclass(frozen=True)
@@ -99,10 +98,10 @@ def plan_tiles(height: int, width: int, window: int, overlap: int) -> list[Tile]
     return [Tile(r, c, h, w, r0, r1, c0, c1) for r, r0, r1 in rows for c, c0, c1 in cols]
 
 
-def resolve_window(bundle: ModelBundle, window: int | None, height: int, width: int, overlap: int = 0) -> int:
+def resolve_window(bundle: Model, window: int | None, height: int, width: int, overlap: int = 0) -> int:
     """The window side: ``window`` or max(chip size, 512), a multiple of the model's input multiple,
     capped to the scene (rounded up to that multiple: smaller scenes are padded)."""
-    m = bundle.model.multiple
+    m = bundle.multiple
     if window is None:
         window = math.ceil(max(bundle.chip_size, DEFAULT_MIN_WINDOW) / m) * m
     elif window <= 0 or window % m:
@@ -132,7 +131,7 @@ class TileResult:
 
 
 def iter_tiles(
-    bundle: ModelBundle,
+    bundle: Model,
     tiles: Sequence[Tile],
     read: Reader,
     bands: Sequence[str],
@@ -152,7 +151,6 @@ def iter_tiles(
     timings = timings if timings is not None else {}
     timings.setdefault("read", 0.0)
     timings.setdefault("forward", 0.0)
-    dev = resolve_device(device)
     for start in range(0, len(tiles), batch_size):
         batch = tiles[start : start + batch_size]
         t0 = time.perf_counter()
@@ -161,7 +159,7 @@ def iter_tiles(
         after = np.stack([p[1] for p in pairs])
         del pairs
         t1 = time.perf_counter()
-        prob = predict_batch(bundle, before, after, bands, dev, screen)
+        prob = predict_batch(bundle, before, after, bands, device, screen)
         timings["read"] += t1 - t0
         timings["forward"] += time.perf_counter() - t1
         for tile, p, b, a in zip(batch, prob, before, after, strict=True):

@@ -44,7 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
     """The service for ``settings`` (default: resolved from SENTINEL_SERVE_* and params.yaml)."""
     settings = settings or load_settings()
-    holder = ModelHolder(settings.model)
+    holder = ModelHolder(settings.model, settings.engine, settings.device, settings.threads_per_worker())
     pool = InferencePool(settings.workers, settings.queue, settings.threads_per_worker())
     metrics = ServiceMetrics()
     app = FastAPI(

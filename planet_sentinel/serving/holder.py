@@ -19,7 +19,7 @@ from planet_sentinel.errors import SentinelError
 from planet_sentinel.registry import redact
 
 if TYPE_CHECKING:
-    from planet_sentinel.model_bundle import ModelBundle
+    from planet_sentinel.predict.engines import Model
 
 log = logging.getLogger("planet_sentinel.serving")
 
@@ -28,7 +28,7 @@ log = logging.getLogger("planet_sentinel.serving")
 class LoadedModel:
     """An immutable snapshot: the bundle, what identifies it, and when it was loaded."""
 
-    bundle: ModelBundle
+    bundle: Model
     key: str
     info: dict[str, Any]
     loaded_at: float
@@ -61,8 +61,9 @@ def parse_registry_spec(spec: str) -> tuple[str, str, str] | None:
 class ModelHolder:
     """Holds the current model for ``spec`` and refreshes it when the alias or file changes."""
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, engine: str = "auto", device: str | None = None, threads: int | None = None) -> None:
         self.spec = spec
+        self.engine, self.device, self.threads = engine, device, threads
         self.status = CheckStatus()
         self._current: LoadedModel | None = None
         self._lock = threading.Lock()  # one load at a time; readers never wait for it
@@ -91,18 +92,19 @@ class ModelHolder:
         stat = path.stat()
         return f"{stat.st_size}:{stat.st_mtime_ns}"
 
-    def _load(self, key: str) -> ModelBundle:
-        from planet_sentinel import registry
+    def _load(self, key: str) -> Model:
+        from planet_sentinel.predict.loading import load_predictor
 
         parsed = parse_registry_spec(self.spec)
         if parsed is None:
-            bundle = registry.load_model(self.spec)
-            bundle.source = {**bundle.source, "uri": bundle.source.get("uri") or self.spec}
-            return bundle
+            model = load_predictor(self.spec, self.engine, self.device, self.threads)
+            model.source = {**model.source, "uri": model.source.get("uri") or self.spec}
+            return model
         name, kind, ref = parsed
-        bundle = registry.load_model(f"models:/{name}/{key}")  # the resolved version: no race with the alias
-        bundle.source = {**bundle.source, "uri": self.spec, "alias": ref if kind == "alias" else ""}
-        return bundle
+        # the resolved version: no race with the alias
+        model = load_predictor(f"models:/{name}/{key}", self.engine, self.device, self.threads)
+        model.source = {**model.source, "uri": self.spec, "alias": ref if kind == "alias" else ""}
+        return model
 
     def refresh(self) -> bool:
         """Load the model if what the spec points at changed; True when a new model was swapped in.
@@ -121,9 +123,8 @@ class ModelHolder:
                 if current is not None and current.key == key:
                     self.status.last_success, self.status.last_error = now, None
                     return False
-                bundle = self._load(key)
-                bundle.model.eval()
-                loaded = LoadedModel(bundle, key, model_info(bundle), time.time())
+                model = self._load(key)
+                loaded = LoadedModel(model, key, model_info(model), time.time())
             except Exception as exc:  # the registry may fail in any way; the service must not
                 self.status.failures += 1
                 self.status.last_error = redact(f"{type(exc).__name__}: {exc}")

@@ -122,6 +122,7 @@ def run_prediction(
                 batch_size=settings.batch_size,
                 min_area_ha=settings.min_area_ha,
                 device=settings.device,
+                engine="onnx" if loaded.bundle.engine == "onnx" else "torch",  # the holder chose at load time
                 quicklook=False,  # a PNG nobody receives
                 order=order,
             )

@@ -10,6 +10,7 @@ when its request times out is cancelled and frees its place at once.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,9 +28,11 @@ class TimedOut(Exception):
 
 
 def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
+    """PyTorch's intra-op threads, when the model runs on PyTorch (workers start at the first job,
+    after the model is loaded). ONNX Runtime gets its thread count in its session options."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
 
 
 class InferencePool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -30,7 +30,9 @@ class ServeSettings(BaseModel):
     )
     workers: int = Field(2, ge=1, description="Predictions run at once (threads off the event loop).")
     queue: int = Field(16, ge=0, description="Predictions allowed to wait for a worker; more get 503 + Retry-After.")
-    torch_threads: int | None = Field(None, ge=1, description="Intra-op threads per worker (default: cores / workers).")
+    torch_threads: int | None = Field(
+        None, ge=1, description="Intra-op threads per worker, PyTorch or ONNX Runtime (default: cores / workers)."
+    )
     timeout_s: float = Field(300.0, gt=0, description="Per-request limit on waiting plus predicting (504).")
     retry_after_s: int = Field(5, ge=1, description="Retry-After of a 503 when saturated.")
     reload_interval_s: float = Field(60.0, ge=0, description="How often the alias (or file) is checked; 0: never.")
@@ -39,6 +41,11 @@ class ServeSettings(BaseModel):
     batch_size: int = Field(8, ge=1)
     min_area_ha: float = Field(0.5, ge=0, description="Minimum mapping unit of the loss polygons.")
     device: str | None = Field(None, description="cpu, cuda or cuda:N (default: cuda if available).")
+    engine: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="onnx (ONNX Runtime), torch (PyTorch) or auto: torch on CUDA, else the model's ONNX graph "
+        "when onnxruntime is installed, else torch (the service image has no torch: onnx).",
+    )
 
     @property
     def max_request_bytes(self) -> int:

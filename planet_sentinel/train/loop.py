@@ -12,6 +12,7 @@ record), writes the checkpoint and checks the stopping rules, in that order.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 
@@ -26,6 +27,10 @@ from planet_sentinel.train.outputs import RunFiles
 from planet_sentinel.train.task import Task
 
 log = logging.getLogger(__name__)
+
+#: Pixel precision on the validation chips at which an alert is ``high`` confidence (GLAD-S2/RADD's
+#: two levels; the issue's rule: precision >= 0.9).
+HIGH_CONFIDENCE_PRECISION = 0.9
 
 
 def training_step(task: Task, before: np.ndarray, after: np.ndarray, mask: np.ndarray, dice_weight: float) -> float:
@@ -77,23 +82,26 @@ def predict_probabilities(task: Task, dataset: ChipDataset, batch_size: int) -> 
     return np.concatenate(probs), np.concatenate(truths)
 
 
-def validate(task: Task, val_set: ChipDataset, batch_size: int) -> tuple[float, float]:
-    """The decision threshold with the best F1 on the validation chips, and that F1."""
-    from planet_sentinel.evaluate import threshold_by_f1
+def validate(task: Task, val_set: ChipDataset, batch_size: int) -> tuple[float, float, float | None]:
+    """On the validation chips: the threshold with the best F1, that F1, and the stricter threshold
+    with precision >= 0.9 (alerts' ``high`` confidence; None when no threshold reaches it)."""
+    from planet_sentinel.scores import threshold_by_f1, threshold_for_precision
 
     probs, truth = predict_probabilities(task, val_set, batch_size)
-    return threshold_by_f1(probs, truth)
+    threshold, f1 = threshold_by_f1(probs, truth)
+    return threshold, f1, threshold_for_precision(probs, truth, HIGH_CONFIDENCE_PRECISION, floor=threshold)
 
 
 def run_epoch(task: Task, data: TrainingData, config: TrainConfig, epoch: int) -> dict[str, float]:
     """Train one epoch, validate; the epoch's metrics as logged to MLflow and history.json."""
     epoch_start = time.perf_counter()
     train_loss = train_epoch(task, data.train_set, config, epoch)
-    threshold, val_f1 = validate(task, data.val_set, config.batch_size)
+    threshold, val_f1, high = validate(task, data.val_set, config.batch_size)
     return {
         "train_loss": train_loss,
         "val_f1": val_f1,
         "val_threshold": threshold,
+        "val_high_threshold": float("nan") if high is None else high,
         "lr": float(task.scheduler.get_last_lr()[0]),
         "epoch_seconds": time.perf_counter() - epoch_start,
     }
@@ -123,6 +131,8 @@ def fit(
         improved = progress.record(epoch, metrics)
         if improved:
             task.bundle.threshold = metrics["val_threshold"]
+            high = metrics["val_high_threshold"]
+            task.bundle.high_threshold = None if math.isnan(high) else high
             task.bundle.metrics = {"val_f1": metrics["val_f1"]}
             task.bundle.save(files.bundle)
         log.info(

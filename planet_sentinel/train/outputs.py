@@ -50,10 +50,32 @@ def write_history(
 
 
 def publish_inference_copy(result: TrainResult, target: Path = INFERENCE_COPY) -> Path:
-    """Copy the best bundle to ``runs/model_inference.pth`` (atomically)."""
+    """Copy the best bundle to ``runs/model_inference.pth`` and its ONNX graph, when registration
+    exported one, to ``runs/model_inference.onnx`` (each atomically; a stale graph is removed)."""
+    from planet_sentinel.onnx_export import graph_path
+
     with atomic_path(target, suffix=".pth") as tmp:
         shutil.copyfile(result.bundle_path, tmp)
+    graph, published = graph_path(result.bundle_path), graph_path(target)
+    if graph.is_file():
+        with atomic_path(published, suffix=".onnx") as tmp:
+            shutil.copyfile(graph, tmp)
+    else:
+        published.unlink(missing_ok=True)  # never pair the new bundle with an older model's graph
     return target
+
+
+def most_loss(val_set: ChipDataset, count: int) -> list[int]:
+    """Indexes of the ``count`` validation chips with the largest share of loss pixels."""
+    return sorted(range(len(val_set)), key=lambda k: -float((val_set.sample(k)[2] == 1).mean()))[:count]
+
+
+def keep_parity_windows(val_set: ChipDataset, run_dir: Path, count: int = 2) -> Path:
+    """The validation chips the ONNX export is checked on at registration (planet_sentinel.onnx_export)."""
+    from planet_sentinel.onnx_export import save_parity_windows
+
+    pairs = [val_set.sample(k)[:2] for k in most_loss(val_set, count)]
+    return save_parity_windows(pairs, run_dir)
 
 
 def validation_preview(bundle_path: Path, val_set: ChipDataset, target: Path, rows: int = 4) -> Path:
@@ -65,7 +87,7 @@ def validation_preview(bundle_path: Path, val_set: ChipDataset, target: Path, ro
 
     bundle = load_bundle(bundle_path)
     bands = list(bundle.bands)
-    candidates = sorted(range(len(val_set)), key=lambda k: -float((val_set.sample(k)[2] == 1).mean()))[:rows]
+    candidates = most_loss(val_set, rows)
     panels, titles = [], []
     for k in candidates:
         before, after, mask = val_set.sample(k)

@@ -16,7 +16,7 @@ from planet_sentinel.train.checkpoint import Progress, restore_checkpoint
 from planet_sentinel.train.config import EpochCallback, Scalar, TrainConfig, TrainResult
 from planet_sentinel.train.data import TrainingData
 from planet_sentinel.train.loop import fit
-from planet_sentinel.train.outputs import RunFiles, validation_preview, write_history
+from planet_sentinel.train.outputs import RunFiles, keep_parity_windows, validation_preview, write_history
 from planet_sentinel.train.task import Task, build_task, seed_everything
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def train(
         raise SentinelError("training produced no model (no epoch completed)")
     log.info(f"stopped: {stop_reason}; best val F1 {progress.best['val_f1']:.3f} at epoch {progress.best.get('epoch')}")
     write_history(files, progress.history, progress.best, params, stop_reason)
+    keep_parity_windows(data.val_set, files.run_dir)
     return TrainResult(
         run_dir=files.run_dir,
         bundle_path=files.bundle,
