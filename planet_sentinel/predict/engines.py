@@ -81,6 +81,9 @@ class OnnxModel:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
+        # all graph optimisations, the CPU layout transforms (NCHWc convolutions) included:
+        # onnxruntime docs, "Graph Optimizations in ONNX Runtime" (ORT_ENABLE_ALL)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -20,6 +21,7 @@ from planet_sentinel.clouds import CloudScreen
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.predict.batch import predict_batch
 from planet_sentinel.predict.config import DEFAULT_BATCH_SIZE, DEFAULT_MIN_WINDOW
+from planet_sentinel.raster import io_env
 
 if TYPE_CHECKING:
     import torch
@@ -143,27 +145,38 @@ def iter_tiles(
 ) -> Iterator[TileResult]:
     """Predict ``tiles`` in batches; yield each tile's kept probabilities (NaN unknown) and inputs.
 
-    ``read(tile)`` returns the (bands, h, w) before and after arrays of a tile. ``timings``
-    accumulates ``read`` and ``forward`` seconds.
+    ``read(tile)`` returns the (bands, h, w) before and after arrays of a tile; it is called from
+    one reader thread, batch by batch, one batch ahead of the engine. ``timings`` accumulates
+    ``read`` (time spent waiting for the reader) and ``forward`` seconds.
     """
     if batch_size < 1:
         raise SentinelError(f"batch_size must be >= 1, got {batch_size}")
     timings = timings if timings is not None else {}
     timings.setdefault("read", 0.0)
     timings.setdefault("forward", 0.0)
-    for start in range(0, len(tiles), batch_size):
-        batch = tiles[start : start + batch_size]
-        t0 = time.perf_counter()
-        pairs = [read(tile) for tile in batch]
-        before = np.stack([p[0] for p in pairs])
-        after = np.stack([p[1] for p in pairs])
-        del pairs
-        t1 = time.perf_counter()
-        prob = predict_batch(bundle, before, after, bands, device, screen)
-        timings["read"] += t1 - t0
-        timings["forward"] += time.perf_counter() - t1
-        for tile, p, b, a in zip(batch, prob, before, after, strict=True):
-            rows, cols = tile.keep
-            yield TileResult(tile, p[rows, cols], b[:, rows, cols], a[:, rows, cols])
-        if progress is not None:
-            progress.update(len(batch))
+    batches = [tiles[start : start + batch_size] for start in range(0, len(tiles), batch_size)]
+
+    def read_batch(batch: Sequence[Tile]) -> tuple[np.ndarray, np.ndarray]:
+        with io_env():  # rasterio's Env is thread-local: the reader thread needs its own
+            pairs = [read(tile) for tile in batch]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+    # One reader thread fetches the next batch while the engine runs this one (GDAL releases the GIL
+    # while it reads and decodes): with ONNX Runtime the forward is fast enough for reading to show.
+    # Only that thread touches the input datasets, one read at a time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict-read") as reader:
+        pending = reader.submit(read_batch, batches[0]) if batches else None
+        for k, batch in enumerate(batches):
+            t0 = time.perf_counter()
+            assert pending is not None
+            before, after = pending.result()
+            pending = reader.submit(read_batch, batches[k + 1]) if k + 1 < len(batches) else None
+            t1 = time.perf_counter()
+            prob = predict_batch(bundle, before, after, bands, device, screen)
+            timings["read"] += t1 - t0  # the wait for the reader, not the overlapped part
+            timings["forward"] += time.perf_counter() - t1
+            for tile, p, b, a in zip(batch, prob, before, after, strict=True):
+                rows, cols = tile.keep
+                yield TileResult(tile, p[rows, cols], b[:, rows, cols], a[:, rows, cols])
+            if progress is not None:
+                progress.update(len(batch))
