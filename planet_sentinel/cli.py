@@ -35,6 +35,7 @@ from planet_sentinel.commands.promote import promote
 from planet_sentinel.commands.region import region
 from planet_sentinel.commands.serve import serve
 from planet_sentinel.commands.simulate import simulate
+from planet_sentinel.commands.site import site
 from planet_sentinel.commands.train import train
 
 
@@ -73,6 +74,7 @@ COMMANDS: tuple[click.Command, ...] = (
     deploy,
     monitor,
     region,
+    site,
     aoi,
     init,
     demo,
