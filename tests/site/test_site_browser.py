@@ -14,8 +14,8 @@ from tests.site.browser import (
     chromium,
     console_errors,
     foreign,
-    require_chromium,
     requested_urls,
+    require_chromium,
     screenshot_variance,
     serve_under_repo,
     wait_for,
@@ -64,7 +64,8 @@ def test_the_map_shows_every_alert_and_its_layers_switch(built: tuple[FakeWorksp
         assert _count(driver, "img.composite-before") == 1 and _count(driver, "img.composite-after") == 0
         assert _count(driver, "path.alert") == 0
         _toggle(driver, "alerts")
-        driver.execute_script("document.querySelector('path.alert-high').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+        click = "document.querySelector('path.alert-high').dispatchEvent(new MouseEvent('click', {bubbles: true}))"
+        driver.execute_script(click)
         popup = wait_for(driver, "document.querySelector('.leaflet-popup-content')?.textContent")
         assert "observed2024-01-31 → 2024-03-31" in popup and "confidencehigh" in popup, popup
         assert "modelplanet-sentinel v7" in popup and " ha" in popup

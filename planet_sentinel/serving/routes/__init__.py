@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from planet_sentinel.serving.routes import health, metrics, model, predict
+from planet_sentinel.serving.routes import health, metrics, model, page, predict
 
 
 def include_routes(app: FastAPI, max_request_bytes: int) -> None:
@@ -20,3 +20,5 @@ def include_routes(app: FastAPI, max_request_bytes: int) -> None:
     # FastAPI's include-level limit, enforced while the body is read (fastapi/routing.py,
     # _RouterIncludeContext.for_include; https://fastapi.tiangolo.com/advanced/request-body-limits/)
     app.include_router(predict.router, max_body_size=max_request_bytes)
+    app.include_router(page.router, max_body_size=max_request_bytes)
+    page.mount_static(app)
