@@ -113,16 +113,16 @@ def test_container_run_command(tmp_path: Path) -> None:
     cmd = runtime.run_command(Launch(str(bundle), "5", "127.0.0.1", 8080, "live"), "ps-v5-live")
     assert cmd[:4] == ["run", "--detach", "--name", "ps-v5-live"] and "--init" in cmd
     assert f"{VERSION_LABEL}=5" in cmd and f"{MANAGED_LABEL}=true" in cmd
-    assert "127.0.0.1:8080:8000" in cmd and f"{bundle}:/models/model.pth:ro" in cmd
+    assert "127.0.0.1:8080:8000" in cmd and f"{bundle}:/models/model.onnx:ro" in cmd
     assert cmd[cmd.index("localhost/planet-sentinel:latest") + 1 :] == [
         "--model",
-        "/models/model.pth",
+        "/models/model.onnx",
         "--host",
         "0.0.0.0",
         "--port",
         "8000",
     ]
-    with pytest.raises(SentinelError, match="bundle file"):
+    with pytest.raises(SentinelError, match="model file"):
         runtime.run_command(Launch("models:/planet-sentinel/5", "5", "127.0.0.1", 8080, "live"), "n")
     assert not runtime.shares_port
     with pytest.raises(SentinelError, match="cannot share it"):
@@ -137,7 +137,7 @@ def test_container_run_command(tmp_path: Path) -> None:
     assert "127.0.0.1:8080/health" in cmd[cmd.index("--health-cmd") + 1]  # the image's own checks port 8000
     assert cmd[cmd.index("localhost/planet-sentinel:latest") + 1 :] == [
         "--model",
-        "/models/model.pth",
+        "/models/model.onnx",
         "--host",
         "127.0.0.1",
         "--port",

@@ -152,15 +152,28 @@ def resolve_target(model: str) -> Target:
 
 
 def exported_bundle(target: Target, state_dir: Path) -> str:
-    """A bundle file of a registry version, for runtimes that mount a file (containers)."""
+    """The ONNX graph of a registry version as a file, for runtimes that mount one (containers: the
+    service image has no PyTorch and runs graphs). A version registered before graphs were exported
+    has none: a clear error that says how to get one."""
     if not target.registry:
         return target.spec
-    from planet_sentinel.registry import load_model
+    import shutil
+
+    from planet_sentinel.raster import atomic_path
+    from planet_sentinel.registry import model_files
 
     name = target.spec[len("models:/") :].rsplit("/", 1)[0]
-    path = state_dir / "models" / f"{name}-v{target.version}.pth"
+    path = state_dir / "models" / f"{name}-v{target.version}.onnx"
     if not path.exists():
-        load_model(target.spec).save(path)
+        files = model_files(target.spec)
+        if files.graph is None:
+            raise SentinelError(
+                f"v{target.version} has no ONNX graph (registered before graphs were exported); the container "
+                "image runs graphs only: re-register it (sentinel train) or deploy with --runtime process"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, suffix=".onnx") as tmp:
+            shutil.copyfile(files.graph, tmp)
     return str(path)
 
 

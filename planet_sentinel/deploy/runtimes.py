@@ -25,7 +25,7 @@ from planet_sentinel.errors import SentinelError
 VERSION_LABEL = "org.planet-sentinel.model-version"
 MANAGED_LABEL = "org.planet-sentinel.deploy"
 CONTAINER_PORT = 8000
-CONTAINER_MODEL = "/models/model.pth"
+CONTAINER_MODEL = "/models/model.onnx"
 
 
 @dataclass(frozen=True)
@@ -263,7 +263,9 @@ class ContainerRuntime(Runtime):
         spec, version, host, port = launch.spec, launch.version, launch.host, launch.port
         probe_port, share_port = launch.probe_port, launch.share_port
         if not Path(spec).is_file():
-            raise SentinelError(f"{spec}: containers serve a bundle file (export the registry version first)")
+            raise SentinelError(
+                f"{spec}: containers serve a model file (the ONNX graph; export the registry version first)"
+            )
         if self.network == "host":
             network = ["--network", "host", "--health-cmd", health_command(port)]
             listen = ["--host", host, "--port", str(port)] + (["--reuse-port"] if share_port else [])

@@ -45,10 +45,12 @@ def _champion(version: str) -> None:
 
 
 def _break(version: str) -> None:
-    """Overwrite a registered version's bundle artifact with garbage: it can no longer load."""
+    """Overwrite a registered version's model artifacts (the bundle and the ONNX graph the service
+    runs) with garbage: it can no longer load on either engine."""
     location = mlflow.MlflowClient().get_model_version_download_uri(registry.MODEL_NAME, version)
-    bundles = [p for p in Path(location.removeprefix("file://")).rglob("*.pt*") if p.is_file()]
-    assert bundles, f"no bundle artifact under {location}"
+    root = Path(location.removeprefix("file://"))
+    bundles = [p for p in root.rglob("*") if p.is_file() and p.suffix in (".pt", ".pth", ".onnx")]
+    assert {p.suffix for p in bundles} >= {".pt", ".onnx"}, f"no bundle and graph artifacts under {location}"
     for path in bundles:
         path.write_bytes(b"not a model")
 

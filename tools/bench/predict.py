@@ -3,8 +3,10 @@
 On the chip benchmark's cached 8192x8192 scene pair, in separate processes: `predict_scene`
 end to end (read, cloud screen, forward, stitching, COG and GeoJSON writing), and the bare
 batched forward pass of the same model over the same number of windows of the same shape (the
-floor: what any predictor must spend). Prints km2/s, peak RSS, and the ratio of the two.
-Goals (#14): >= 200 km2/s end to end, ratio to the bare forward of the engine used <= 1.15, peak RSS <= 2 GB. Also reports parameters and GFLOPs per 256x256 pair.
+floor: what any predictor must spend), for each engine (PyTorch and ONNX Runtime). Prints km2/s,
+peak RSS, the ratio of the two, the achieved GFLOP/s beside a measured 3x3 convolution peak.
+Goals (#14): >= 200 km2/s end to end, ratio to the bare forward of the engine used <= 1.15, peak
+RSS <= 2 GB. Also reports parameters and GFLOPs per 256x256 pair.
 
 The model is a freshly initialised network of the demo's size (base 8) with the scene's own
 normalisation statistics: speed does not depend on the weights' values.

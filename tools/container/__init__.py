@@ -36,9 +36,10 @@ DEFAULT_BASE = "localhost/sentinel-base:bookworm"
 #: Where a registry is reachable: the official slim image of the host's Python (the wheelhouse's).
 SLIM_BASE = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim-bookworm"
 DEFAULT_TAG = "localhost/planet-sentinel:latest"
-DEFAULT_TORCH = "torch==2.13.0"
+#: The service image has no PyTorch (ONNX Runtime runs the graph); pass --torch to add one anyway.
+DEFAULT_TORCH = ""
 CONTAINER_PORT = 8000
-MOUNTED_MODEL = "/mnt/model.pth"
+MOUNTED_MODEL = "/mnt/model.onnx"
 VERSION_LABEL = "org.planet-sentinel.model-version"
 
 
@@ -88,7 +89,7 @@ def build_wheelhouse(
             shutil.rmtree(out)
         out.mkdir(parents=True)
         pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir"]
-        _run([*pip, str(out), torch_spec, *also, f"{REPO}[{extras}]"])
+        _run([*pip, str(out), *([torch_spec] if torch_spec else []), *also, f"{REPO}[{extras}]"])
         for own in out.glob("planet_sentinel-*.whl"):
             own.unlink()
         stamp.write_text(key + "\n")
@@ -156,10 +157,12 @@ def make_base_image(
 def tiny_model(workdir: Path) -> Path:
     """A small model (one epoch on a simulated 512 px scene) to check the image with, when no
     model is given; cached in ``workdir``."""
-    target = workdir / "tiny_model.pth"
+    target = workdir / "tiny_model.onnx"
     if target.exists():
         return target
     from planet_sentinel.chips import ChipConfig, chip_scene
+    from planet_sentinel.model_bundle import load_bundle
+    from planet_sentinel.onnx_export import export_graph, load_parity_windows
     from planet_sentinel.sources.synthetic import SimulationConfig, simulate_scene
     from planet_sentinel.train import TrainConfig, train
 
@@ -171,7 +174,7 @@ def tiny_model(workdir: Path) -> Path:
         chip_scene(scene.before, scene.after, scene.mask, chips, ChipConfig(size=128, split_block=128))
         config = TrainConfig(epochs=1, base=4, crop=64, batch_size=4)
         result = train(root / "chips", root / "run", config)
-        shutil.copyfile(result.bundle_path, target)
+        export_graph(load_bundle(result.bundle_path), target, load_parity_windows(result.run_dir))
     return target
 
 
@@ -182,25 +185,24 @@ def stage_model(model: str | None) -> dict[str, str]:
     """Put the model to bake (a bundle file, or a registry URI exported to one) into the context.
 
     Returns image labels describing it. Without a model the folder is left empty and the image
-    expects the bundle mounted at /models/model.pth (or ``--model models:/...`` with a registry).
+    expects the graph mounted at /models/model.onnx (or ``--model models:/...`` with a registry).
     """
     if MODEL_DIR.exists():
         shutil.rmtree(MODEL_DIR)
     MODEL_DIR.mkdir(parents=True)
-    (MODEL_DIR / "README").write_text("Model bundle baked into the image (model.pth), if any.\n")
+    (MODEL_DIR / "README").write_text("ONNX graph baked into the image (model.onnx), if any.\n")
     if not model:
         return {}
-    from planet_sentinel.registry import is_registry_uri, load_model
+    from planet_sentinel.registry import is_registry_uri, model_files
 
-    target = MODEL_DIR / "model.pth"
+    target = MODEL_DIR / "model.onnx"
     labels = {"org.planet-sentinel.model-spec": model}
-    if is_registry_uri(model):
-        bundle = load_model(model)
-        bundle.save(target)
-        if bundle.source.get("version"):
-            labels[VERSION_LABEL] = str(bundle.source["version"])
-    else:
-        shutil.copyfile(model, target)
+    files = model_files(model)
+    if files.graph is None:
+        raise SentinelError(f"{model} has no ONNX graph (registered before graphs were exported): re-register it")
+    shutil.copyfile(files.graph, target)
+    if is_registry_uri(model) and files.source.get("version"):
+        labels[VERSION_LABEL] = str(files.source["version"])
     digest = hashlib.sha256(target.read_bytes()).hexdigest()[:12]
     labels.setdefault(VERSION_LABEL, f"file-{digest}")
     return labels
@@ -268,7 +270,7 @@ def run_container(
     engine: Engine, image: str, port: int, name: str, model_file: Path | None = None, args: list[str] | None = None
 ) -> Container:
     """Start the image detached, published on 127.0.0.1:port; a ``model_file`` is mounted at
-    /mnt/model.pth and served from there (so /model's uri proves the mount is what serves)."""
+    /mnt/model.onnx and served from there (so /model's uri proves the mount is what serves)."""
     cmd = ["run", "-d", "--name", name, *engine.run_args, "-p", f"127.0.0.1:{port}:{CONTAINER_PORT}"]
     if model_file is not None:
         cmd += ["-v", f"{Path(model_file).resolve()}:{MOUNTED_MODEL}:ro"]

@@ -43,7 +43,13 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--torch", "torch_spec", default=c.DEFAULT_TORCH, show_default=True, help="The CPU torch requirement.")
+@click.option(
+    "--torch",
+    "torch_spec",
+    default=c.DEFAULT_TORCH,
+    show_default=True,
+    help="A torch requirement to add (default none: the image runs ONNX graphs).",
+)
 @also_option
 def wheelhouse(torch_spec: str, also: tuple[str, ...]) -> None:
     """pip wheel the project's service dependencies and CPU torch into build/container/wheelhouse."""
@@ -122,7 +128,7 @@ def test(
             probed = results[mode] = c.probe(container, work)
             if probed["healthcheck"] not in ("healthy", "none"):
                 failures.append(f"{mode}: HEALTHCHECK {probed['healthcheck']}")
-            expected_uri = c.MOUNTED_MODEL if mount else "/models/model.pth"
+            expected_uri = c.MOUNTED_MODEL if mount else "/models/model.onnx"
             if probed["model"]["uri"] != expected_uri:
                 failures.append(f"{mode}: serves {probed['model']['uri']}, expected {expected_uri}")
         except Exception as exc:  # report every failure with the container's logs
