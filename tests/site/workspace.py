@@ -67,13 +67,15 @@ def _region(out: Path) -> tuple[int, int]:
 
 def _evaluation(out: Path) -> None:
     scores = {"precision": 0.8, "recall": 0.7, "f1": 0.75, "iou": 0.6, "ap": 0.8, "tp": 7, "fp": 2, "fn": 3, "tn": 88}
-    record = EvaluationRecord(
-        schema_version=EvaluationRecord.SCHEMA_VERSION,
-        model={"name": "planet-sentinel", "version": "7", "run_id": "run-1", "fingerprint": "abc123"},
-        settings={"split": "test"},
-        notes=[],
-        scenes=[],
-        overall={"model": {**scores, "threshold": 0.5}, "ndvi_otsu": {**scores, "f1": 0.4, "threshold": None}},
+    record = EvaluationRecord.model_validate(
+        {
+            "schema_version": EvaluationRecord.SCHEMA_VERSION,
+            "model": {"name": "planet-sentinel", "version": "7", "run_id": "run-1", "fingerprint": "abc123"},
+            "settings": {"split": "test"},
+            "notes": [],
+            "scenes": [],
+            "overall": {"model": {**scores, "threshold": 0.5}, "ndvi_otsu": {**scores, "f1": 0.4, "threshold": None}},
+        }
     )
     record.save(out / "evaluation.json")
 

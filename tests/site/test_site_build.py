@@ -1,0 +1,95 @@
+"""`sentinel site build` without a browser: what it writes, its links, its budget, its refusals."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from planet_sentinel.cli import cli
+from planet_sentinel.site import SiteConfig, build_site
+from planet_sentinel.site.runs import Links
+from tests.site.workspace import FakeWorkspace, make_workspace
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> FakeWorkspace:
+    return make_workspace(tmp_path_factory.mktemp("workspace"))
+
+
+def _map_data(site: Path) -> dict[str, object]:
+    text = (site / "data" / "map.js").read_text()
+    return dict(json.loads(text.removeprefix("window.SENTINEL_MAP = ").rstrip().rstrip(";")))
+
+
+def test_the_cli_builds_the_site_of_the_current_folder(
+    workspace: FakeWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace.root)
+    for key in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(key, raising=False)
+    result = CliRunner().invoke(cli, ["site", "build", "--out", "site", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["alerts"] == workspace.alerts and summary["tiles"] == workspace.tiles and summary["overlays"] == 2
+    assert summary["bytes"] <= 5 * 1024 * 1024 and "MB in" in summary["size"]
+    site = workspace.root / "site"
+    data = _map_data(site)
+    tiles = data["tiles"]["features"]  # type: ignore[index]
+    assert sorted(t["properties"]["status"] for t in tiles) == ["failed", "ok"]
+    for overlay in data["overlays"]:  # type: ignore[attr-defined]
+        with Image.open(site / overlay["url"]) as image:
+            assert max(image.size) <= 1024 and image.format == "WEBP"
+        (south, west), (north, east) = overlay["bounds"]
+        assert -12 < south < north < -9 and -64 < west < east < -62  # the fake grid: UTM 20 S near Rondonia
+
+
+def test_every_link_is_relative_and_lands_on_a_file(workspace: FakeWorkspace, tmp_path: Path) -> None:
+    site = build_site(tmp_path / "site", SiteConfig(root=workspace.root), env={}).out
+    pages = sorted(site.rglob("*.html"))
+    assert {p.relative_to(site).as_posix() for p in pages} == {
+        "index.html",
+        "runs/outputs-demo/index.html",
+        "runs/outputs-demo-evaluation/index.html",
+    }
+    for page in pages:
+        for target in re.findall(r'(?:href|src)="([^"]+)"', page.read_text()):
+            if target.startswith("data:"):
+                continue
+            assert not target.startswith(("/", "http:", "https:")), f"{page.name}: {target} is not relative"
+            assert (page.parent / target).resolve().is_file(), f"{page.name}: {target} is missing"
+    evaluation = (site / "runs/outputs-demo-evaluation/index.html").read_text()
+    assert "abc123" in evaluation and "run-1" in evaluation and "0.75" in evaluation  # provenance and the table
+
+
+def test_links_to_the_workflow_run_and_issue_come_from_the_actions_variables() -> None:
+    env = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "42"}
+    links = Links.from_env(env, issue="7")
+    assert (
+        links.run_url == "https://github.com/o/r/actions/runs/42"
+        and links.issue_url == "https://github.com/o/r/issues/7"
+    )
+    assert Links.from_env({}, issue="7") == Links(None, None)
+
+
+def test_over_budget_fails_and_keeps_the_previous_site(workspace: FakeWorkspace, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    build_site(out, SiteConfig(root=workspace.root), env={})
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    with pytest.raises(Exception, match="over its budget"):
+        build_site(out, SiteConfig(root=workspace.root, max_bytes=10_000), env={})
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]  # no staging folder left behind
+
+
+def test_a_folder_that_is_not_a_site_is_never_replaced(workspace: FakeWorkspace, tmp_path: Path) -> None:
+    precious = tmp_path / "data"
+    precious.mkdir()
+    (precious / "scene.tif").write_bytes(b"keep me")
+    result = CliRunner().invoke(cli, ["site", "build", "--out", str(precious), "--root", str(workspace.root)])
+    assert result.exit_code == 1 and "not a site built by" in result.output
+    assert (precious / "scene.tif").read_bytes() == b"keep me"
