@@ -21,7 +21,7 @@
     var p = feature.properties;
     var rank = dates.length > 1 ? dates.indexOf(p.observed_before) / (dates.length - 1) : 1;
     var colour = p.confidence === "high" ? "#d7191c" : "#fdae61";
-    return { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.25 + 0.45 * rank, opacity: 0.5 + 0.5 * rank };
+    return { className: "alert alert-" + p.confidence, color: colour, weight: 2, fillColor: colour, fillOpacity: 0.25 + 0.45 * rank, opacity: 0.5 + 0.5 * rank };
   }
   function alertPopup(feature) {
     var p = feature.properties;
@@ -54,7 +54,7 @@
   var statusColour = { ok: "#1a9641", failed: "#d7191c", missing: "#7b7b7b" };
   if (data.tiles.features.length) {
     var tiles = L.geoJSON(data.tiles, {
-      style: function (f) { return { color: statusColour[f.properties.status] || "#7b7b7b", weight: 1, fill: false, dashArray: "4" }; },
+      style: function (f) { return { className: "tile tile-" + f.properties.status, color: statusColour[f.properties.status] || "#7b7b7b", weight: 1, fill: false, dashArray: "4" }; },
       onEachFeature: function (f, layer) {
         layer.bindPopup(f.properties.id + ": " + f.properties.status + (f.properties.reason ? " (" + f.properties.reason + ")" : ""));
       }
@@ -66,7 +66,7 @@
   var verdictColour = { "loss detected": "#d7191c", "no loss detected": "#1a9641", "unknown: clouds": "#2c7bb6" };
   if (data.plots.features.length) {
     var plots = L.geoJSON(data.plots, {
-      style: function (f) { return { color: verdictColour[f.properties.verdict] || "#7b7b7b", weight: 2, fillOpacity: 0.1 }; },
+      style: function (f) { return { className: "plot", color: verdictColour[f.properties.verdict] || "#7b7b7b", weight: 2, fillOpacity: 0.1 }; },
       onEachFeature: function (f, layer) {
         layer.bindPopup(String(f.properties.plot_id) + ": " + (f.properties.verdict || f.properties.error || ""));
       }
