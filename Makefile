@@ -33,7 +33,7 @@ lock:
 lock-check: $(BIN)/.installed
 	$(UV) lock --check
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed $(SITE_ASSETS)
 	$(BIN)/sentinel demo
 
 # GitHub's official OpenAPI description and webhook schemas (npm, pinned in tools/schemas), which
@@ -45,7 +45,14 @@ $(SCHEMAS): tools/schemas/package-lock.json
 
 # mypy --strict (pyproject [tool.mypy]) runs beside pytest: the suite spends much of its time
 # waiting on servers and act runs, so the type check costs no wall time. Either failing fails.
-test: $(BIN)/.installed $(SCHEMAS)
+# Leaflet (npm, pinned in planet_sentinel/site/assets): shipped inside the built site and the
+# service's map page, never loaded from a CDN.
+SITE_ASSETS := planet_sentinel/site/assets/node_modules/.installed
+$(SITE_ASSETS): planet_sentinel/site/assets/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix planet_sentinel/site/assets
+	touch $@
+
+test: $(BIN)/.installed $(SCHEMAS) $(SITE_ASSETS)
 	@$(BIN)/mypy --cache-dir $(VENV)/mypy-cache > $(VENV)/mypy.log 2>&1 & mypy=$$!; \
 	$(BIN)/python -m pytest -q; status=$$?; \
 	if ! wait $$mypy; then cat $(VENV)/mypy.log >&2; echo "make test: mypy --strict failed (above)" >&2; status=1; fi; \
