@@ -156,15 +156,21 @@ def bundle_from_payload(payload: Any, where: str, device: str | torch.device = "
     except (RuntimeError, KeyError) as exc:
         raise SentinelError(f"{where}: weights do not fit the architecture ({exc})") from exc
     model.to(device).eval()
-    return ModelBundle(
-        model=model,
-        bands=tuple(payload["bands"]),
-        mean=np.asarray(payload["mean"], np.float32),
-        std=np.asarray(payload["std"], np.float32),
-        chip_size=int(payload["chip_size"]),
-        threshold=float(payload["threshold"]),
-        high_threshold=None if payload.get("high_threshold") is None else float(payload["high_threshold"]),
-        fingerprint=payload.get("fingerprint", ""),
-        metrics=dict(payload.get("metrics", {})),
-        extra=dict(payload.get("extra", {})),
-    )
+    return ModelBundle(model=model, **metadata_fields(payload))
+
+
+def metadata_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    """The bundle's fields (all but the network) from :meth:`ModelBundle.metadata`'s dict: read the
+    same way from a bundle file and from an ONNX graph's metadata (predict.engines.OnnxModel)."""
+    high = meta.get("high_threshold")
+    return {
+        "bands": tuple(meta["bands"]),
+        "mean": np.asarray(meta["mean"], np.float32),
+        "std": np.asarray(meta["std"], np.float32),
+        "chip_size": int(meta["chip_size"]),
+        "threshold": float(meta["threshold"]),
+        "high_threshold": None if high is None else float(high),
+        "fingerprint": str(meta.get("fingerprint", "")),
+        "metrics": dict(meta.get("metrics", {})),
+        "extra": dict(meta.get("extra", {})),
+    }

@@ -94,21 +94,14 @@ class OnnxModel:
         text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if not text:
             raise SentinelError(f"{path}: an ONNX graph without planet-sentinel metadata ({METADATA_KEY})")
+        from planet_sentinel.model_bundle import metadata_fields  # numpy only: no torch import
+
         meta = json.loads(text)
-        high = meta.get("high_threshold")
         return cls(
             path=path,
             session=session,
-            bands=tuple(meta["bands"]),
-            mean=np.asarray(meta["mean"], np.float32),
-            std=np.asarray(meta["std"], np.float32),
-            chip_size=int(meta["chip_size"]),
-            threshold=float(meta["threshold"]),
             architecture=dict(meta["model_config"]),
-            high_threshold=None if high is None else float(high),
-            fingerprint=str(meta.get("fingerprint", "")),
-            metrics=dict(meta.get("metrics", {})),
-            extra=dict(meta.get("extra", {})),
+            **metadata_fields(meta),
             source={"graph": str(path), **(source or {})},
         )
 
