@@ -1,4 +1,4 @@
-"""`sentinel github`: GitHub: drift issues, retrain approvals, workflow dispatches.
+"""`sentinel github`: GitHub: drift issues, retrain approvals, workflow dispatches, region issues.
 
 Each command finds the API at --github-url or $GITHUB_API_URL (default https://api.github.com),
 the token in $GITHUB_TOKEN and the repository at --repo or $GITHUB_REPOSITORY, so inside a
@@ -273,6 +273,35 @@ def report_failure(
         emit({"action": "ignored", "reason": "no drift issue given (train was not started from one)"}, as_json)
         return
     result = gh.report_training_failure(target.connect(), number, run_url or gh.run_url_from_env(), outcome)
+    emit(result.to_dict(), as_json)
+
+
+@github.command(name="report-region")
+@click.option(
+    "--summary",
+    required=True,
+    type=click.Path(),
+    help="`sentinel region merge` summary (<name>_summary.json) or the folder that holds it.",
+)
+@click.option("--period", nargs=2, required=True, metavar="START END", help="The period's first and last dates.")
+@click.option("--region", help="Region name (default: the stem of the plan's AOI file).")
+@click.option("--run-url", help="Link to the region run (default: built from the Actions environment).")
+@_target_options
+@json_option
+def report_region(
+    summary: str, period: tuple[str, str], region: str | None, run_url: str | None, target: TargetOptions, as_json: bool
+) -> None:
+    """Open (or update) the one issue of this region and period: alerts, hectares, largest alerts, tiles.
+
+    A rerun of the period with the same result changes nothing; a different result updates the
+    issue and comments what changed. Failed tiles are listed as failed.
+    """
+    from planet_sentinel import github as gh
+    from planet_sentinel.github import region_issue
+
+    merged = region_issue.load_region_summary(summary)
+    key = region_issue.RegionPeriod(region_issue.region_name(merged, region), *period)
+    result = region_issue.report_region(target.connect, merged, key, run_url or gh.run_url_from_env())
     emit(result.to_dict(), as_json)
 
 

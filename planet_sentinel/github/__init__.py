@@ -23,6 +23,7 @@ Modules, one job each (this package re-exports their public names):
 - :mod:`~planet_sentinel.github.approvals`: ``approve`` (webhook event -> dispatch or refusal) and who may;
 - :mod:`~planet_sentinel.github.dispatch`: ``dispatch_workflow`` and the once-per-issue ``dispatch_train``;
 - :mod:`~planet_sentinel.github.training`: ``report_training`` and ``report_training_failure``;
+- :mod:`~planet_sentinel.github.region_issue`: ``report_region`` (one issue per region and period);
 - :mod:`~planet_sentinel.github.pictures`: PNGs committed to the reports branch and linked;
 - :mod:`~planet_sentinel.github.compat`: the PyGithub version floor.
 
@@ -59,11 +60,13 @@ from planet_sentinel.github.issue_labels import (
     DISPATCHED_LABEL,
     DRIFT_LABEL,
     LABELS,
+    REGION_LABEL,
     ensure_labels,
     has_label,
 )
 from planet_sentinel.github.pictures import DEFAULT_BRANCH as REPORTS_BRANCH
 from planet_sentinel.github.pictures import Pictures, publish, run_folder
+from planet_sentinel.github.region_issue import RegionIssueResult, RegionPeriod, report_region
 from planet_sentinel.github.runs import MAX_BODY, clip, run_key_from_env, run_url_from_env, utc_now
 from planet_sentinel.github.target import DEFAULT_API_URL, GitHubConfig, GitHubTarget, api_errors, connect
 from planet_sentinel.github.training import (
@@ -87,6 +90,7 @@ __all__ = [
     "LABELS",
     "MARKER_RE",
     "MAX_BODY",
+    "REGION_LABEL",
     "REPORTS_BRANCH",
     "ApprovalResult",
     "DriftIssueResult",
@@ -95,6 +99,8 @@ __all__ = [
     "GitHubConfig",
     "GitHubTarget",
     "Pictures",
+    "RegionIssueResult",
+    "RegionPeriod",
     "TrainingReportResult",
     "WebhookEvent",
     "api_errors",
@@ -117,6 +123,7 @@ __all__ = [
     "permission_of",
     "publish",
     "report_drift",
+    "report_region",
     "report_training",
     "report_training_failure",
     "require_pygithub",

@@ -1,4 +1,4 @@
-"""The words the loop and people share on a drift issue: its labels and the approval command."""
+"""The words the loop and people share on its issues: the labels (drift, region) and the approval command."""
 
 from __future__ import annotations
 
@@ -11,15 +11,19 @@ if TYPE_CHECKING:
 DRIFT_LABEL = "drift"
 APPROVED_LABEL = "retrain-approved"
 DISPATCHED_LABEL = "retrain-dispatched"
+REGION_LABEL = "region-alerts"
 APPROVE_COMMAND = "/approve-retrain"
 LABELS = {
     DRIFT_LABEL: ("d93f0b", "Data drift found by the Planet Sentinel monitor"),
     APPROVED_LABEL: ("0e8a16", "Approve retraining for this drift issue (write access needed)"),
     DISPATCHED_LABEL: ("1d76db", "Retraining was dispatched for this drift issue"),
+    REGION_LABEL: ("b60205", "Deforestation alerts of a region and period (Planet Sentinel region workflow)"),
 }
+#: The labels of the drift loop (what the monitor makes sure exist).
+DRIFT_LABELS = (DRIFT_LABEL, APPROVED_LABEL, DISPATCHED_LABEL)
 
 
-def ensure_labels(repo: Repository, names: tuple[str, ...] = tuple(LABELS)) -> None:
+def ensure_labels(repo: Repository, names: tuple[str, ...] = DRIFT_LABELS) -> None:
     """Create the project's labels with colours and descriptions where missing."""
     from github import GithubException
 
