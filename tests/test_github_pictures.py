@@ -35,6 +35,7 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubEmulator]:
         monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
         monkeypatch.setenv("GITHUB_RUN_ID", "77")
         monkeypatch.setenv("GITHUB_RUN_ATTEMPT", "1")
+        monkeypatch.delenv("SENTINEL_PAGES_URL", raising=False)
         yield em
         sent = [json.dumps(r["body"]) for r in em.requests if r["body"] is not None]
         assert not [s for s in sent if DATA_URI.search(s)], "a data: URI was sent to GitHub"
@@ -120,6 +121,70 @@ def test_training_comment_shows_the_evaluation_pictures(emulator: GitHubEmulator
     url = image_urls(comment)["evaluation.png"]
     assert f"/training/{number}/77-1/evaluation.png?raw=true" in url and fetch(url) == PNG_A
     assert "refs/heads/reports" in emulator.repo()["git"]["refs"]
+
+
+PAGES = "https://octo-org.github.io/planet-sentinel"
+
+
+def committed(emulator: GitHubEmulator) -> list[str]:
+    """The requests that wrote to the repository's files (contents or git data API)."""
+    return [r["path"] for r in emulator.requests if "/contents/" in r["path"] or "/git/" in r["path"]]
+
+
+def assert_shown_from_pages(markdown: str, emulator: GitHubEmulator, page: str, picture: str) -> None:
+    """The picture by its address on the run page, a row linking that page and the map, nothing committed."""
+    assert image_urls(markdown) == {picture: f"{PAGES}/runs/{page}/{picture}"}
+    assert f"| site | [run page]({PAGES}/runs/{page}/) · [map]({PAGES}/) |" in markdown
+    assert not committed(emulator)
+
+
+def _workspace_report(root: Path) -> Path:
+    """A monitor output folder inside a workspace (``outputs/r0``), as the site build names it."""
+    (root / "outputs").mkdir()
+    report = drift_json(root / "outputs", ["band B04"])
+    (report / "bands.png").write_bytes(PNG_A)
+    return report.relative_to(root)
+
+
+def test_with_pages_the_issue_links_the_run_page_and_shows_pictures_from_the_site(
+    emulator: GitHubEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SENTINEL_PAGES_URL", PAGES)  # no trailing slash: one is added
+    report = _workspace_report(tmp_path)
+    out, _ = sentinel("report-drift", "--report", str(report), "--image", str(report / "bands.png"))
+    assert out["action"] == "opened"
+    assert_shown_from_pages(emulator.issues()[0]["body"], emulator, "outputs-r0", "bands.png")
+
+
+def test_with_pages_the_training_comment_links_the_evaluation_page(
+    emulator: GitHubEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    number = sentinel("report-drift", "--report", str(_workspace_report(tmp_path)))[0]["issue"]
+    monkeypatch.setenv("SENTINEL_PAGES_URL", PAGES + "/")
+    evaluation = Path("outputs/evaluation")
+    evaluation.mkdir()
+    (evaluation / "evaluation.png").write_bytes(PNG_B)
+    (tmp_path / "t.json").write_text(json.dumps({"model_version": "7"}))
+    (tmp_path / "p.json").write_text(json.dumps({"promoted": True, "reason": "higher F1"}))
+    out, _ = sentinel(
+        "report-training", "--issue", str(number), "--result", "t.json", "--promotion", "p.json",
+        "--image", str(evaluation / "evaluation.png"),
+    )  # fmt: skip
+    assert out["action"] == "closed"
+    comment = emulator.issues()[0]["comments"][-1]["body"]
+    assert_shown_from_pages(comment, emulator, "outputs-evaluation", "evaluation.png")
+
+
+def test_a_pages_url_that_is_not_a_url_falls_back_to_the_reports_branch(
+    emulator: GitHubEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENTINEL_PAGES_URL", "octo-org.github.io/planet-sentinel")
+    report = drift_json(tmp_path, ["band B04"])
+    _, stderr = sentinel("report-drift", "--report", str(report), "--image", str(report / "bands.png"))
+    assert "is not an http(s) URL" in stderr and committed(emulator)
+    assert "?raw=true" in image_urls(emulator.issues()[0]["body"])["bands.png"]
 
 
 def test_emulator_refuses_data_uris_in_issues_and_comments(emulator: GitHubEmulator) -> None:

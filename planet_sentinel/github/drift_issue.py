@@ -19,7 +19,7 @@ from planet_sentinel.github.issue_labels import (
     ensure_labels,
 )
 from planet_sentinel.github.pictures import DEFAULT_BRANCH as REPORTS_BRANCH
-from planet_sentinel.github.pictures import Pictures, publish, run_folder
+from planet_sentinel.github.pictures import PagesSite, Pictures, run_folder, show, site_links
 from planet_sentinel.github.runs import clip, run_key_from_env, utc_now
 from planet_sentinel.github.target import api_errors
 
@@ -54,6 +54,8 @@ class _Post:
     pictures: Pictures | None
     run_url: str | None
     now: str
+    #: The published site's run page and map (markdown), when the workflow deploys it.
+    site: str | None = None
 
 
 def _title(report: DriftReport) -> str:
@@ -90,6 +92,7 @@ def _body(post: _Post, info: EpisodeInfo) -> str:
         f"| first seen | {first} |",
         f"| last seen | {last} |",
         f"| monitor runs with this drift | {info['runs']} |",
+        *([f"| site | {post.site} |"] if post.site else []),
         "",
         "### Retraining",
         *_retraining_lines(post.auto_retrain, post.workflow),
@@ -148,11 +151,13 @@ def report_drift(
     images: list[Path] | tuple[Path, ...] = (),
     reports_branch: str = REPORTS_BRANCH,
     run_key: str | None = None,
+    pages: PagesSite | None = None,
 ) -> DriftIssueResult:
     """Open the episode's issue, or update it if it is already open; dispatch train if asked.
 
-    ``images`` are committed to ``reports_branch`` under ``drift/<episode>/<run key>/`` and shown in
-    the issue; if that fails the issue is still written and says where the pictures are.
+    With the published site (``pages``, default ``$SENTINEL_PAGES_URL``) the issue links the run's
+    page and shows ``images`` from it. Without, ``images`` are committed to ``reports_branch`` under
+    ``drift/<episode>/<run key>/``; if that fails the issue is still written and says where they are.
     ``repo`` may be a callable that connects: without drift nothing is sent and no token is needed."""
     status = report.decision.get("status")
     if status != "drift":
@@ -162,11 +167,13 @@ def report_drift(
     now = utc_now()
     if callable(repo):
         repo = repo()
-    pictures = None
-    if images:
-        folder = run_folder("drift", fingerprint, run_key or run_key_from_env())
-        pictures = publish(repo, [Path(p) for p in images], folder, reports_branch)
-    post = _Post(report, model_version or report.model_version(), auto_retrain, workflow, pictures, run_url, now)
+    pages = pages or PagesSite.from_env()
+    paths = [Path(p) for p in images]
+    folder = run_folder("drift", fingerprint, run_key or run_key_from_env())
+    pictures = show(repo, paths, pages, folder, reports_branch)
+    site = site_links(pages, paths)
+    version = model_version or report.model_version()
+    post = _Post(report, version, auto_retrain, workflow, pictures, run_url, now, site)
     with api_errors("drift issue"):
         ensure_labels(repo)
         issue = find_episode_issue(repo, fingerprint)

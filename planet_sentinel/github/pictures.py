@@ -10,6 +10,11 @@ in issues and comments, and it works in private repositories for viewers with re
 (https://docs.github.com/en/get-started/writing-on-github/getting-started-with-writing-and-formatting-on-github/basic-writing-and-formatting-syntax#images).
 The commit sha pins the picture, so later runs never change what an old comment shows.
 
+When the workflow publishes the site with GitHub Pages (``SENTINEL_PAGES_URL``, see
+:class:`PagesSite`), the pictures are shown from the site instead: the run page of an output folder
+(``runs/<slug>/``, :func:`planet_sentinel.site.runs.page_path`) holds its PNGs under their own
+names, so nothing is committed and the token needs no ``contents: write`` for them.
+
 The branch starts as an orphan commit holding only a README (git data API: tree, commit, ref),
 not a copy of the default branch: it carries no workflow files, so commits to it never start
 workflow runs and never need the ``workflows`` permission.
@@ -17,12 +22,14 @@ workflow runs and never need the ``workflows`` permission.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 if TYPE_CHECKING:
     from github.Repository import Repository
@@ -49,6 +56,65 @@ class Pictures:
         if self.error:
             lines.append(f"The pictures could not be published to GitHub ({self.error}); they are in {where}.")
         return lines
+
+
+#: The published site's address, set by the workflows that deploy it (monitor, train).
+PAGES_URL_ENV = "SENTINEL_PAGES_URL"
+
+
+@dataclass(frozen=True)
+class PagesSite:
+    """The site `sentinel site build` made of this workspace, as GitHub Pages serves it.
+
+    ``url`` is the site's top (``https://<owner>.github.io/<repo>/``, or the deploy step's
+    ``page_url``); ``root`` the workspace the site was built from, so an output folder's page is
+    found the way the build named it."""
+
+    url: str
+    root: Path = Path(".")
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{PAGES_URL_ENV}={self.url!r} is not an http(s) URL")
+        object.__setattr__(self, "url", self.url.rstrip("/") + "/")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, root: Path = Path(".")) -> PagesSite | None:
+        """The site named by ``SENTINEL_PAGES_URL``; None when unset, empty or not a URL (a warning)."""
+        value = (os.environ if env is None else env).get(PAGES_URL_ENV, "").strip()
+        if not value:
+            return None
+        try:
+            return cls(value, root)
+        except ValueError as exc:
+            warn(f"{exc}: pictures go to the reports branch instead")
+            return None
+
+    def page(self, folder: Path) -> str:
+        """The address of an output folder's run page."""
+        from planet_sentinel.site.runs import page_path
+
+        return self.url + quote(page_path(folder, self.root))
+
+    def pictures(self, images: list[Path]) -> Pictures:
+        """Each existing image by its address on its folder's run page (a missing one is a warning)."""
+        result = Pictures()
+        for image in images:
+            if image.is_file():
+                result.urls[image.name] = self.page(image.parent) + quote(image.name)
+            else:
+                warn(f"picture {image} does not exist: not shown")
+                result.missing.append(str(image))
+        return result
+
+
+def site_links(pages: PagesSite | None, images: list[Path]) -> str | None:
+    """Markdown links to the run's page (the folder of the first picture) and the map, or None."""
+    if pages is None:
+        return None
+    page = f"[run page]({pages.page(images[0].parent)}) · " if images else ""
+    return f"{page}[map]({pages.url})"
 
 
 def warn(message: str) -> None:
@@ -132,3 +198,15 @@ def publish(
         result.error = f"cannot reach the API ({type(exc).__name__})"
         warn(f"pictures not published to branch {branch}: {result.error}")
     return result
+
+
+def show(
+    repo: Repository, images: list[Path], pages: PagesSite | None, folder: str, branch: str = DEFAULT_BRANCH
+) -> Pictures | None:
+    """The pictures of a report: from the published site when there is one, else committed under
+    ``folder`` on ``branch`` (:func:`publish`); None without images."""
+    if not images:
+        return None
+    if pages is not None:
+        return pages.pictures(images)
+    return publish(repo, images, folder, branch)

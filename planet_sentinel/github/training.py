@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.github.issue_labels import APPROVE_COMMAND, APPROVED_LABEL, DISPATCHED_LABEL, has_label
 from planet_sentinel.github.pictures import DEFAULT_BRANCH as REPORTS_BRANCH
-from planet_sentinel.github.pictures import Pictures, publish, run_folder
+from planet_sentinel.github.pictures import PagesSite, Pictures, run_folder, show, site_links
 from planet_sentinel.github.runs import clip, run_key_from_env
 from planet_sentinel.github.target import api_errors
 
@@ -74,11 +74,15 @@ def training_comment(
     promotion: dict[str, Any],
     run_url: str | None,
     pictures: Pictures | None = None,
+    site: str | None = None,
 ) -> str:
-    """Markdown: the new model, its best validation metrics, the evaluation pictures and the promotion decision."""
+    """Markdown: the new model, its best validation metrics, the evaluation pictures and the promotion
+    decision; ``site``: links to the published site's evaluation page and map."""
     promoted = bool(promotion.get("promoted"))
     lines = [f"### Retraining finished{f' ([run]({run_url}))' if run_url else ''}", "", "| | |", "|---|---|"]
     lines += [f"| {label} | `{_fmt(train[key])}` |" for key, label in TRAIN_FIELDS if key in train]
+    if site:
+        lines.append(f"| site | {site} |")
     lines += [f"| best {key} | {_fmt(value)} |" for key, value in sorted((train.get("best") or {}).items())]
     if pictures is not None and (pictures.urls or pictures.error):
         where = f"the [training run]({run_url})'s artifacts" if run_url else "the training run's artifacts"
@@ -108,10 +112,12 @@ def report_training(
     images: list[Path] | tuple[Path, ...] = (),
     reports_branch: str = REPORTS_BRANCH,
     run_key: str | None = None,
+    pages: PagesSite | None = None,
 ) -> TrainingReportResult:
     """Comment the metrics on the drift issue; close it if promoted, else reopen it to approvals.
 
-    ``images`` (the evaluation PNGs) go to ``reports_branch`` under ``training/<issue>/<run key>/``."""
+    ``images`` (the evaluation PNGs) are shown from the published site (``pages``, default
+    ``$SENTINEL_PAGES_URL``), else committed to ``reports_branch`` under ``training/<issue>/<run key>/``."""
     if "promoted" not in promotion:
         raise SentinelError("the promotion file has no 'promoted' field (expected `sentinel promote --json` output)")
     promoted = bool(promotion["promoted"])
@@ -119,11 +125,11 @@ def report_training(
         issue = repo.get_issue(issue_number)
         if issue.state != "open":
             return TrainingReportResult("ignored", issue_number, promoted, f"issue #{issue_number} is {issue.state}")
-        pictures = None
-        if images:
-            folder = run_folder("training", str(issue_number), run_key or run_key_from_env())
-            pictures = publish(repo, [Path(p) for p in images], folder, reports_branch)
-        issue.create_comment(training_comment(train, promotion, run_url, pictures))
+        pages = pages or PagesSite.from_env()
+        paths = [Path(p) for p in images]
+        folder = run_folder("training", str(issue_number), run_key or run_key_from_env())
+        pictures = show(repo, paths, pages, folder, reports_branch)
+        issue.create_comment(training_comment(train, promotion, run_url, pictures, site_links(pages, paths)))
         if promoted:
             issue.edit(state="closed", state_reason="completed")
             return TrainingReportResult("closed", issue_number, True, promotion.get("reason", ""))

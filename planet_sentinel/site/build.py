@@ -19,6 +19,7 @@ from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import atomic_directory
 from planet_sentinel.site import html
 from planet_sentinel.site.budget import DEFAULT_MAX_BYTES, SiteSize, check_budget
+from planet_sentinel.site.check import check_links
 from planet_sentinel.site.imagery import MAX_SIDE
 from planet_sentinel.site.layers import (
     MapData,
@@ -60,6 +61,8 @@ class SiteResult:
     tiles: int
     plots: int
     runs: list[str] = field(default_factory=list)
+    #: The run pages' pictures, relative to the site's top (what issues and summaries show).
+    pictures: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
         index = self.out / "index.html"
@@ -72,6 +75,8 @@ class SiteResult:
             "tiles": self.tiles,
             "plots": self.plots,
             "runs": len(self.runs),
+            "pages": self.runs,
+            "pictures": self.pictures,
             "open": f"file://{index.resolve()}  (or: python -m http.server -d {self.out})",
         }
 
@@ -99,11 +104,12 @@ def build_site(out: Path, config: SiteConfig, env: Mapping[str, str] | None = No
         (site / "index.html").write_text(_index(data, entries, links))
         (site / ".nojekyll").write_text("")  # Pages serves the files as they are
         (site / MARKER).write_text("built by sentinel site build\n")
+        check_links(site)
         size = check_budget(site, config.max_bytes)
+        pictures = sorted(p.relative_to(site).as_posix() for p in (site / "runs").rglob("*.png"))
     log.info(f"site: {out}: {size.describe()}")
-    return SiteResult(
-        out, size, len(data.alerts), len(data.overlays), len(data.tiles), len(data.plots), [e["href"] for e in entries]
-    )
+    counts = len(data.alerts), len(data.overlays), len(data.tiles), len(data.plots)
+    return SiteResult(out, size, *counts, runs=[e["href"] for e in entries], pictures=pictures)
 
 
 def _refuse_foreign(out: Path) -> None:

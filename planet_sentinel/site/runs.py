@@ -49,6 +49,13 @@ def slug(folder: Path, root: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", rel).strip("-") or "run"
 
 
+def page_path(folder: Path, root: Path) -> str:
+    """Where the page of an output folder lies in the site (``runs/<slug>/``); its pictures keep
+    their file names there, so a picture's address follows from its path alone
+    (:class:`planet_sentinel.github.pictures.PagesSite` links them from issues)."""
+    return f"runs/{slug(folder, root)}/"
+
+
 def _model_facts(model: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     if not model:
         return []
@@ -70,8 +77,8 @@ def _drift_section(report: Any, folder: Path, out: Path) -> str:
     ]
     for kind, name in sorted(report.files.items()):
         if name.endswith(".png") and (folder / name).is_file():
-            shutil.copy2(folder / name, out / f"drift_{name}")
-            parts.append(html.image(f"drift_{name}", f"drift: {kind}"))
+            shutil.copy2(folder / name, out / name)
+            parts.append(html.image(name, f"drift: {kind}"))
     return "".join(parts) + "</section>"
 
 
@@ -107,7 +114,7 @@ def write_run_pages(found: WorkspaceFiles, root: Path, site: Path, links: Links)
     entries = []
     for folder in sorted(by_folder):
         reports, name = by_folder[folder], slug(folder, root)
-        out = site / "runs" / name
+        out = site / page_path(folder, root)
         out.mkdir(parents=True, exist_ok=True)
         model = _first_model(reports)
         pairs = _model_facts(model)
@@ -123,7 +130,8 @@ def write_run_pages(found: WorkspaceFiles, root: Path, site: Path, links: Links)
             body.append(_evaluation_section(reports["evaluation"], folder, out))
         (out / "index.html").write_text(html.page(name, "\n".join(body), root="../../"))
         verdict = reports["drift"].decision.status if "drift" in reports else ""
-        entries.append({"href": f"runs/{name}/index.html", "name": name, "kinds": ", ".join(reports), "drift": verdict})
+        href = f"{page_path(folder, root)}index.html"
+        entries.append({"href": href, "name": name, "kinds": ", ".join(reports), "drift": verdict})
     return entries
 
 

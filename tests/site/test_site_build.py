@@ -11,9 +11,12 @@ from click.testing import CliRunner
 from PIL import Image
 
 from planet_sentinel.cli import cli
+from planet_sentinel.github.pictures import PagesSite
 from planet_sentinel.site import SiteConfig, build_site
+from planet_sentinel.site.check import broken_links
 from planet_sentinel.site.runs import Links
 from tests.site.workspace import FakeWorkspace, make_workspace
+from tests.test_github import drift_json
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +59,8 @@ def test_every_link_is_relative_and_lands_on_a_file(workspace: FakeWorkspace, tm
         "runs/outputs-demo/index.html",
         "runs/outputs-demo-evaluation/index.html",
     }
-    for page in pages:
-        for target in re.findall(r'(?:href|src)="([^"]+)"', page.read_text()):
-            if target.startswith("data:"):
-                continue
-            assert not target.startswith(("/", "http:", "https:")), f"{page.name}: {target} is not relative"
-            assert (page.parent / target).resolve().is_file(), f"{page.name}: {target} is missing"
+    assert broken_links(site) == []  # also checked by every build (test_broken_and_absolute_links_are_found)
+    assert len(re.findall(r'(?:href|src)="(?!https?:|data:)', "".join(p.read_text() for p in pages))) > 10
     evaluation = (site / "runs/outputs-demo-evaluation/index.html").read_text()
     assert "abc123" in evaluation and "run-1" in evaluation and "0.75" in evaluation  # provenance and the table
 
@@ -93,3 +92,28 @@ def test_a_folder_that_is_not_a_site_is_never_replaced(workspace: FakeWorkspace,
     result = CliRunner().invoke(cli, ["site", "build", "--out", str(precious), "--root", str(workspace.root)])
     assert result.exit_code == 1 and "not a site built by" in result.output
     assert (precious / "scene.tif").read_bytes() == b"keep me"
+
+
+def test_the_addresses_issues_link_are_files_of_the_site(tmp_path: Path) -> None:
+    """Drift issues and training comments show pictures by their Pages address: each must be a file
+    the build wrote (the same run page, the picture under its own name)."""
+    (tmp_path / "outputs").mkdir()
+    report = drift_json(tmp_path / "outputs", ["band B04"])
+    result = build_site(tmp_path / "site", SiteConfig(root=tmp_path), env={})
+    pages = PagesSite("https://o.github.io/r", root=tmp_path)
+    (url,) = pages.pictures([report / "bands.png"]).urls.values()
+    assert url == "https://o.github.io/r/runs/outputs-r0/bands.png"
+    assert (result.out / url.removeprefix(pages.url)).is_file()
+    assert (result.out / pages.page(report).removeprefix(pages.url) / "index.html").is_file()
+    assert result.summary()["pictures"] == ["runs/outputs-r0/bands.png"]
+
+
+def test_broken_and_absolute_links_are_found(tmp_path: Path) -> None:
+    (tmp_path / "a.css").write_text("")
+    (tmp_path / "index.html").write_text(
+        '<link href="a.css"><img src="gone.png"><a href="/repo/x.html">x</a><a href="https://github.com">gh</a>'
+    )
+    assert broken_links(tmp_path) == [
+        "index.html: gone.png (no such file)",
+        "index.html: /repo/x.html (not relative: breaks under /<repo>/)",
+    ]
