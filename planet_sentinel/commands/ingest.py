@@ -35,6 +35,7 @@ def ingest() -> None:
 @click.option("--cloud-threshold", type=float, help="Cloud Score+ cs_cdf at or above which a pixel is clear [0.6].")
 @click.option("--cloud-mask", type=click.Choice(["cloudscore", "scl"]), help="Cloud Score+ (SCL fallback) or SCL.")
 @click.option("--scale", type=int, help="Pixel size in metres [10].")
+@click.option("--crs", help="Output grid CRS, EPSG:NNNNN [the UTM zone of the AOI's centroid].")
 @click.option("--label", type=click.Choice(["hansen", "none"]), help="Hansen GFC loss as the mask, or none.")
 @click.option("--treecover-threshold", type=int, help="Tree cover 2000 (%) for Hansen loss to count [30].")
 @click.option("--export", help="Batch export: gcs:BUCKET/PREFIX (downloaded when done) or drive:FOLDER.")

@@ -70,3 +70,70 @@ def region_stac(
     from planet_sentinel.region.stac import region_catalog
 
     emit(region_catalog(plan_path, tiles_dir, out_dir, name, observed_after, observed_before), as_json)
+
+
+@region.command(name="period")
+@click.option("--start", help="First day of the period, YYYY-MM-DD (empty with --end: the last whole month).")
+@click.option("--end", help="Last day of the period, YYYY-MM-DD.")
+@click.option(
+    "--github-output", type=click.Path(dir_okay=False), envvar="GITHUB_OUTPUT", help="Append start=/end= here."
+)
+@json_option
+def region_period(start: str | None, end: str | None, github_output: str | None, as_json: bool) -> None:
+    """The period a region run reports (the tiles' after window and the key of the region's issue)."""
+    from pathlib import Path
+
+    from planet_sentinel.region.period import resolve_period
+
+    first, last = resolve_period(start, end)
+    if github_output:
+        with Path(github_output).open("a", encoding="utf-8") as handle:
+            handle.write(f"start={first}\nend={last}\n")
+    emit({"start": first, "end": last}, as_json)
+
+
+@region.command(name="tiles")
+@click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False), help="`sentinel region plan`.")
+@click.option("--tiles", "tile_ids", required=True, help="Tile ids of this job, space-separated (the matrix's tiles).")
+@click.option("--period", nargs=2, required=True, metavar="START END", help="The after window (the period).")
+@click.option("--before", nargs=2, metavar="START END", help="The before window [the period a year earlier].")
+@click.option("--model", "model_spec", default="models:/planet-sentinel@champion", show_default=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="<out>/<tile>/ outputs.")
+@click.option(
+    "--scenes",
+    "scenes_dir",
+    default=".region-scenes",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the ingested scenes go (removed at the end: only the outputs travel on).",
+)
+@click.option("--retries", type=click.IntRange(0, 5), default=1, show_default=True, help="Tries after a failure.")
+@click.option("--project", help="Earth Engine project [env SENTINEL_INGEST_PROJECT].")
+@json_option
+def region_tiles(
+    plan_path: str,
+    tile_ids: str,
+    period: tuple[str, str],
+    before: tuple[str, str] | None,
+    model_spec: str,
+    out_dir: str,
+    scenes_dir: str,
+    retries: int,
+    project: str | None,
+    as_json: bool,
+) -> None:
+    """Ingest (Earth Engine), predict and alert each tile of a matrix job, retrying a failed tile.
+
+    A tile that still fails leaves <out>/<tile>/<tile>_failed.txt with the reason (the merge lists
+    it as failed); the other tiles go on, and the command exits 1 when any tile failed.
+    """
+    from pathlib import Path
+
+    from planet_sentinel.region.job import TileRequest, run_tiles, runs_summary
+
+    ingest = {"project": project} if project else {}
+    request = TileRequest(Path(out_dir), Path(scenes_dir), period, before or None, model_spec, retries, ingest)
+    summary = runs_summary(run_tiles(plan_path, tile_ids.split(), request))
+    emit(summary, as_json)
+    if summary["failed"]:
+        raise SystemExit(1)

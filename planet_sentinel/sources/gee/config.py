@@ -79,6 +79,9 @@ class IngestConfig(BaseModel):
     """Cloud Score+ ``cs_cdf`` at or above which a pixel counts as clear (Google suggests 0.5-0.65)."""
     scale: int = Field(10, ge=10, le=1000)
     """Output pixel size in metres (grid origin on whole multiples of it)."""
+    crs: str | None = Field(None, pattern=r"^EPSG:\d{4,5}$")
+    """Projected CRS of the output grid, e.g. ``EPSG:32720``; default: the UTM zone of the AOI's centroid.
+    A region's tile passes its own zone: a tile cut at a zone border may have its centroid across it."""
     label: Literal["hansen", "none"] = "hansen"
     """Hansen Global Forest Change loss as the mask, or no mask."""
     treecover_threshold: int = Field(30, ge=0, le=100)

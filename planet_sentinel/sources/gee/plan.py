@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from planet_sentinel.aoi import Aoi
+from planet_sentinel.aoi import Aoi, aligned_grid
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.raster import Grid
 from planet_sentinel.sources.gee.config import ExportTarget, IngestConfig
@@ -126,7 +126,7 @@ def tile_grid(grid: Grid, tile_px: int) -> list[Tile]:
 
 def make_plan(aoi: Aoi, cfg: IngestConfig) -> Plan:
     """Choose grid, tiles and route; refuse what no route can carry."""
-    grid = aoi.grid(cfg.scale)
+    grid = aoi.grid(cfg.scale) if cfg.crs is None else aligned_grid(cfg.crs, aoi.projected(cfg.crs).bounds, cfg.scale)
     roles = ("before", "after", "mask") if cfg.label == "hansen" else ("before", "after")
     largest = max_tile_px(len(cfg.bands), cfg.request_limit_bytes)
     if cfg.tile_px is not None and cfg.tile_px > largest:
