@@ -40,7 +40,7 @@ def test_a_tile_aoi_gives_the_ingest_exactly_the_tile_read_grid(tmp_path: Path) 
         aoi = write_tile_aoi(tile, tmp_path / f"{tile.id}.geojson")
         from planet_sentinel.aoi import load_aoi
 
-        config = IngestConfig(aoi=str(aoi), name="t", crs=tile.crs, after=("2024-01-01", "2024-01-31"))
+        config = IngestConfig(aoi=str(aoi), name="t", crs=tile.crs, after=(dt.date(2024, 1, 1), dt.date(2024, 1, 31)))
         grid = make_plan(load_aoi(aoi), config).grid
         assert grid.crs.to_string() == tile.crs and grid.bounds == pytest.approx(tile.read_bounds, abs=1e-6)
         assert (grid.width, grid.height) == tile.read_size(10) == (160, 160)
