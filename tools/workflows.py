@@ -44,7 +44,13 @@ PINS: dict[str, str] = {
     "actions/setup-python@v7.0.0": "5fda3b95a4ea91299a34e894583c3862153e4b97",
     "actions/cache@v5.0.5": "27d5ce7f107fe9357f9df03efb73ab90386fccae",
     "actions/upload-artifact@v7.0.0": "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f",
+    # github.com/actions/download-artifact tag v8.0.1 (action.yml: node24 since v7.0.0)
+    "actions/download-artifact@v8.0.1": "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c",
     "astral-sh/setup-uv@v10.0.1": "20cfd1bf945f4377ade1205e4dbc17946fc9a30d",
+    # GitHub Pages (#16): upload-pages-artifact v5.0.0 is a composite (tar + upload-artifact v7.0.0),
+    # deploy-pages v5.0.0 runs on node24 (their action.yml at these commits).
+    "actions/upload-pages-artifact@v5.0.0": "fc324d3547104276b827a68afc52ff2a11cc49c9",
+    "actions/deploy-pages@v5.0.0": "cd2ce8fcbc39b97be8ca5fce6e763baed58fa128",
 }
 
 

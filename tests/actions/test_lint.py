@@ -196,7 +196,13 @@ def test_run_action_workflow_and_cli() -> None:
 #: The first major of each action whose action.yml says `runs.using: node24` (read per tag in the
 #: actions' repositories; GitHub removes node20 from its runners:
 #: https://github.blog/changelog/2025-09-19-deprecation-of-node-20-on-github-actions-runners/).
-NODE24_SINCE = {"actions/checkout": 5, "actions/setup-python": 6, "actions/cache": 5, "actions/upload-artifact": 6}
+NODE24_SINCE = {
+    "actions/checkout": 5,
+    "actions/setup-python": 6,
+    "actions/cache": 5,
+    "actions/upload-artifact": 6,
+    "actions/download-artifact": 7,
+}
 
 
 def test_pinned_actions_run_on_node24() -> None:
