@@ -13,7 +13,8 @@ PyTorch to 1e-7, where the ``torch.export`` route of torch 2.13 differs already 
 ``torch.export.export`` itself by about 1e-3 on an untrained network (measured; docs/service.md).
 Whichever route is used, :func:`export_graph` runs the graph on real windows with ONNX Runtime
 and refuses it unless probabilities agree within :data:`PARITY_ATOL` and the loss masks at the
-model's threshold are identical.
+model's threshold are identical (pixels within :data:`PARITY_ATOL` of the threshold excepted: no two
+float implementations agree on which side those fall).
 """
 
 from __future__ import annotations
@@ -176,7 +177,12 @@ def compare(bundle: ModelBundle, graph_file: Path, windows: np.ndarray, source: 
         expected = bundle.probabilities(before, after, "cpu")
         got = graph.probabilities(before, after)
         worst = max(worst, float(np.max(np.abs(expected - got))))
-        differing += int(np.count_nonzero((expected >= bundle.threshold) != (got >= bundle.threshold)))
+        flipped = (expected >= bundle.threshold) != (got >= bundle.threshold)
+        # A pixel within PARITY_ATOL of the threshold may land on either side under any two float
+        # implementations (or thread counts) of the same network; only a flip beyond that is a
+        # disagreement. The windows are validation chips, where the threshold was chosen, so such
+        # pixels do occur (seen: 6e-8 apart, one pixel flipped).
+        differing += int(np.count_nonzero(flipped & (np.abs(expected - bundle.threshold) > PARITY_ATOL)))
     return ParityReport(len(windows), worst, differing, source)
 
 
@@ -196,7 +202,8 @@ def export_graph(bundle: ModelBundle, target: str | Path, windows: np.ndarray | 
             raise GraphMismatch(
                 f"the ONNX graph disagrees with PyTorch on {report.windows} {source} window(s): largest "
                 f"probability difference {report.max_abs_diff:.2e} (allowed {PARITY_ATOL:.0e}), "
-                f"{report.mask_differences} pixel(s) on the other side of the threshold; not registered"
+                f"{report.mask_differences} pixel(s) on the other side of the threshold "
+                f"(beyond {PARITY_ATOL:.0e} of it); not registered"
             )
     log.info(
         f"ONNX graph {target.name}: parity on {report.windows} {source} window(s), "

@@ -83,6 +83,7 @@ class ActEnv:
             **{**kwargs, "secrets": {"GITHUB_TOKEN": "ci-token", **kwargs.get("secrets", {})}},
         )
         proc = run(spec, capture=True, timeout=timeout)
+        (self.cache / f"{summary.stem}.log").write_text(proc.stdout + proc.stderr)  # the whole log, for debugging
         return ActResult(proc.returncode, proc.stdout + proc.stderr, summary.read_text() if summary.exists() else "")
 
 
