@@ -7,6 +7,9 @@
 #   summary.sh text TEXT                  append a line of markdown
 #   summary.sh pictures URL TITLE FILE... link the artifact that holds the pictures (URL: the
 #                                         artifact-url output of actions/upload-artifact; empty = not uploaded)
+#   summary.sh site FILE.json URL         the built site (`sentinel site build --json`): its size and pages;
+#                                         with URL (its GitHub Pages address) links to the map and each run
+#                                         page, and shows the run pages' pictures from there
 # Pictures are never inlined: GitHub's markdown sanitiser drops `data:` URIs, in job summaries too,
 # so an embedded PNG shows as nothing. They travel as artifacts, linked from the summary.
 # SENTINEL_SUMMARY_COPY (set by `python -m tools act --summary-file`): also append every summary
@@ -77,8 +80,25 @@ case "$1" in
         ;;
     esac
     ;;
+  site)
+    url="${3:-}"
+    case "$url" in
+      "" | https://* | http://*) ;;
+      *)
+        echo "summary.sh site: '$url' is not an http(s) URL" >&2
+        exit 2
+        ;;
+    esac
+    [ -z "$url" ] || url="${url%/}/"
+    jq -r --arg u "$url" '"### Site", "",
+      "Built: \(.size); \(.alerts) alerts, \(.overlays) composites, \(.tiles) tiles, \(.plots) plots, \(.runs) run pages.",
+      "", if $u == "" then "_Not published with GitHub Pages in this run._" else
+        "Published with GitHub Pages once the deploy job has run: [map](\($u))"
+          + ([.pages[] | " · [\(split("/")[1])](\($u)\(rtrimstr("index.html")))"] | join("")),
+        "", (.pictures[] | "![\(split("/") | last)](\($u)\(.))") end' "$2" | write
+    ;;
   *)
-    echo "usage: summary.sh outputs|table|markdown|text|pictures ..." >&2
+    echo "usage: summary.sh outputs|table|markdown|text|pictures|site ..." >&2
     exit 2
     ;;
 esac

@@ -3,6 +3,8 @@ emulator, and a second run of the same episode updates it instead of opening ano
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -32,6 +34,16 @@ def test_summary_links_the_plots_without_data_uris(monitor_runs: MonitorRuns) ->
     summary = monitor_runs.first.check().summary
     assert "Drift plots" in summary and "`bands.png`" in summary
     assert "data:" not in summary and "base64" not in summary
+
+
+def test_the_site_is_built_and_checked_instead_of_deployed(monitor_runs: MonitorRuns) -> None:
+    """Under act the Pages upload and deploy are skipped; the site step builds (links and budget
+    checked) the map and the monitor's run page, and the summary says it was not published."""
+    summary = monitor_runs.first.check().summary
+    assert "### Site" in summary and "_Not published with GitHub Pages in this run._" in summary
+    built = re.search(r"Built: [\d.]+ MB in \d+ files .*; \d+ alerts, .* (\d+) run pages\.", summary)
+    assert built and int(built.group(1)) >= 1, summary[-2000:]  # outputs/monitor's drift report
+    assert "Deploy to GitHub Pages" not in monitor_runs.first.log  # the deploy job is off without vars.PAGES
 
 
 def test_monitor_writes_only_declared_outputs(monitor_runs: MonitorRuns) -> None:

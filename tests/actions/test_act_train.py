@@ -6,6 +6,7 @@ metrics and is closed."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -56,6 +57,9 @@ def test_train_summaries_link_pictures_without_data_uris(train_run: ActResult) -
     assert "### Training (local)" in summary and "### Promotion" in summary
     assert "Validation predictions" in summary and "`evaluation.png`" in summary
     assert "data:" not in summary and "base64" not in summary
+    # the evaluation page is built and checked (links, budget); under act it is not deployed
+    assert "### Site" in summary and "_Not published with GitHub Pages in this run._" in summary
+    assert re.search(r"Built: [\d.]+ MB in \d+ files .* [1-9]\d* run pages\.", summary), summary[-2000:]
 
 
 def test_train_writes_only_declared_outputs(train_run: ActResult) -> None:

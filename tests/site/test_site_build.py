@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -106,6 +108,17 @@ def test_the_addresses_issues_link_are_files_of_the_site(tmp_path: Path) -> None
     assert (result.out / url.removeprefix(pages.url)).is_file()
     assert (result.out / pages.page(report).removeprefix(pages.url) / "index.html").is_file()
     assert result.summary()["pictures"] == ["runs/outputs-r0/bands.png"]
+
+    # the job summary (actions/site: summary.sh site) links the same addresses
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed (it is on GitHub runners)")
+    (tmp_path / "site.json").write_text(json.dumps(result.summary()))
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    script = str(Path(__file__).parents[2] / "actions/summary.sh")
+    subprocess.run(["bash", script, "site", str(tmp_path / "site.json"), pages.url], env=env, check=True)
+    summary = (tmp_path / "summary.md").read_text()
+    assert f"[outputs-r0]({pages.page(report)})" in summary and f"![bands.png]({url})" in summary
+    assert "1 run pages" in summary
 
 
 def test_broken_and_absolute_links_are_found(tmp_path: Path) -> None:
