@@ -2,8 +2,9 @@
 
 simulate -> chip -> baseline -> train -> register -> promote -> predict -> evaluate, each step
 calling the same library function as its stage command, then an evaluation on freshly simulated
-scenes the model never saw. Paths are relative to the working directory; MLflow uses
-``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db`` there.
+scenes the model never saw, a drift report, the alerts of the prediction and the site of it all
+(``site/``, what GitHub Pages would publish). Paths are relative to the working directory; MLflow
+uses ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db`` there.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ from planet_sentinel.workspace import LOCAL
 
 if TYPE_CHECKING:
     from planet_sentinel.baseline import Baseline
+    from planet_sentinel.site import SiteResult
 
 HELD_OUT_SEEDS = (101, 202, 303)
+#: The demo's site (`sentinel site build --out site`), and the port the printed command serves it on.
+SITE = Path("site")
+SITE_PORT = 8000
 log = logging.getLogger(__name__)
 
 
@@ -118,12 +123,29 @@ def run_demo(config: DemoConfig | None = None) -> Iterator[str]:
         # two scenes: one 1024 px scene gives too few 256 px chips for a test to reach significance
         simulate_new_data("haze", Path("data/drift"), scenes=2, size=max(config.held_out_size, 1024), seed=404)
         drift = run_monitor(baseline_path, Path("data/drift"), outputs / "monitor", model=model_uri)
+    with _timed(config, "alerts", "the prediction's loss polygons as alerts"):
+        from planet_sentinel.alerts.stage import AlertsRequest, run_alerts
+
+        alerts = run_alerts(AlertsRequest(summary=prediction.summary_json, out_dir=outputs / "demo", overwrite=True))
+    with _timed(config, "site", f"map and run pages in {SITE}/ (what GitHub Pages publishes)"):
+        from planet_sentinel.site import SiteConfig, build_site
+
+        site = build_site(SITE, resolve(SiteConfig, "site"))
 
     yield from _summary(config, scene, chips, baseline, version, decision, prediction, test_report, held_out)
     yield (
         f"\n  monitor     hazy scenes vs baseline: {drift.decision.summary} (exit code {drift.exit_code}); "
         f"{drift.paths['markdown']}, {drift.paths['bands_png']}"
     )
+    yield f"  alerts      {len(alerts.alerts)} in {alerts.paths.get('geojson', outputs / 'demo')}"
+    yield from _site_lines(site)
+
+
+def _site_lines(site: SiteResult) -> Iterator[str]:
+    """Where the site is and the two ways to open it (a local server, as Pages serves it, or the file)."""
+    yield f"  site        {site.out}/: {site.size.describe()}; {site.alerts} alerts, {len(site.runs)} run pages"
+    yield f"              open it: python -m http.server -d {site.out} {SITE_PORT}  ->  http://127.0.0.1:{SITE_PORT}/"
+    yield f"              or the file {(site.out / 'index.html').resolve().as_uri()}"
 
 
 def _f1_row(label: str, report: Any) -> str:
