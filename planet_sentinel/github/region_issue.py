@@ -73,9 +73,14 @@ class RegionPeriod:
 
 
 def result_fingerprint(summary: RegionSummary) -> str:
-    """What the issue reports, hashed: totals, tile statuses and the largest alerts (no timings, no paths)."""
+    """What the issue reports, hashed: totals, every tile's status and the largest alerts.
+
+    Not the failure reasons: their words vary between runs of the same result (how many downloads
+    were in when a request failed, cache paths), and a rerun that failed the same tiles again is
+    the same result. Nor timings or file paths."""
     content = summary.to_dict()
-    key = {k: content[k] for k in ("complete", "totals", "tiles", "largest")}
+    key = {k: content[k] for k in ("complete", "totals", "largest")}
+    key["tiles"] = [[t.tile, t.status, t.alerts] for t in summary.tiles]
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 

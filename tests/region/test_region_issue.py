@@ -29,13 +29,13 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubEmulator]:
         yield em
 
 
-def _merged(plan: tuple[RegionPlan, Path], tmp_path: Path, east_fails: bool, out: str) -> Path:
+def _merged(plan: tuple[RegionPlan, Path], tmp_path: Path, east_fails: bool, out: str, why: str = "twice") -> Path:
     """A merge of the two-tile plan: a 10 ha clearing in the west tile, the east tile ok or failed."""
     (west, east), plan_path = plan[0].tiles, plan[1]
     tiles = tmp_path / f"tiles-{out}"
     write_alerts(tiles, west.id, [alert(box(500_400, 8_900_400, 500_900, 8_900_600), west.crs, west.id)])
     if east_fails:
-        (tiles / f"{east.id}_failed.txt").write_text("ingest: Earth Engine answered HTTP 500 twice\n")
+        (tiles / f"{east.id}_failed.txt").write_text(f"ingest: Earth Engine answered HTTP 500 {why}\n")
     else:
         write_alerts(tiles, east.id, [alert(box(501_200, 8_900_400, 501_300, 8_900_500), east.crs, east.id)])
     return Path(merge_region(plan_path, tiles, tmp_path / out).outputs["summary"])
@@ -64,8 +64,9 @@ def test_one_issue_per_region_and_period(
     assert f"| `{west.id}` | ok | 1 |" in body and "[this run](https://github.com/o/r/actions/runs/1)" in body
     assert "| area | 10.00 ha |" in body and "| `" + west.id + "` |" in body.split("### Largest alerts")[1]
 
-    # the same result again (another run): nothing is written, not even a comment
-    again = _report(_merged(two_tile_plan, tmp_path, east_fails=True, out="run2"), "--run-url", "https://x/runs/2")
+    # the same result again (another run, the failure in other words): nothing is written, not even a comment
+    rerun = _merged(two_tile_plan, tmp_path, east_fails=True, out="run2", why="again (1 of 2 saved)")
+    again = _report(rerun, "--run-url", "https://x/runs/2")
     assert again["action"] == "unchanged" and again["issue"] == first["issue"]
     writes = [r for r in emulator.requests if r["method"] in ("POST", "PATCH") and "/issues" in r["path"]]
     assert len(writes) == 1 and emulator.issues()[0]["body"] == body and emulator.issues()[0]["comments"] == []
