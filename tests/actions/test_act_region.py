@@ -34,7 +34,7 @@ def test_region_workflow_opens_one_issue_per_period(
     # its before composite fails on every request: twice per run (the attempt and the retry), two runs
     faults = Faults(failing_tiles={("before", broken.read_bounds[0], broken.read_bounds[3]): 4})
     inputs = {"aoi": str(aoi), "period-start": "2024-01-01", "period-end": "2024-01-31"}
-    inputs |= {"tile-km": "1.28", "max-jobs": "2", "dataset": "corner"}
+    inputs |= {"tile-km": "1.28", "max-jobs": "2", "region": "corner"}
     runs: list[ActResult] = []
     with EarthEngineEmulator(tmp_path / "ee", size=512, seed=3, faults=faults) as emulator:
         env = emulator.environ()
