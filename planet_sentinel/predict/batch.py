@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -62,6 +63,43 @@ def _pad_to(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return padded
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch ready for the engine: the model's bands as float32, padded to the model's multiple,
+    and the unknown pixels (nodata, cloud, shadow) of the unpadded windows."""
+
+    before: np.ndarray
+    after: np.ndarray
+    unknown: np.ndarray
+    height: int
+    width: int
+
+
+def prepare_batch(
+    bundle: Model, before: np.ndarray, after: np.ndarray, bands: Sequence[str], screen: CloudScreen | bool = True
+) -> PreparedBatch:
+    """Everything before the forward pass (checks, cloud screen, band selection, padding): the part
+    :func:`planet_sentinel.predict.tiling.iter_tiles` runs on its reader thread, beside the engine."""
+    if before.shape != after.shape or before.ndim != 4:
+        raise SentinelError(f"before {before.shape} and after {after.shape} must be equal (N, bands, H, W) arrays")
+    idx = select_bands(bands, bundle.bands, "model input")
+    n, _, h, w = before.shape
+    unknown = np.stack([unknown_pixels(before[i], after[i], bands, screen) for i in range(n)])
+    m = bundle.multiple
+    hp, wp = math.ceil(h / m) * m, math.ceil(w / m) * m
+    xb = _pad_to(before[:, idx].astype(np.float32), hp, wp)
+    xa = _pad_to(after[:, idx].astype(np.float32), hp, wp)
+    return PreparedBatch(xb, xa, unknown, h, w)
+
+
+def run_prepared(bundle: Model, batch: PreparedBatch, device: str | torch.device | None = None) -> np.ndarray:
+    """The engine's forward of a prepared batch: (N, H, W) float32 probabilities, NaN where unknown."""
+    prob = bundle.probabilities(batch.before, batch.after, device)[:, : batch.height, : batch.width]
+    prob = np.ascontiguousarray(prob, dtype=np.float32)
+    prob[batch.unknown] = np.nan
+    return prob
+
+
 def predict_batch(
     bundle: Model,
     before: np.ndarray,
@@ -83,16 +121,4 @@ def predict_batch(
         (N, H, W) float32 probabilities; windows whose sides are not a multiple of the model's
         are padded by reflection and cropped back.
     """
-    if before.shape != after.shape or before.ndim != 4:
-        raise SentinelError(f"before {before.shape} and after {after.shape} must be equal (N, bands, H, W) arrays")
-    idx = select_bands(bands, bundle.bands, "model input")
-    n, _, h, w = before.shape
-    unknown = np.stack([unknown_pixels(before[i], after[i], bands, screen) for i in range(n)])
-    m = bundle.multiple
-    hp, wp = math.ceil(h / m) * m, math.ceil(w / m) * m
-    xb = _pad_to(before[:, idx].astype(np.float32), hp, wp)
-    xa = _pad_to(after[:, idx].astype(np.float32), hp, wp)
-    prob = bundle.probabilities(xb, xa, device)[:, :h, :w]
-    prob = np.ascontiguousarray(prob, dtype=np.float32)
-    prob[unknown] = np.nan
-    return prob
+    return run_prepared(bundle, prepare_batch(bundle, before, after, bands, screen), device)

@@ -19,7 +19,7 @@ import numpy as np
 
 from planet_sentinel.clouds import CloudScreen
 from planet_sentinel.errors import SentinelError
-from planet_sentinel.predict.batch import predict_batch
+from planet_sentinel.predict.batch import PreparedBatch, prepare_batch, run_prepared
 from planet_sentinel.predict.config import DEFAULT_BATCH_SIZE, DEFAULT_MIN_WINDOW
 from planet_sentinel.raster import io_env
 
@@ -156,23 +156,24 @@ def iter_tiles(
     timings.setdefault("forward", 0.0)
     batches = [tiles[start : start + batch_size] for start in range(0, len(tiles), batch_size)]
 
-    def read_batch(batch: Sequence[Tile]) -> tuple[np.ndarray, np.ndarray]:
+    def read_batch(batch: Sequence[Tile]) -> tuple[np.ndarray, np.ndarray, PreparedBatch]:
         with io_env():  # rasterio's Env is thread-local: the reader thread needs its own
             pairs = [read(tile) for tile in batch]
-        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+        before, after = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+        return before, after, prepare_batch(bundle, before, after, bands, screen)
 
-    # One reader thread fetches the next batch while the engine runs this one (GDAL releases the GIL
-    # while it reads and decodes): with ONNX Runtime the forward is fast enough for reading to show.
-    # Only that thread touches the input datasets, one read at a time.
+    # One reader thread reads the next batch and prepares it (cloud screen, band selection, padding)
+    # while the engine runs this one (GDAL and numpy release the GIL): with ONNX Runtime the forward
+    # is fast enough for the rest to show. Only that thread touches the input datasets.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict-read") as reader:
         pending = reader.submit(read_batch, batches[0]) if batches else None
         for k, batch in enumerate(batches):
             t0 = time.perf_counter()
             assert pending is not None
-            before, after = pending.result()
+            before, after, prepared = pending.result()
             pending = reader.submit(read_batch, batches[k + 1]) if k + 1 < len(batches) else None
             t1 = time.perf_counter()
-            prob = predict_batch(bundle, before, after, bands, device, screen)
+            prob = run_prepared(bundle, prepared, device)
             timings["read"] += t1 - t0  # the wait for the reader, not the overlapped part
             timings["forward"] += time.perf_counter() - t1
             for tile, p, b, a in zip(batch, prob, before, after, strict=True):
