@@ -130,7 +130,8 @@ class OnnxModel:
 def _cuda_wanted(device: str | torch.device | None) -> bool:
     if device is not None and str(device) not in ("auto", "cpu"):
         return str(device).startswith("cuda")
-    if not torch_installed():
+    # No NVIDIA driver, no CUDA: skip importing torch (3 s) only to hear it say so.
+    if not torch_installed() or not Path("/proc/driver/nvidia/version").exists():
         return False
     import torch
 
