@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from planet_sentinel.artefacts import Artefact, registered
+from tools.generated import GeneratedDir, fail_on
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = ROOT / "docs" / "schemas"
@@ -30,20 +31,15 @@ def render_all() -> dict[str, str]:
     return {f"{kind}{SUFFIX}": render(model) for kind, model in registered().items()}
 
 
+def _schemas(schema_dir: Path) -> GeneratedDir:
+    return GeneratedDir(
+        schema_dir, f"*{SUFFIX}", "differs from its model", "belongs to no model in planet_sentinel.artefacts.ARTEFACTS"
+    )
+
+
 def differences(schema_dir: Path = SCHEMA_DIR) -> list[str]:
     """What `check` complains about: missing, changed or orphaned schema files."""
-    rendered = render_all()
-    problems = []
-    for name, text in rendered.items():
-        target = schema_dir / name
-        if not target.exists():
-            problems.append(f"{target} is missing")
-        elif target.read_text() != text:
-            problems.append(f"{target} differs from its model")
-    for target in sorted(schema_dir.glob(f"*{SUFFIX}")) if schema_dir.is_dir() else []:
-        if target.name not in rendered:
-            problems.append(f"{target} belongs to no model in planet_sentinel.artefacts.ARTEFACTS")
-    return problems
+    return _schemas(schema_dir).differences(render_all())
 
 
 @click.group(name="artefacts")
@@ -54,27 +50,12 @@ def artefacts() -> None:
 @artefacts.command()
 def write() -> None:
     """Write docs/schemas/<kind>.schema.json for every artefact model (removing orphaned ones)."""
-    rendered = render_all()
-    SCHEMA_DIR.mkdir(parents=True, exist_ok=True)
-    for name, text in rendered.items():
-        target = SCHEMA_DIR / name
-        if not target.exists() or target.read_text() != text:
-            tmp = target.with_name(f".{name}.tmp")
-            tmp.write_text(text)
-            tmp.replace(target)
-            click.echo(f"wrote {target.relative_to(ROOT)}")
-    for target in SCHEMA_DIR.glob(f"*{SUFFIX}"):
-        if target.name not in rendered:
-            target.unlink()
-            click.echo(f"removed {target.relative_to(ROOT)}")
+    for line in _schemas(SCHEMA_DIR).write(render_all(), ROOT):
+        click.echo(line)
 
 
 @artefacts.command()
 def check() -> None:
     """Fail when docs/schemas differs from what the artefact models generate."""
-    problems = differences()
-    if problems:
-        raise click.ClickException(
-            "\n".join(problems) + "\nrun `python -m tools artefacts write` and commit docs/schemas/"
-        )
+    fail_on(differences(), "run `python -m tools artefacts write` and commit docs/schemas/")
     click.echo(f"{len(render_all())} artefact schemas match their models")

@@ -26,6 +26,8 @@ from typing import Any
 import click
 import yaml
 
+from tools.generated import GeneratedDir, fail_on
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIR = ROOT / "workflows-src"
 OUTPUT_DIR = ROOT / ".github" / "workflows"
@@ -213,20 +215,20 @@ def render_all(source_dir: Path = SOURCE_DIR) -> dict[str, str]:
     }
 
 
+def _is_generated(path: Path) -> bool:
+    """A rendered workflow (hand-written ones in .github/workflows are left alone)."""
+    return path.read_text().startswith("# GENERATED")
+
+
+def _outputs(output_dir: Path) -> GeneratedDir:
+    return GeneratedDir(
+        output_dir, "*.yml", "differs from workflows-src/{name}", "has no source in workflows-src/", _is_generated
+    )
+
+
 def differences(source_dir: Path = SOURCE_DIR, output_dir: Path = OUTPUT_DIR) -> list[str]:
     """What `check` complains about: missing, changed or orphaned rendered files."""
-    rendered = render_all(source_dir)
-    problems = []
-    for name, text in rendered.items():
-        target = output_dir / name
-        if not target.exists():
-            problems.append(f"{target} is missing")
-        elif target.read_text() != text:
-            problems.append(f"{target} differs from workflows-src/{name}")
-    for target in sorted(output_dir.glob("*.yml")) if output_dir.is_dir() else []:
-        if target.name not in rendered and target.read_text().startswith("# GENERATED"):
-            problems.append(f"{target} has no source in workflows-src/")
-    return problems
+    return _outputs(output_dir).differences(render_all(source_dir))
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -240,27 +242,12 @@ def workflows() -> None:
 @workflows.command()
 def render() -> None:
     """Write .github/workflows/*.yml from workflows-src/ (removing orphaned generated files)."""
-    rendered = render_all()
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    for name, text in rendered.items():
-        target = OUTPUT_DIR / name
-        if not target.exists() or target.read_text() != text:
-            tmp = target.with_suffix(".yml.tmp")
-            tmp.write_text(text)
-            tmp.replace(target)
-            click.echo(f"wrote {target.relative_to(ROOT)}")
-    for target in OUTPUT_DIR.glob("*.yml"):
-        if target.name not in rendered and target.read_text().startswith("# GENERATED"):
-            target.unlink()
-            click.echo(f"removed {target.relative_to(ROOT)}")
+    for line in _outputs(OUTPUT_DIR).write(render_all(), ROOT):
+        click.echo(line)
 
 
 @workflows.command()
 def check() -> None:
     """Fail when .github/workflows differs from what workflows-src renders to."""
-    problems = differences()
-    if problems:
-        raise click.ClickException(
-            "\n".join(problems) + "\nrun `python -m tools workflows render` and commit the result"
-        )
+    fail_on(differences(), "run `python -m tools workflows render` and commit the result")
     click.echo(f"{len(render_all())} workflows match workflows-src/")
