@@ -249,14 +249,21 @@ class KaggleEmulator(EmulatorServer):
             raise ApiError(400, "ownerSlug and datasetSlug are required")
         return f"{owner}/{slug}"
 
+    def _processed(self, ref: str, permission: str, poll: bool = False) -> None:
+        """Refuse a dataset that does not exist (:meth:`hidden`) or is still being processed
+        (403 naming ``permission``); a status ``poll`` counts one of the processing polls down.
+        Called with ``self.lock`` held."""
+        if ref not in self.datasets:
+            raise self.hidden(f"dataset {ref}", permission)
+        if self.processing.get(ref, 0) > 0:
+            if poll:
+                self.processing[ref] -= 1
+            raise ApiError(403, f"Permission '{permission}' was denied")
+
     def _datasets_GetDatasetStatus(self, body: dict[str, Any]) -> dict[str, Any]:
         ref = self._dataset_ref(body.get("ownerSlug", ""), body.get("datasetSlug", ""))
         with self.lock:
-            if ref not in self.datasets:
-                raise self.hidden(f"dataset {ref}", "datasets.get")
-            if self.processing.get(ref, 0) > 0:
-                self.processing[ref] -= 1
-                raise ApiError(403, "Permission 'datasets.get' was denied")
+            self._processed(ref, "datasets.get", poll=True)
         return {"status": "READY"}
 
     def _datasets_GetDataset(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -280,10 +287,7 @@ class KaggleEmulator(EmulatorServer):
     def _datasets_CreateDatasetVersion(self, body: dict[str, Any]) -> dict[str, Any]:
         ref = self._dataset_ref(body.get("ownerSlug", ""), body.get("datasetSlug", ""))
         with self.lock:
-            if ref not in self.datasets:
-                raise self.hidden(f"dataset {ref}", "datasets.update")
-            if self.processing.get(ref, 0) > 0:
-                raise ApiError(403, "Permission 'datasets.update' was denied")
+            self._processed(ref, "datasets.update")
             return self._new_version(ref, (body.get("body") or {}).get("files") or [])
 
     def _new_version(self, ref: str, files: list[dict[str, Any]]) -> dict[str, Any]:
