@@ -16,6 +16,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
@@ -53,6 +54,17 @@ def _break(version: str) -> None:
     assert {p.suffix for p in bundles} >= {".pt", ".onnx"}, f"no bundle and graph artifacts under {location}"
     for path in bundles:
         path.write_bytes(b"not a model")
+
+
+def _breaking_at_switch(version: str) -> Callable[[str], None]:
+    """A deploy ``progress`` callback that breaks ``version`` (:func:`_break`) when the switch to the
+    public port begins: the champion has passed as candidate, and fails as the live instance."""
+
+    def progress(message: str) -> None:
+        if message.startswith("switching port"):
+            _break(version)
+
+    return progress
 
 
 class Hammer(threading.Thread):
@@ -158,12 +170,8 @@ def test_rollout_unchanged_rejected_kept_and_replaced_without_downtime(
         v3 = _register(result)
         _champion(v3)
 
-        def break_at_switch(message: str) -> None:
-            if message.startswith("switching port"):
-                _break(v3)
-
         with pytest.raises(DeployError, match=f"v{v1} kept serving port {port}") as switched:
-            deploy(config, progress=break_at_switch)
+            deploy(config, progress=_breaking_at_switch(v3))
         assert f"v{v3} (live, port {port}) failed" in str(switched.value)
         assert "could not load the model" in str(switched.value)
         assert running_model(url)["version"] == v1
@@ -239,12 +247,8 @@ def test_port_swap_rolls_back_and_old_instances_fall_back_to_it(simulated_chips:
         v2 = _register(result)
         _champion(v2)
 
-        def break_at_switch(message: str) -> None:
-            if message.startswith("switching port"):
-                _break(v2)
-
         with pytest.raises(DeployError, match=f"rolled back to v{v1}") as switched:
-            deploy(swap, progress=break_at_switch)
+            deploy(swap, progress=_breaking_at_switch(v2))
         assert f"v{v2} (live, port {port}) failed" in str(switched.value)
         assert running_model(url)["version"] == v1
         restored = load_state(state_dir).active
