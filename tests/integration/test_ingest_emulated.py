@@ -57,6 +57,13 @@ def ingest(aoi: Path, out: Path, *extra: str) -> Any:
     return CliRunner().invoke(cli, [*args, "--out-dir", str(out), "--json", *extra])
 
 
+def ingested(aoi: Path, out: Path, *extra: str) -> Any:
+    """`ingest` that must succeed: its --json summary."""
+    result = ingest(aoi, out, *extra)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
 def plan_for(aoi: Path, tile_px: int) -> Any:
     from planet_sentinel.aoi import load_aoi
 
@@ -84,9 +91,7 @@ def test_ingest_many_tiles_equals_source_and_feeds_chip(
     aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator
 ) -> None:
     out = tmp_path / "raw"
-    result = ingest(aoi, out, "--tile-px", "48")
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = ingested(aoi, out, "--tile-px", "48")
     plan = plan_for(aoi, 48)
     assert len(plan.tiles) >= 40
     assert summary["requests"] == 3 * len(plan.tiles) and summary["tiles_reused"] == 0
@@ -146,8 +151,7 @@ def test_images_without_cloud_score_plus_fall_back_to_scl(
 ) -> None:
     """No before image and two after images have a Cloud Score+ match: SCL masks them instead."""
     out = tmp_path / "raw"
-    result = ingest(aoi, out, "--tile-px", "256")
-    assert result.exit_code == 0, result.output
+    ingested(aoi, out, "--tile-px", "256")
     record = json.loads((out / "x_ingest.json").read_text())
     before, after = record["windows"]["before"], record["windows"]["after"]
     assert before["images"] == 6 and before["without_cloud_score_plus"] == 6
@@ -197,8 +201,7 @@ def test_emulator_evaluates_both_if_branches_and_masked_windows(emulator: EarthE
 
 @pytest.mark.parametrize("emulator", [Faults(rate_limited=3, metadata_rate_limited=2)], indirect=True)
 def test_rate_limited_then_success(aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator) -> None:
-    result = ingest(aoi, tmp_path / "raw", "--tile-px", "128", "--workers", "2")
-    assert result.exit_code == 0, result.output
+    ingested(aoi, tmp_path / "raw", "--tile-px", "128", "--workers", "2")
     assert len(emulator.pixel_requests(429)) == 3
     assert [e["status"] for e in emulator.log if e["method"] == "value.compute"] == [429, 429, 200]
     record = json.loads((tmp_path / "raw" / "x_ingest.json").read_text())
@@ -228,9 +231,8 @@ def test_tile_failing_three_times_is_a_clean_error_and_rerun_resumes(
     assert not list(out.glob("x_*.tif")), "no partial outputs"
     assert list((out / ".ingest-cache").rglob("*.tif")), "finished tiles are kept"
     fetched_first = {(e["role"], e["tile"]) for e in emulator.pixel_requests()}
-    second = ingest(aoi, out, "--tile-px", "96", "--retries", "2", "--workers", "2")
-    assert second.exit_code == 0, second.output
-    assert json.loads(second.output)["tiles_reused"] == len(fetched_first)
+    second = ingested(aoi, out, "--tile-px", "96", "--retries", "2", "--workers", "2")
+    assert second["tiles_reused"] == len(fetched_first)
     successes = Counter((e["role"], e["tile"]) for e in emulator.pixel_requests())
     assert set(successes.values()) == {1}, "no tile fetched twice"
     assert len(successes) == 3 * len(plan.tiles)
@@ -261,9 +263,7 @@ def test_windows_without_clear_images_are_refused(aoi: Path, tmp_path: Path, emu
 @pytest.mark.parametrize("emulator", [Faults(export_split=3, export_polls=3)], indirect=True)
 def test_gcs_export_route_polls_downloads_and_mosaics(aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator) -> None:
     out = tmp_path / "raw"
-    result = ingest(aoi, out, "--export", "gcs:sentinel-exports/runs/a")
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = ingested(aoi, out, "--export", "gcs:sentinel-exports/runs/a")
     assert summary["route"] == "gcs" and set(summary["tasks"]) == {"before", "after", "mask"}
     assert sorted(emulator.buckets["sentinel-exports"])[0].startswith("runs/a/x_after-0000000000-")
     assert len(emulator.buckets["sentinel-exports"]) == 9
@@ -273,9 +273,7 @@ def test_gcs_export_route_polls_downloads_and_mosaics(aoi: Path, tmp_path: Path,
 
 
 def test_drive_export_route_says_what_to_do_next(aoi: Path, tmp_path: Path, emulator: EarthEngineEmulator) -> None:
-    result = ingest(aoi, tmp_path / "raw", "--export", "drive:ee-exports", "--label", "none")
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = ingested(aoi, tmp_path / "raw", "--export", "drive:ee-exports", "--label", "none")
     assert summary["route"] == "drive" and set(summary["tasks"]) == {"before", "after"}
     assert {(d["role"], d["folder"]) for d in emulator.drive} == {("before", "ee-exports"), ("after", "ee-exports")}
     steps = "\n".join(summary["next_steps"])
