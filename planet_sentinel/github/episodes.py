@@ -5,20 +5,20 @@ so the daily monitor updates that issue instead of opening another."""
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.github.issue_labels import DRIFT_LABEL
+from planet_sentinel.github.markers import HiddenMarker
 
 if TYPE_CHECKING:
     from github.Issue import Issue
     from github.Repository import Repository
 
-MARKER_RE = re.compile(r"<!-- planet-sentinel:drift-episode (\{.*?\}) -->")
+DRIFT_MARKER = HiddenMarker("drift-episode")
+MARKER_RE = DRIFT_MARKER.pattern
 
 
 @dataclass
@@ -93,19 +93,13 @@ class EpisodeInfo(TypedDict, total=False):
 
 def marker(info: EpisodeInfo) -> str:
     """The hidden line of an issue body that carries the episode (read back by :func:`episode_info`)."""
-    return f"<!-- planet-sentinel:drift-episode {json.dumps(info, sort_keys=True)} -->"
+    return DRIFT_MARKER.write(info)
 
 
 def episode_info(body: str | None) -> EpisodeInfo | None:
     """The episode marker of an issue body, or None if it is not a drift issue of ours."""
-    match = MARKER_RE.search(body or "")
-    if not match:
-        return None
-    try:
-        info = json.loads(match.group(1))
-    except json.JSONDecodeError:
-        return None
-    return cast(EpisodeInfo, info) if isinstance(info, dict) else None
+    info = DRIFT_MARKER.read(body)
+    return cast(EpisodeInfo, info) if info is not None else None
 
 
 def find_episode_issue(repo: Repository, fingerprint: str) -> Issue | None:
