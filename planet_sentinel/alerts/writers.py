@@ -52,7 +52,9 @@ def write_flatgeobuf(path: Path, alerts: Sequence[AlertFeature], name: str = "al
     Polygons are written as MultiPolygons because a FlatGeobuf layer has one geometry type and a
     polygon reprojected across a tile may come back as either.
     """
-    import fiona
+    from planet_sentinel.extras import require
+
+    fiona = require("fiona", "vector", "writing FlatGeobuf alerts")
 
     schema = {
         "geometry": "MultiPolygon",

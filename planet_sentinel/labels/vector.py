@@ -37,7 +37,9 @@ class Polygons:
 @contextmanager
 def _open_layer(vector: Path, layer: str | None, class_field: str | None) -> Iterator[Collection]:
     """The one layer of ``vector`` to read, checked to have a CRS and ``class_field``."""
-    import fiona
+    from planet_sentinel.extras import require
+
+    fiona = require("fiona", "vector", "reading vector labels")
     from fiona.errors import DriverError, FionaValueError
 
     if not vector.exists():

@@ -33,6 +33,9 @@ ASSETS = {
 
 def tile_item(tile: PlanTile, output: TileOutput, files: dict[str, Path], period: tuple[str, str]) -> pystac.Item:
     """The STAC Item of one tile: its core as geometry, the period as start/end, its files as assets."""
+    from planet_sentinel.extras import require
+
+    require("pystac", "stac", "STAC catalogues")  # the install line when it is missing
     import pystac
     from shapely.geometry import shape
 
@@ -81,6 +84,9 @@ def region_catalog(
     observed_before: str | None = None,
 ) -> dict[str, Any]:
     """Write the region's Collection with one Item per ok tile into ``out_dir``, validated offline."""
+    from planet_sentinel.extras import require
+
+    require("pystac", "stac", "STAC catalogues")  # the install line when it is missing
     import pystac
 
     plan = RegionPlan.load(plan_path)
