@@ -16,10 +16,11 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.github.issue_labels import REGION_LABEL, ensure_labels
+from planet_sentinel.github.markers import HiddenMarker
 from planet_sentinel.github.runs import clip, utc_now
 from planet_sentinel.github.target import api_errors
 
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 
     from planet_sentinel.region.merge import RegionSummary
 
-MARKER_RE = re.compile(r"<!-- planet-sentinel:region-period (\{.*?\}) -->")
+REGION_MARKER = HiddenMarker("region-period")
+MARKER_RE = REGION_MARKER.pattern
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: Tiles listed one by one in the body; beyond that the ok ones are counted (failed ones are always listed).
 LISTED_TILES = 200
@@ -85,19 +87,12 @@ def result_fingerprint(summary: RegionSummary) -> str:
 
 
 def marker(info: dict[str, Any]) -> str:
-    return f"<!-- planet-sentinel:region-period {json.dumps(info, sort_keys=True)} -->"
+    return REGION_MARKER.write(info)
 
 
 def marker_info(body: str | None) -> dict[str, Any] | None:
     """The marker of an issue body, or None if it is not a region issue of ours (people edit bodies)."""
-    match = MARKER_RE.search(body or "")
-    if not match:
-        return None
-    try:
-        info = json.loads(match.group(1))
-    except json.JSONDecodeError:
-        return None
-    return cast(dict[str, Any], info) if isinstance(info, dict) else None
+    return REGION_MARKER.read(body)
 
 
 def find_region_issue(repo: Repository, key: RegionPeriod) -> Issue | None:
