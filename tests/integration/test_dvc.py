@@ -56,6 +56,7 @@ def test_repro_push_pull(tmp_path: Path) -> None:
     metrics = _run([str(BIN / "dvc"), "metrics", "show", "--json"], repo)
     assert "val_f1" in metrics and "overall" in metrics
     assert (repo / "runs/model_inference.pth").exists() and (repo / "mlflow.db").exists()
+    assert (repo / "runs/model_inference.onnx").exists()  # the graph registration exported
 
     _run([str(BIN / "dvc"), "push"], repo)
     assert any((tmp_path / "remote").rglob("*")), "nothing pushed to the local remote"
