@@ -14,6 +14,7 @@ BENCHMARKS = {
     "ingest": "tools.bench.ingest",
     "oscd": "tools.bench.oscd",
     "predict": "tools.bench.predict",
+    "realism": "tools.bench.realism",
     "region": "tools.bench.region",
     "serve": "tools.bench.serve",
 }
@@ -23,7 +24,9 @@ BENCHMARKS = {
 @click.argument("name", type=click.Choice(sorted(BENCHMARKS)))
 @click.option("--size", type=int, help="Scene side in pixels (each benchmark has its own default).")
 @click.option("--workdir", type=click.Path(file_okay=False), help="Where inputs are cached and outputs written.")
-@click.option("--data", type=click.Path(file_okay=False), help="Input data folder, for benchmarks on real data (oscd).")
+@click.option(
+    "--data", type=click.Path(file_okay=False), help="Input data folder, for benchmarks on real data (oscd, realism)."
+)
 @click.option(
     "--test-data",
     type=click.Path(file_okay=False),
