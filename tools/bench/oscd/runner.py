@@ -30,11 +30,11 @@ STAMP = ".oscd-bench"
 LIBRARY_MODULES = (
     "bands",
     "baseline",
-    "bundle",
     "chips",
     "clouds",
     "evaluate",
     "model",
+    "model_bundle",
     "predict",
     "progress",
     "raster",
