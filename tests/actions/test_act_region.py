@@ -60,6 +60,8 @@ def test_region_workflow_opens_one_issue_per_period(
     assert first.returncode != 0 and '"action": "opened"' in first.log, first.log[-6000:]
     assert '"action": "unchanged"' in second.log, second.log[-6000:]
     assert f"Region {aoi}, 2024-01-01 to 2024-01-31" in first.summary
+    # the region's map was built and checked (links, budget); nothing is published under act
+    assert "### Site" in first.summary and "_Not published with GitHub Pages in this run._" in first.summary
 
     (issue,) = _region_issues(github_emulator)
     assert issue["title"].startswith("Deforestation alerts: corner, 2024-01-01 to 2024-01-31")
