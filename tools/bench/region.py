@@ -170,6 +170,52 @@ def _whole(bundle: ModelBundle, before: Path, after: Path, work: Path) -> tuple[
     return whole, time.perf_counter() - start
 
 
+def write_picture(after: Path, plan: RegionPlan, merged: list[AlertFeature], target: Path) -> Path:
+    """A PNG of the merged alerts over the after composite, the tile cells dashed, the alerts joined
+    across a tile border in magenta: what the merge did, at a glance (README, the closing note)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from rasterio.warp import transform_geom
+    from shapely.geometry import box, shape
+    from shapely.ops import unary_union
+
+    from planet_sentinel.quicklook import true_colour
+    from planet_sentinel.raster import open_raster
+
+    with open_raster(after) as ds:
+        crs, (left, bottom, right, top) = ds.crs, ds.bounds
+    rgb = true_colour(after, max_size=1024)
+    fig, ax = plt.subplots(figsize=(7, 7), dpi=110)
+    ax.imshow(rgb, extent=(left, right, bottom, top))
+    cells = [box(*tile.bounds) for tile in plan.tiles]
+    for cell in cells:
+        ax.plot(*cell.exterior.xy, color="white", linewidth=0.8, linestyle="--")
+    # the borders between tiles (the region's own outline is no border an alert can be cut at)
+    outline = unary_union(cells).boundary.buffer(1.0)
+    borders = [cell.boundary.difference(outline) for cell in cells]
+    joined = 0
+    for alert in merged:
+        geometry = shape(transform_geom("EPSG:4326", crs, alert.geometry.model_dump()))
+        across = any(geometry.intersects(line) for line in borders)
+        joined += across
+        polygons = getattr(geometry, "geoms", [geometry])
+        for polygon in polygons:
+            ax.plot(*polygon.exterior.xy, color="magenta" if across else "orange", linewidth=1.2)
+    ax.set_xlim(left, right)
+    ax.set_ylim(bottom, top)
+    ax.set_axis_off()
+    ax.set_title(
+        f"{len(merged)} merged alerts, {len(plan.tiles)} tiles (dashed), {joined} across a tile border (magenta)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(target)
+    plt.close(fig)
+    return target
+
+
 def run(
     size: int | None = None, workdir: str | None = None, margin_px: int = MARGIN_PX, base: int = 8, grid: int = GRID
 ) -> dict[str, Any]:
@@ -201,6 +247,7 @@ def run(
     merge_seconds = time.perf_counter() - start
     merged = AlertCollection.load(work / "merged" / "region_alerts.geojson").features
     figures = compare(merged, whole, plan.tiles[0].crs)
+    picture = write_picture(after, plan, merged, work / "region_alerts.png")
     for stale in ("tiles", "whole", "merged"):
         shutil.rmtree(work / stale, ignore_errors=True)
     result = {
@@ -220,6 +267,7 @@ def run(
         "merge_seconds": round(merge_seconds, 3),
         "ratio_to_whole": round(sum(tile_seconds) / whole_seconds, 3),
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "picture": str(picture),
     }
     exact = {**figures, "count_error": abs(figures["alert_count_ratio"] - 1)}
     result["count_error"] = round(exact["count_error"], 4)
