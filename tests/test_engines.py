@@ -19,10 +19,11 @@ from planet_sentinel.cli import cli
 from planet_sentinel.errors import SentinelError
 from planet_sentinel.model import ModelConfig, SiameseUNet
 from planet_sentinel.model_bundle import ModelBundle, load_bundle
-from planet_sentinel.onnx_export import GraphMismatch, export_graph, graph_path
-from planet_sentinel.predict import predict_scene
+from planet_sentinel.onnx_export import PARITY_ATOL, GraphMismatch, export_graph, graph_path
+from planet_sentinel.predict import predict_arrays, predict_scene
 from planet_sentinel.predict.engines import OnnxModel, pick_engine
 from planet_sentinel.predict.loading import load_predictor
+from planet_sentinel.raster import band_names
 from planet_sentinel.train import TrainConfig, train
 
 TINY = dict(epochs=1, base=4, crop=64, batch_size=4, threads=1)
@@ -65,11 +66,19 @@ def test_registration_logs_a_graph_that_predicts_the_scene_like_pytorch(
         outputs[engine] = result
     a, b = outputs["onnx"], outputs["torch"]
     with rasterio.open(a.loss) as x, rasterio.open(b.loss) as y:
-        np.testing.assert_array_equal(x.read(1), y.read(1))
+        differ = x.read(1) != y.read(1)
     with rasterio.open(a.probability) as x, rasterio.open(b.probability) as y:
         assert int(np.abs(x.read(1).astype(int) - y.read(1).astype(int)).max()) <= 1  # uint8 percent rounding
-    assert json.loads(a.geojson.read_text())["features"] == json.loads(b.geojson.read_text())["features"]
-    assert (a.prediction.loss_area_ha, a.prediction.polygons) == (b.prediction.loss_area_ha, b.prediction.polygons)
+    # The engines agree to ~1e-7, so a pixel may change side only where PyTorch puts it within the
+    # export's tolerance of the threshold (the parity check's rule; seen: 1 pixel of 262,144 once).
+    with rasterio.open(raw / "tiny_before.tif") as x, rasterio.open(raw / "tiny_after.tif") as y:
+        probability = predict_arrays(torch_model, x.read(), y.read(), band_names(x))
+    assert int(differ.sum()) <= 3
+    assert np.all(np.abs(probability[differ] - torch_model.threshold) <= PARITY_ATOL)
+    if not differ.any():
+        assert json.loads(a.geojson.read_text())["features"] == json.loads(b.geojson.read_text())["features"]
+    assert abs(a.prediction.polygons - b.prediction.polygons) <= int(differ.sum())
+    assert abs(a.prediction.loss_area_ha - b.prediction.loss_area_ha) <= 0.01 * int(differ.sum()) + 1e-9
     assert a.prediction.model.version == b.prediction.model.version == "1"
 
 
@@ -172,6 +181,7 @@ import sys
 sys.modules["torch"] = None  # any import of torch now fails
 import numpy as np
 from planet_sentinel.predict.loading import load_predictor
+from planet_sentinel.raster import band_names
 from planet_sentinel.predict import predict_arrays
 model = load_predictor({str(home / "run" / "model.pt")!r})
 scene = np.full((6, 96, 80), 1500, np.uint16)
