@@ -45,6 +45,8 @@ $(SCHEMAS): tools/schemas/package-lock.json
 
 # mypy --strict (pyproject [tool.mypy]) runs beside pytest: the suite spends much of its time
 # waiting on servers and act runs, so the type check costs no wall time. Either failing fails.
+# pytest runs on two workers (pytest-xdist); the act tests, which share one chain of act runs, stay
+# together on one of them (xdist_group "act", tests/actions/conftest.py) while the other takes the rest.
 # Leaflet (npm, pinned in planet_sentinel/site/assets): shipped inside the built site and the
 # service's map page, never loaded from a CDN.
 SITE_ASSETS := planet_sentinel/site/assets/node_modules/.installed
@@ -54,7 +56,7 @@ $(SITE_ASSETS): planet_sentinel/site/assets/package-lock.json
 
 test: $(BIN)/.installed $(SCHEMAS) $(SITE_ASSETS)
 	@$(BIN)/mypy --cache-dir $(VENV)/mypy-cache > $(VENV)/mypy.log 2>&1 & mypy=$$!; \
-	$(BIN)/python -m pytest -q; status=$$?; \
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup; status=$$?; \
 	if ! wait $$mypy; then cat $(VENV)/mypy.log >&2; echo "make test: mypy --strict failed (above)" >&2; status=1; fi; \
 	exit $$status
 

@@ -251,3 +251,14 @@ def train_run(act_env: ActEnv, approve_runs: ApproveRuns, github_emulator: Any, 
     act_env.mlflow_uri = mlflow_server
     inputs = {**dispatch["inputs"], "mode": "local", "epochs": "1", "base": "4"}
     return act_env.run("train", inputs=inputs, github_url=github_emulator.url)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) every test here runs on one worker:
+    they share one chain of act runs (pipeline -> monitor -> approve -> train -> deploy, region) that
+    session fixtures build once, and a second worker would build it again. The hook sees the whole
+    session's items, so it marks only those under tests/actions."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.xdist_group("act"))
