@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -114,6 +114,25 @@ def resolve_window(bundle: Model, window: int | None, height: int, width: int, o
 
 
 Reader = Callable[[Tile], tuple[np.ndarray, np.ndarray]]
+T = TypeVar("T")
+
+
+class _Inline:
+    """An executor that runs each job at once in the calling thread (the single-batch case)."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # delivered at .result(), as a thread pool would
+            future.set_exception(exc)
+        return future
 
 
 class Progress(Protocol):
@@ -165,10 +184,15 @@ def iter_tiles(
     # One reader thread reads the next batch and prepares it (cloud screen, band selection, padding)
     # while the engine runs this one (GDAL and numpy release the GIL): with ONNX Runtime the forward
     # is fast enough for the rest to show. Only that thread touches the input datasets.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict-read") as reader:
+    # A single batch (the service's uploads, small scenes) has nothing to overlap with: read inline.
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict-read")
+        if len(batches) > 1
+        else _Inline() as reader
+    ):
+        t0 = time.perf_counter()  # inline, submit() is the read itself
         pending = reader.submit(read_batch, batches[0]) if batches else None
         for k, batch in enumerate(batches):
-            t0 = time.perf_counter()
             assert pending is not None
             before, after, prepared = pending.result()
             pending = reader.submit(read_batch, batches[k + 1]) if k + 1 < len(batches) else None
@@ -181,3 +205,4 @@ def iter_tiles(
                 yield TileResult(tile, p[rows, cols], b[:, rows, cols], a[:, rows, cols])
             if progress is not None:
                 progress.update(len(batch))
+            t0 = time.perf_counter()  # after the consumer's turn: its writing is not reading
