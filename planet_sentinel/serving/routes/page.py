@@ -9,14 +9,14 @@ the service. None of this is API: ``include_in_schema=False`` keeps the OpenAPI 
 
 from __future__ import annotations
 
-import base64
+import json
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, File, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from planet_sentinel.errors import SentinelError
@@ -30,9 +30,16 @@ def page() -> HTMLResponse:
     return HTMLResponse((STATIC / "page.html").read_text())
 
 
+#: Response header of POST /page/overlay: the image's [[south, west], [north, east]] as JSON.
+BOUNDS_HEADER = "X-Sentinel-Bounds"
+
+
 @router.post("/page/overlay")
-def overlay(image: Annotated[UploadFile, File()]) -> JSONResponse:
-    """The after image as a WebP quicklook in WGS 84 with its bounds, for the page's map (422 if unreadable)."""
+def overlay(image: Annotated[UploadFile, File()]) -> Response:
+    """The after image as a WebP quicklook in WGS 84 (422 if unreadable), its bounds in a header.
+
+    The picture travels as a file (``image/webp``; the page shows it through a ``blob:`` URL), never
+    as a ``data:`` URI: the project's pictures are files, artifacts or pages everywhere."""
     from planet_sentinel.site.imagery import composite_overlay
 
     with tempfile.TemporaryDirectory(prefix="sentinel-page-") as tmp:
@@ -45,9 +52,10 @@ def overlay(image: Annotated[UploadFile, File()]) -> JSONResponse:
         except (SentinelError, OSError, ValueError, KeyError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return JSONResponse({"detail": f"the after image cannot be shown: {detail}", "kind": "bad_image"}, 422)
-        data = base64.b64encode(target.read_bytes()).decode()
+        picture = target.read_bytes()
     south, west, north, east = shown.bounds
-    return JSONResponse({"url": f"data:image/webp;base64,{data}", "bounds": [[south, west], [north, east]]})
+    bounds = json.dumps([[south, west], [north, east]])
+    return Response(picture, media_type="image/webp", headers={BOUNDS_HEADER: bounds})
 
 
 def mount_static(app: FastAPI) -> None:

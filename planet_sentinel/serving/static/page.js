@@ -44,7 +44,11 @@
     if (field("after")) {
       var one = new FormData();
       one.append("image", field("after"));
-      image = fetch("page/overlay", { method: "POST", body: one }).then(function (r) { return r.ok ? r.json() : null; });
+      image = fetch("page/overlay", { method: "POST", body: one }).then(function (r) {
+        if (!r.ok) { return null; }
+        var bounds = JSON.parse(r.headers.get("X-Sentinel-Bounds"));
+        return r.blob().then(function (picture) { return { url: URL.createObjectURL(picture), bounds: bounds }; });
+      });
     }
     fetch("predict", { method: "POST", body: body, headers: { Accept: "application/json" } }).then(function (response) {
       if (!response.ok) { return problem(response).then(function (text) { throw new Error(text); }); }
