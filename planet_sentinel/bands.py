@@ -15,6 +15,8 @@ from planet_sentinel.errors import SentinelError
 REFLECTANCE_SCALE = 10_000
 NODATA = 0
 MASK_UNKNOWN = 255
+#: Mask value of a loss pixel (0 is no loss).
+MASK_LOSS = 1
 MASK_DTYPE = "uint8"
 SCENE_DTYPE = "uint16"
 

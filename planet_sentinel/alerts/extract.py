@@ -18,16 +18,13 @@ import numpy as np
 from planet_sentinel.alerts.dates import Period
 from planet_sentinel.alerts.ids import centroid, feature_id
 from planet_sentinel.alerts.model import SCENE_TILE, AlertFeature, AlertGeometry, AlertProperties
+from planet_sentinel.bands import MASK_LOSS
 from planet_sentinel.errors import SentinelError
+from planet_sentinel.predict.scene import PROBABILITY_NODATA
 from planet_sentinel.raster import Grid, open_raster, require_same_grid
 
 if TYPE_CHECKING:
     from rasterio.io import DatasetReader
-
-#: Probability COG value of unknown pixels (planet_sentinel.predict.scene.PROBABILITY_NODATA).
-UNKNOWN_PERCENT = 255
-#: Loss COG value of a loss pixel.
-LOSS = 1
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,7 @@ def _max_probability(geometry: dict[str, Any], grid: Grid, loss: DatasetReader, 
     window = geometry_window(loss, [projected], pad_x=1, pad_y=1)
     inside = geometry_mask([projected], (window.height, window.width), loss.window_transform(window), invert=True)
     percent = probability.read(1, window=window)
-    keep = inside & (loss.read(1, window=window) == LOSS) & (percent != UNKNOWN_PERCENT)
+    keep = inside & (loss.read(1, window=window) == MASK_LOSS) & (percent != PROBABILITY_NODATA)
     if not keep.any():  # cannot happen for a polygon traced from the loss COG; no alert is worth a crash
         return 0.0
     return round(float(np.max(percent[keep])) / 100.0, 2)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from planet_sentinel.bands import MASK_LOSS, MASK_UNKNOWN
 from planet_sentinel.plots.load import Plot, PlotError
 from planet_sentinel.raster import Grid
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from planet_sentinel.alerts.model import AlertFeature
 
 Verdict = Literal["no loss detected", "loss detected", "unknown: clouds"]
-LOSS, UNKNOWN = 1, 255
 
 
 class PlotsCheckConfig(BaseModel):
@@ -125,7 +125,7 @@ def _pixel_counts(geometry: BaseGeometry, loss: DatasetReader) -> tuple[int, int
     if not inside.any():
         inside = geometry_mask([geometry], values.shape, transform, invert=True, all_touched=True)
     picked = values[inside]
-    return int((picked == LOSS).sum()), int((picked == UNKNOWN).sum()), int(picked.size)
+    return int((picked == MASK_LOSS).sum()), int((picked == MASK_UNKNOWN).sum()), int(picked.size)
 
 
 def _alerts_inside(plot: BaseGeometry, alerts: list[AlertFeature], cutoff: str) -> list[str]:
